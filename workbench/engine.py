@@ -1,0 +1,413 @@
+"""The engine: one typed call, ``Engine.run(request, progress=..., cancel=...) -> RunResult``, for every caller.
+
+It resolves model defaults and seeds into the request (so the recorded recipe replays exactly), conforms and
+checks source audio before the model is touched, switches LoRA adapters, drives the diffusers pipeline with a
+step callback for progress and cancellation, restores untouched audio around repaint/extend windows, and hands
+the result to an optional recorder (files + sidecar + store row).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workbench import audio_io, splice
+from workbench.adapters import AdapterInfo, load_adapter
+from workbench.audio_io import SAMPLE_RATE, Audio
+from workbench.errors import InputError
+from workbench.models import ModelInfo, load_pipeline
+from workbench.requests import (
+    DEFAULT_DURATION_S,
+    MAX_DURATION_S,
+    AudioCodes,
+    Complete,
+    Extend,
+    Extract,
+    GenerationRequest,
+    Lego,
+    Repaint,
+    SourceRequest,
+    StyleTransfer,
+)
+
+FRAMES_PER_LATENT = 1920  # 48 kHz / 25 latents per second
+_ADAPTER_NAME = "workbench"
+_SEED_LIMIT = 2**31  # random seeds stay small enough to type back in
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str  # "preparing", "denoising", "decoding", "done"
+    step: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total if self.total else 0.0
+
+    def __str__(self) -> str:
+        return f"{self.stage} {self.step}/{self.total}" if self.stage == "denoising" else self.stage
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class Take:
+    """One audio result of a run (a batch of N gives N takes, each with its own seed)."""
+
+    index: int
+    seed: int
+    audio: Audio
+    path: str | None = None
+    sidecar: str | None = None
+    run_id: str | None = None
+
+
+@dataclass
+class RunResult:
+    request: GenerationRequest  # fully resolved: seed, steps, guidance, shift, duration filled in
+    status: str  # "ok" or "cancelled"
+    takes: list[Take]
+    model: ModelInfo
+    lora: AdapterInfo | None
+    batch_id: str
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    steps_done: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def audio(self) -> Audio:
+        if not self.takes:
+            raise InputError("result", self.status, "this run produced no audio (it was cancelled)")
+        return self.takes[0].audio
+
+
+class _Cancelled(Exception):
+    """Raised inside the step callback: aborts the loop at once and skips the VAE decode."""
+
+
+class Engine:
+    """Holds one loaded pipeline. Runs are serialised (the pipeline and its adapters are shared state)."""
+
+    def __init__(
+        self,
+        model: str = "turbo",
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        offload: bool = False,
+        recorder: Any = None,
+        pipeline: Any = None,
+        model_info: ModelInfo | None = None,
+    ) -> None:
+        self.model_name = model
+        self.device = device
+        self.dtype = dtype
+        self.offload = offload
+        self.recorder = recorder
+        self._pipe = pipeline
+        self._info = model_info
+        self._adapter: AdapterInfo | None = None
+        self._lock = threading.RLock()
+
+    # --- model and adapters ------------------------------------------------------------------------------------
+    def load(self) -> ModelInfo:
+        with self._lock:
+            if self._pipe is None:
+                self._pipe, self._info = load_pipeline(
+                    self.model_name, device=self.device, dtype=self.dtype, offload=self.offload
+                )
+            assert self._info is not None  # set together with _pipe
+            return self._info
+
+    @property
+    def pipeline(self) -> Any:
+        self.load()
+        return self._pipe
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.load()
+
+    @property
+    def loaded(self) -> bool:
+        return self._pipe is not None
+
+    @property
+    def adapter(self) -> AdapterInfo | None:
+        return self._adapter
+
+    def load_lora(self, source: str) -> AdapterInfo:
+        with self._lock:
+            if self._adapter is not None and self._adapter.source == source:
+                return self._adapter
+            self.unload_lora()
+            self._adapter = load_adapter(self.pipeline, source, _ADAPTER_NAME)
+            return self._adapter
+
+    def unload_lora(self) -> None:
+        with self._lock:
+            if self._adapter is not None:
+                self.pipeline.unload_lora_weights()
+                self._adapter = None
+
+    # --- requests ----------------------------------------------------------------------------------------------
+    def resolve(self, request: GenerationRequest) -> GenerationRequest:
+        """Fill model defaults and a seed into the request; the result is the replayable recipe."""
+        info = self.info
+        changes: dict[str, Any] = {}
+        if request.steps is None:
+            changes["steps"] = info.steps
+        if request.guidance_scale is None:
+            changes["guidance_scale"] = info.guidance_scale
+        if request.shift is None:
+            changes["shift"] = info.shift
+        if request.seed is None:
+            changes["seed"] = secrets.randbelow(_SEED_LIMIT)
+        if request.duration_s is None and not request.needs_source and not isinstance(request, AudioCodes):
+            changes["duration_s"] = DEFAULT_DURATION_S
+        return dataclasses.replace(request, **changes) if changes else request
+
+    def run(
+        self,
+        request: GenerationRequest,
+        *,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        record: bool = True,
+    ) -> RunResult:
+        request.validate()
+        started = time.perf_counter()
+        with self._lock:
+            request = self.resolve(request)
+            timings: dict[str, float] = {}
+            t0 = time.perf_counter()
+            prepared = _prepare(request)
+            timings["prepare_s"] = time.perf_counter() - t0
+            self._apply_lora(request)
+            result = self._generate(request, prepared, progress, cancel, timings)
+        if record and self.recorder is not None and result.ok:
+            t0 = time.perf_counter()
+            self.recorder.record(result)
+            timings["record_s"] = time.perf_counter() - t0
+        timings["total_s"] = time.perf_counter() - started
+        if progress is not None and result.ok:
+            progress(Progress("done", 1, 1))
+        return result
+
+    def _apply_lora(self, request: GenerationRequest) -> None:
+        if request.lora is None:
+            self.unload_lora()
+        else:
+            self.load_lora(request.lora.path)
+
+    def _generate(
+        self,
+        request: GenerationRequest,
+        prepared: _Prepared,
+        progress: ProgressFn | None,
+        cancel: threading.Event | None,
+        timings: dict[str, float],
+    ) -> RunResult:
+        import torch
+
+        pipe = self.pipeline
+        seeds = [int(request.seed or 0) + i for i in range(request.batch_size)]
+        batch_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        steps_done = 0
+        total = int(request.steps or 0)
+
+        def on_step(_pipe: Any, step: int, _t: float, kwargs: dict[str, Any]) -> dict[str, Any]:
+            nonlocal steps_done
+            steps_done = step + 1
+            if progress is not None:
+                progress(Progress("denoising", step + 1, total))
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled
+            return kwargs
+
+        def cancelled() -> RunResult:
+            return RunResult(request, "cancelled", [], self.info, self._adapter, batch_id, timings,
+                             prepared.notes + [f"cancelled after {steps_done} of {total} steps"], steps_done)
+
+        if cancel is not None and cancel.is_set():
+            return cancelled()
+        if progress is not None:
+            progress(Progress("preparing", 0, total))
+        kwargs = _pipeline_kwargs(request, prepared, pipe, seeds)
+        if request.lora is not None and self._adapter is not None:
+            kwargs["attention_kwargs"] = {"scale": request.lora.scale * self._adapter.correction}
+        # The VAE encode of source audio samples its posterior with the global RNG; seeding it makes source
+        # tasks as reproducible as text2music.
+        torch.manual_seed(seeds[0])
+        t0 = time.perf_counter()
+        try:
+            out = pipe(**kwargs, callback_on_step_end=on_step, output_type="pt")
+        except _Cancelled:
+            timings["pipeline_s"] = time.perf_counter() - t0
+            return cancelled()
+        timings["pipeline_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        audio = out.audios.float().cpu().numpy()
+        takes = [
+            Take(index=i, seed=s, audio=_finish(request, prepared, audio[i])) for i, s in enumerate(seeds)
+        ]
+        timings["postprocess_s"] = time.perf_counter() - t0
+        return RunResult(request, "ok", takes, self.info, self._adapter, batch_id, timings,
+                         list(prepared.notes), steps_done)
+
+
+@dataclass
+class _Prepared:
+    """Source audio and windows, checked and laid out in frames, before the model is touched."""
+
+    source: np.ndarray | None = None  # conformed source (channels, frames), possibly cut to duration_s
+    model_input: np.ndarray | None = None  # what the pipeline gets (extend: source plus silence)
+    reference: np.ndarray | None = None
+    out_frames: int = 0
+    window: tuple[int, int] | None = None  # regenerated frames [start, end) in output coordinates
+    crossfade: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _seconds_to_frames(seconds: float) -> int:
+    return int(round(seconds * SAMPLE_RATE))
+
+
+def _prepare(request: GenerationRequest) -> _Prepared:
+    prepared = _Prepared()
+    if isinstance(request, AudioCodes):
+        length_s = request.duration_s or request.code_count / 5.0  # codes run at 5 Hz
+        prepared.out_frames = _seconds_to_frames(length_s)
+        return prepared
+    if not isinstance(request, SourceRequest):
+        prepared.out_frames = _seconds_to_frames(float(request.duration_s or DEFAULT_DURATION_S))
+        return prepared
+    src = audio_io.load_conformed(request.src)
+    prepared.notes += [f"source: {n}" for n in src.notes]
+    samples = src.samples
+    source_s = src.duration_s
+    if request.duration_s is not None:
+        if request.duration_s > source_s + 1e-6:
+            raise InputError(
+                "duration_s", request.duration_s,
+                f"the source is only {source_s:.2f} s long; leave duration empty to use all of it, or pick a shorter one",
+            )
+        samples = samples[:, : _seconds_to_frames(request.duration_s)]
+        source_s = samples.shape[1] / SAMPLE_RATE
+    prepared.source = samples
+    prepared.model_input = samples
+    prepared.out_frames = samples.shape[1]
+    if isinstance(request, Repaint):
+        if request.end_s > source_s + 1e-6:
+            raise InputError(
+                "end_s", request.end_s, f"the window ends beyond the source ({source_s:.2f} s); pick an end within it"
+            )
+        prepared.window = (_seconds_to_frames(request.start_s), _seconds_to_frames(request.end_s))
+        prepared.crossfade = _seconds_to_frames(request.crossfade_ms / 1000.0)
+    elif isinstance(request, Extend):
+        if source_s + request.extend_s > MAX_DURATION_S:
+            raise InputError(
+                "extend_s", request.extend_s,
+                f"source ({source_s:.1f} s) plus extension would exceed {MAX_DURATION_S:.0f} s; extend by less",
+            )
+        new = _seconds_to_frames(request.extend_s)
+        silence = np.zeros((samples.shape[0], new), dtype=np.float32)
+        if request.side == "right":
+            prepared.model_input = np.concatenate([samples, silence], axis=1)
+            prepared.window = (samples.shape[1], samples.shape[1] + new)
+        else:
+            prepared.model_input = np.concatenate([silence, samples], axis=1)
+            prepared.window = (0, new)
+        prepared.out_frames = samples.shape[1] + new
+        prepared.crossfade = _seconds_to_frames(request.crossfade_ms / 1000.0)
+    elif isinstance(request, Lego) and request.end_s is not None and request.end_s > source_s + 1e-6:
+        raise InputError("end_s", request.end_s, f"the window ends beyond the source ({source_s:.2f} s)")
+    if isinstance(request, StyleTransfer) and request.reference:
+        ref = audio_io.load_conformed(request.reference)
+        prepared.notes += [f"reference: {n}" for n in ref.notes]
+        prepared.reference = ref.samples
+    return prepared
+
+
+def _pad_to_latents(samples: np.ndarray) -> np.ndarray:
+    """The VAE maps 1920 frames to one latent; pad so the decode covers every source frame."""
+    extra = (-samples.shape[1]) % FRAMES_PER_LATENT
+    if extra:
+        samples = np.pad(samples, ((0, 0), (0, extra)))
+    return samples
+
+
+def _pipeline_kwargs(request: GenerationRequest, prepared: _Prepared, pipe: Any, seeds: list[int]) -> dict[str, Any]:
+    import torch
+
+    n = request.batch_size
+    kwargs: dict[str, Any] = dict(
+        prompt=[request.prompt] * n,
+        lyrics=[request.lyrics_for_model] * n,
+        vocal_language=request.vocal_language,
+        num_inference_steps=request.steps,
+        guidance_scale=request.guidance_scale,
+        shift=request.shift,
+        bpm=request.bpm,
+        keyscale=request.keyscale,
+        timesignature=request.time_signature,
+        generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
+        audio_duration=prepared.out_frames / SAMPLE_RATE,
+    )
+    if prepared.model_input is not None:
+        kwargs["src_audio"] = torch.from_numpy(_pad_to_latents(prepared.model_input))
+        kwargs["audio_duration"] = None  # the pipeline takes the length from the source
+    if isinstance(request, (Repaint, Extend)):
+        assert prepared.window is not None  # set by _prepare for both tasks
+        kwargs.update(task_type="repaint", repainting_start=prepared.window[0] / SAMPLE_RATE,
+                      repainting_end=prepared.window[1] / SAMPLE_RATE)
+    elif isinstance(request, StyleTransfer):
+        kwargs.update(task_type="cover", audio_cover_strength=request.strength)
+        if prepared.reference is not None:
+            kwargs["reference_audio"] = torch.from_numpy(prepared.reference)
+    elif isinstance(request, Lego):
+        kwargs.update(task_type="lego", track_name=request.track, repainting_start=request.start_s,
+                      repainting_end=request.end_s)
+    elif isinstance(request, Extract):
+        kwargs.update(task_type="extract", track_name=request.track)
+    elif isinstance(request, Complete):
+        kwargs.update(task_type="complete", complete_track_classes=list(request.tracks))
+    elif isinstance(request, AudioCodes):
+        kwargs.update(audio_codes=[request.codes] * n)
+    return kwargs
+
+
+def _finish(request: GenerationRequest, prepared: _Prepared, generated: np.ndarray) -> Audio:
+    """Crop to the exact requested length and, for repaint/extend, restore the untouched source."""
+    frames = prepared.out_frames
+    if generated.shape[1] < frames:
+        generated = np.pad(generated, ((0, 0), (0, frames - generated.shape[1])))
+    generated = np.ascontiguousarray(generated[:, :frames], dtype=np.float32)
+    if prepared.window is None or prepared.source is None:
+        return Audio(generated, SAMPLE_RATE)
+    start, end = prepared.window
+    if isinstance(request, Extend):
+        # Lay the source out on the output timeline; the new region is silence there and fully generated.
+        source = np.zeros_like(generated)
+        offset = end if request.side == "left" else 0
+        source[:, offset : offset + prepared.source.shape[1]] = prepared.source
+    else:
+        source = prepared.source
+    keep = np.ones(frames, dtype=bool)
+    keep[start:end] = False
+    generated, _gain = splice.match_gain(generated, source, keep)
+    return Audio(splice.splice_window(source, generated, start, end, prepared.crossfade), SAMPLE_RATE)
