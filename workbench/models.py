@@ -202,8 +202,10 @@ def load_pipeline(
 ) -> tuple[Any, ModelInfo]:
     """Load an AceStepPipeline exactly as a user with weights would: ``from_pretrained`` of a local folder."""
     from diffusers import AceStepPipeline
+    from diffusers.utils import logging as diffusers_logging
 
     resolved = resolve_model(model)
+    diffusers_logging.disable_progress_bar()
     device_name = pick_device(device)
     dtype_name = pick_dtype(device_name, dtype)
     if offload and not device_name.startswith("cuda"):
