@@ -35,4 +35,86 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX runs_genre ON runs(genre);
         """,
     ),
+    (
+        "0002_campaigns",
+        """
+        CREATE TABLE campaigns (
+            name TEXT PRIMARY KEY,
+            genre TEXT NOT NULL,
+            status TEXT NOT NULL,           -- 'preparing' | 'open' | 'closed'
+            config_json TEXT NOT NULL,      -- the validated CampaignConfig (rater codes removed)
+            target_lufs REAL,               -- the loudness every stimulus was matched to
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE campaign_clips (
+            id TEXT PRIMARY KEY,            -- random: the clip -> system mapping exists only here
+            campaign TEXT NOT NULL REFERENCES campaigns(name),
+            system TEXT NOT NULL,
+            prompt_id TEXT NOT NULL,
+            take INTEGER NOT NULL,
+            kind TEXT NOT NULL,             -- 'clip' or 'degraded' (the gold-trial copy of source_clip)
+            source_clip TEXT,
+            source_path TEXT NOT NULL,      -- generated take or imported file
+            served_path TEXT NOT NULL,      -- the anonymised copy (random name, bare WAV)
+            run_id TEXT,                    -- runs.id of a generated take
+            loudness_lufs REAL NOT NULL,
+            true_peak_dbtp REAL NOT NULL,
+            duration_s REAL NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX campaign_clips_campaign ON campaign_clips(campaign, kind);
+        CREATE TABLE campaign_raters (
+            campaign TEXT NOT NULL REFERENCES campaigns(name),
+            rater TEXT NOT NULL,
+            code_salt TEXT NOT NULL,
+            code_hash TEXT NOT NULL,        -- PBKDF2 of the login code (the code itself is never stored)
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (campaign, rater)
+        );
+        CREATE TABLE served_pairs (
+            pair_id TEXT PRIMARY KEY,       -- random: the idempotency key of the vote answering it
+            campaign TEXT NOT NULL REFERENCES campaigns(name),
+            rater TEXT NOT NULL,
+            seq INTEGER NOT NULL,           -- 0-based position in the rater's session
+            prompt_id TEXT NOT NULL,
+            clip_left TEXT NOT NULL,
+            clip_right TEXT NOT NULL,
+            system_left TEXT NOT NULL,
+            system_right TEXT NOT NULL,
+            is_gold INTEGER NOT NULL DEFAULT 0,
+            gold_expected TEXT,
+            repeat_of TEXT,
+            token_left TEXT NOT NULL UNIQUE,  -- random URL tokens of the two clips for this serve only
+            token_right TEXT NOT NULL UNIQUE,
+            served_at TEXT NOT NULL,
+            answered_at TEXT,
+            UNIQUE (campaign, rater, seq)
+        );
+        CREATE INDEX served_pairs_rater ON served_pairs(campaign, rater, answered_at);
+        CREATE TABLE votes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            pair_id TEXT NOT NULL UNIQUE REFERENCES served_pairs(pair_id),
+            campaign TEXT NOT NULL,
+            rater TEXT NOT NULL,
+            genre TEXT NOT NULL,
+            prompt_id TEXT NOT NULL,
+            system_left TEXT NOT NULL,
+            system_right TEXT NOT NULL,
+            clip_left TEXT NOT NULL,
+            clip_right TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('left', 'right', 'tie', 'both_bad')),
+            is_gold INTEGER NOT NULL DEFAULT 0,
+            gold_expected TEXT,
+            repeat_of TEXT,
+            fit_left INTEGER CHECK (fit_left IS NULL OR fit_left BETWEEN 1 AND 5),
+            fit_right INTEGER CHECK (fit_right IS NULL OR fit_right BETWEEN 1 AND 5),
+            comment TEXT NOT NULL DEFAULT '',
+            listened_left_s REAL,
+            listened_right_s REAL,
+            served_at TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX votes_campaign ON votes(campaign, created_at);
+        """,
+    ),
 ]
