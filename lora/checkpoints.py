@@ -1,0 +1,200 @@
+"""Checkpoints (adapter + full training state), model cards, and listing runs and adapters.
+
+A checkpoint folder ``checkpoints/step-000200/`` holds a loadable adapter, ``training_state.pt`` (optimizer,
+scheduler, data position, every RNG state) and ``metrics.json``. It is written under a temporary name and renamed,
+so a run killed mid-save leaves the previous checkpoint as the latest complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lora.model import ADAPTER_FILE
+from workbench import paths
+
+STATE_FILE = "training_state.pt"
+METRICS_FILE = "metrics.json"
+CHECKPOINTS = "checkpoints"
+SUMMARY_FILE = "summary.json"
+
+
+def lora_root() -> Path:
+    return paths.runs_dir() / "lora"
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step-{step:06d}"
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def begin_checkpoint(run_dir: Path, step: int) -> Path:
+    tmp = run_dir / CHECKPOINTS / f".{checkpoint_name(step)}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def commit_checkpoint(tmp: Path, step: int) -> Path:
+    final = tmp.parent / checkpoint_name(step)
+    if final.exists():  # a resumed run re-reaching a step it had saved before the kill
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+@dataclass
+class CheckpointInfo:
+    step: int
+    path: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.path
+
+
+def list_checkpoints(run_dir: str | Path) -> list[CheckpointInfo]:
+    """Complete checkpoints of a run, oldest first."""
+    folder = Path(run_dir) / CHECKPOINTS
+    out: list[CheckpointInfo] = []
+    if not folder.is_dir():
+        return out
+    for sub in sorted(folder.glob("step-*")):
+        if not (sub / STATE_FILE).exists() or not (sub / ADAPTER_FILE).exists():
+            continue
+        metrics = json.loads((sub / METRICS_FILE).read_text()) if (sub / METRICS_FILE).exists() else {}
+        out.append(CheckpointInfo(int(sub.name.split("-")[1]), sub, metrics))
+    return out
+
+
+def latest_checkpoint(run_dir: str | Path) -> CheckpointInfo | None:
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def prune_checkpoints(run_dir: Path, keep: int, protect: set[int]) -> None:
+    if keep <= 0:
+        return
+    found = list_checkpoints(run_dir)
+    for ckpt in found[:-keep]:
+        if ckpt.step not in protect:
+            shutil.rmtree(ckpt.path, ignore_errors=True)
+
+
+def write_model_card(
+    folder: Path,
+    *,
+    title: str,
+    config: dict[str, Any],
+    dataset: dict[str, Any],
+    model: dict[str, Any],
+    checkpoints: list[dict[str, Any]],
+    chosen_step: int | None,
+    reason: str,
+) -> Path:
+    """A README.md next to the adapter: what it was trained on, how, how well, and how to load it."""
+    import yaml
+
+    lines = [
+        f"# {title}",
+        "",
+        f"LoRA adapter for ACE-Step 1.5 ({model.get('name', '?')}, variant {model.get('variant', '?')}, "
+        f"revision `{model.get('revision', '?')}`), trained with ACE Workbench.",
+        "",
+        f"Chosen checkpoint: step {chosen_step} ({reason}).",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from diffusers import AceStepPipeline",
+        f'pipe = AceStepPipeline.from_pretrained("{model.get("location", "ACE-Step/Ace-Step1.5")}")',
+        'pipe.load_lora_weights("<this folder>")  # applies r/alpha from the file\'s metadata',
+        'audio = pipe(prompt="...", attention_kwargs={"scale": 1.0}).audios',
+        "```",
+        "",
+        "Or: `workbench generate --lora <this folder> ...`.",
+        "",
+        "## Dataset",
+        "",
+    ]
+    for k, v in dataset.items():
+        lines.append(f"- {k}: {v}")
+    lines += ["", "## Checkpoints", "", "| step | val loss | train loss | lr |", "|---:|---:|---:|---:|"]
+    for c in checkpoints:
+        lines.append(
+            f"| {c['step']} | {_fmt(c.get('val_loss'))} | {_fmt(c.get('train_loss'))} | {_fmt(c.get('lr'))} |"
+        )
+    lines += ["", "## Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", ""]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.5g}" if isinstance(value, (int, float)) else "–"
+
+
+@dataclass
+class AdapterInfo:
+    run: str
+    kind: str  # "best", "final" or "checkpoint"
+    path: Path
+    step: int | None
+    val_loss: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "kind": self.kind,
+            "path": str(self.path),
+            "step": self.step,
+            "val_loss": self.val_loss,
+        }
+
+
+def list_adapters(root: str | Path | None = None, include_checkpoints: bool = False) -> list[AdapterInfo]:
+    """Every loadable adapter under the LoRA runs folder (best and final per run; checkpoints on request)."""
+    base = Path(root) if root is not None else lora_root()
+    out: list[AdapterInfo] = []
+    if not base.is_dir():
+        return out
+    for run in sorted(p for p in base.iterdir() if p.is_dir()):
+        summary = json.loads((run / SUMMARY_FILE).read_text()) if (run / SUMMARY_FILE).exists() else {}
+        for kind in ("best", "final"):
+            folder = run / kind
+            if (folder / ADAPTER_FILE).exists():
+                info = summary.get(kind, {})
+                out.append(AdapterInfo(run.name, kind, folder, info.get("step"), info.get("val_loss")))
+        if include_checkpoints:
+            for ckpt in list_checkpoints(run):
+                out.append(
+                    AdapterInfo(run.name, "checkpoint", ckpt.path, ckpt.step, ckpt.metrics.get("val_loss"))
+                )
+    return out
