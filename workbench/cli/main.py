@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES = [
     "workbench.cli.generate",
     "workbench.cli.models",
     "workbench.cli.env",
+    "workbench.cli.lora",
 ]
 
 
