@@ -1,0 +1,337 @@
+"""Per-genre decisions, the campaign report files, vote loading and the `workbench eval report` command."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sqlite3
+
+import pytest
+
+from evals.campaign_analysis import analyse_campaign
+from evals.decision import FAIL, NEED_MORE_VOTES, PASS, DecisionRule, decide, rule_from_dict
+from evals.preference import Vote
+from evals.report import write_report
+from evals.simulate import CampaignSimulation, simulate_votes
+from evals.track_results import DeliverySummary, TrackResult, read_track_results
+from evals.vote_io import load_votes, read_votes_file, write_votes_file
+from workbench.errors import ConfigError, InputError
+from workbench.tracking import Tracker, read_mirror
+
+
+def head_to_head(wins: int, losses: int, ties: int = 0, raters: int = 10, genre: str = "spa") -> list[Vote]:
+    """Exact counts for candidate 'cand' against 'base', spread round-robin over raters, sides alternating."""
+    outcomes = ["cand"] * wins + ["base"] * losses + ["tie"] * ties
+    votes = []
+    for i, o in enumerate(outcomes):
+        left, right = ("cand", "base") if i % 2 == 0 else ("base", "cand")
+        outcome = "tie" if o == "tie" else ("left" if o == left else "right")
+        votes.append(
+            Vote(
+                "c",
+                f"r{i % raters}",
+                genre,
+                f"p{i % 7}",
+                left,
+                right,
+                outcome,
+                pair_id=f"v{i}",
+                created_at=f"{i:06d}",
+            )
+        )
+    return votes
+
+
+ALL_PASS = DeliverySummary(tracks=20, passed=20)
+
+
+def test_pass_when_clearly_not_worse_and_delivery_ok():
+    d = decide(head_to_head(150, 90, 20), candidate="cand", baseline="base", genre="spa", delivery=ALL_PASS)
+    assert d.verdict == PASS
+    assert d.head_to_head.win_rate == pytest.approx(160 / 260)
+    assert d.head_to_head.ci_low >= 0.45
+    assert any("lower bound >= 45%" in r for r in d.reasons)
+
+
+def test_fail_when_clearly_worse():
+    d = decide(head_to_head(60, 160), candidate="cand", baseline="base", genre="spa", delivery=ALL_PASS)
+    assert d.verdict == FAIL
+    assert d.head_to_head.ci_high < 0.45
+    assert "upper bound < 45%" in d.reasons[0]
+
+
+def test_fail_on_delivery_even_with_good_votes():
+    d = decide(
+        head_to_head(150, 90),
+        candidate="cand",
+        baseline="base",
+        genre="spa",
+        delivery=DeliverySummary(20, 15, ["true peak -0.2 dBTP > -1.0 (5x)"]),
+    )
+    assert d.verdict == FAIL
+    assert any("delivery pass rate 75% (15/20) < 95%" in r and "true peak" in r for r in d.reasons)
+
+
+def test_need_more_votes_when_few_or_undecided():
+    few = decide(head_to_head(15, 3), candidate="cand", baseline="base", genre="spa", delivery=ALL_PASS)
+    assert few.verdict == NEED_MORE_VOTES and few.more_votes == 12
+    assert "only 18 head-to-head votes" in few.reasons[0]
+    close = decide(head_to_head(52, 48), candidate="cand", baseline="base", genre="spa", delivery=ALL_PASS)
+    assert close.verdict == NEED_MORE_VOTES
+    assert close.more_votes is not None and close.more_votes > 100
+    assert "straddles 45%" in close.reasons[0]
+
+
+def test_missing_delivery_blocks_a_pass_unless_the_rule_drops_it():
+    votes = head_to_head(150, 90)
+    blocked = decide(votes, candidate="cand", baseline="base", genre="spa")
+    assert blocked.verdict == NEED_MORE_VOTES
+    assert any("no delivery results for cand in spa" in r for r in blocked.reasons)
+    free = decide(
+        votes, candidate="cand", baseline="base", genre="spa", rule=DecisionRule(min_delivery_pass_rate=None)
+    )
+    assert free.verdict == PASS
+
+
+def test_fixed_interval_is_tighter_than_the_anytime_one():
+    votes = head_to_head(120, 100)
+    anytime = decide(votes, candidate="cand", baseline="base", genre="spa", delivery=ALL_PASS).head_to_head
+    fixed = decide(
+        votes,
+        candidate="cand",
+        baseline="base",
+        genre="spa",
+        delivery=ALL_PASS,
+        rule=DecisionRule(interval="fixed"),
+    ).head_to_head
+    assert fixed.ci_low > anytime.ci_low and fixed.ci_high < anytime.ci_high
+    assert fixed.ci_low == pytest.approx(
+        0.479, abs=0.02
+    )  # Wilson [0.479, 0.611] or a bit wider from the bootstrap
+
+
+def test_rule_from_dict_rejects_unknown_keys_and_bad_values():
+    rule = rule_from_dict({"min_win_rate": 0.5, "exclusion": {"max_gold_miss_rate": 0.2}})
+    assert rule.min_win_rate == 0.5 and rule.exclusion.max_gold_miss_rate == 0.2
+    with pytest.raises(ConfigError, match="unknown key"):
+        rule_from_dict({"min_winrate": 0.5})
+    with pytest.raises(ConfigError, match="rule.min_win_rate=1.5"):
+        rule_from_dict({"min_win_rate": 1.5})
+
+
+SPEC = CampaignSimulation(
+    ratings={"ace-base": 940.0, "catalogue": 1000.0, "ace-lora": 1080.0},
+    genres=("spa", "retail"),
+    raters=14,
+    votes_per_rater=50,
+    rater_sd=15,
+    gold_rate=0.1,
+    repeat_rate=0.1,
+    careless={"r000": "left"},
+    campaign="lobby-test",
+    seed=11,
+)
+
+
+def _tracks() -> list[TrackResult]:
+    out = []
+    for system in SPEC.ratings:
+        for genre in SPEC.genres:
+            for i in range(10):
+                ok = not (system == "ace-base" and i < 3)
+                out.append(
+                    TrackResult(
+                        system,
+                        genre,
+                        ok,
+                        -18.0 + 0.1 * i,
+                        -1.5,
+                        90.0 + i,
+                        () if ok else ("loudness -12 LUFS",),
+                    )
+                )
+    return out
+
+
+def test_report_files_and_sections(tmp_path):
+    votes = simulate_votes(SPEC)
+    analysis = analyse_campaign(
+        votes, baseline="catalogue", tracks=_tracks(), rule=DecisionRule(bootstrap_rounds=200)
+    )
+    tracker = Tracker(tmp_path / "tracking", mode="off", job_type="campaign-report")
+    files = write_report(analysis, tmp_path / "report", votes=votes, tracker=tracker)
+    tracker.finish()
+    md = files.markdown.read_text()
+    for section in (
+        "# Campaign report: lobby-test",
+        "## Decisions",
+        "## Standings",
+        "## Win-rate matrix",
+        "## Rater agreement",
+        "## Position bias",
+        "## Raters",
+        "## Votes needed",
+        "## Delivery and signal distributions",
+    ):
+        assert section in md
+    assert "r000" in md and "swapped repeats" in md  # the always-left rater is excluded, with the reason
+    page = files.html.read_text()
+    assert page.count("data:image/png;base64,") == len(files.plots) and "src='plots/" not in page
+    assert {"standings", "win_matrix", "loudness", "tempo"} <= set(files.plots)
+    assert all(p.stat().st_size > 5000 for p in files.plots.values())
+    with files.csv["decisions"].open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {(r["genre"], r["candidate"]) for r in rows} == {
+        (g, c) for g in ("spa", "retail") for c in ("ace-base", "ace-lora")
+    }
+    verdicts = {(r["genre"], r["candidate"]): r["verdict"] for r in rows}
+    assert verdicts[("spa", "ace-base")] == FAIL == verdicts[("retail", "ace-base")]  # 70 % delivery
+    assert all(v in (PASS, FAIL, NEED_MORE_VOTES) for v in verdicts.values())
+    doc = json.loads(files.json.read_text())
+    assert "r000" in doc["excluded_raters"] and len(doc["standings"]) == 9
+    assert len(read_votes_file(files.csv["votes"])) == len(votes)
+    events = read_mirror(tmp_path / "tracking")
+    logged = {(e["event"], e.get("key") or e.get("name")) for e in events}
+    assert ("table", "report/decisions") in logged and ("image", "report/standings") in logged
+    assert ("artifact", "report-lobby-test") in logged
+
+
+def test_report_without_baseline_still_scores(tmp_path):
+    analysis = analyse_campaign(simulate_votes(SPEC), rule=DecisionRule(bootstrap_rounds=50))
+    assert analysis.decisions == [] and "no baseline" in analysis.notes[0]
+    md = write_report(analysis, tmp_path).markdown.read_text()
+    assert "## Standings" in md and "## Delivery" not in md
+    with pytest.raises(InputError, match="baseline='nope'"):
+        analyse_campaign(simulate_votes(SPEC), baseline="nope")
+
+
+def test_votes_round_trip_through_csv_and_json(tmp_path):
+    votes = simulate_votes(SPEC)[:60]
+    for name in ("v.csv", "v.json"):
+        assert read_votes_file(write_votes_file(votes, tmp_path / name)) == votes
+    (tmp_path / "bad.csv").write_text(
+        "campaign,rater,genre,prompt_id,system_left,system_right,outcome\nc,r,spa,p,A,B,maybe\n"
+    )
+    with pytest.raises(InputError, match=r"votes\[0\].outcome='maybe'"):
+        read_votes_file(tmp_path / "bad.csv")
+    (tmp_path / "short.csv").write_text("campaign,rater,outcome\nc,r,left\n")
+    with pytest.raises(InputError, match="missing column"):
+        read_votes_file(tmp_path / "short.csv")
+
+
+def test_track_results_file(tmp_path):
+    path = tmp_path / "tracks.csv"
+    path.write_text(
+        "system,genre,delivery_pass,loudness_lufs,tempo_bpm,reasons\nA,spa,fail,-12.5,,too loud; clipped\nA,spa,1,-18,92,\n"
+    )
+    tracks = read_track_results(path)
+    assert (
+        tracks[0].delivery_pass is False
+        and tracks[0].reasons == ("too loud", "clipped")
+        and tracks[0].tempo_bpm is None
+    )
+    assert tracks[1].delivery_pass is True and tracks[1].loudness_lufs == -18.0
+
+
+class _BareStore:
+    """A store without the campaign migration (what an old database looks like)."""
+
+    def __init__(self, path):
+        self.conn = sqlite3.connect(path)
+        self.conn.row_factory = sqlite3.Row
+
+    def connect(self):
+        return self.conn
+
+
+def test_load_votes_without_a_votes_table_says_what_to_do(tmp_path):
+    with pytest.raises(InputError, match="no votes table yet.*--votes FILE"):
+        load_votes(_BareStore(tmp_path / "old.sqlite"), "lobby")
+
+
+def test_load_votes_reads_the_campaign_store():
+    from workbench.store import Store
+
+    store = Store()
+    if not {r[1] for r in store.connect().execute("PRAGMA table_info(votes)")}:
+        pytest.skip("the campaign feature's votes migration is not in this tree yet")
+    with pytest.raises(InputError, match="no votes stored for this campaign"):
+        load_votes(store, "no-such-campaign")
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    from evals.cli_report import add_report_parser
+
+    parser = argparse.ArgumentParser(prog="workbench eval")
+    add_report_parser(parser.add_subparsers(dest="command"))
+    return parser
+
+
+def test_report_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        _report_parser().parse_args(["report", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "CAMPAIGN" in out and "--votes" in out and "--baseline" in out and "--out" in out
+
+
+def test_workbench_eval_report_help_through_main(capsys):
+    from workbench.cli import main as cli
+
+    if "workbench.cli.eval" not in cli.SUBCOMMAND_MODULES:
+        pytest.skip("workbench/cli/eval.py is not registered yet")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["eval", "report", "--help"])
+    assert exc.value.code == 0 and "--votes" in capsys.readouterr().out
+
+
+def test_report_command_from_a_votes_file(tmp_path, capsys):
+    votes_file = write_votes_file(simulate_votes(SPEC), tmp_path / "votes.csv")
+    tracks = tmp_path / "tracks.json"
+    tracks.write_text(
+        json.dumps(
+            [
+                {
+                    "system": t.system,
+                    "genre": t.genre,
+                    "delivery_pass": t.delivery_pass,
+                    "loudness_lufs": t.loudness_lufs,
+                    "tempo_bpm": t.tempo_bpm,
+                }
+                for t in _tracks()
+            ]
+        )
+    )
+    args = _report_parser().parse_args(
+        [
+            "report",
+            "lobby-test",
+            "--votes",
+            str(votes_file),
+            "--out",
+            str(tmp_path / "out"),
+            "--baseline",
+            "catalogue",
+            "--candidate",
+            "ace-lora",
+            "--tracks",
+            str(tracks),
+            "--bootstrap-rounds",
+            "100",
+            "--interval",
+            "fixed",
+        ]
+    )
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "spa" in out and "ace-lora" in out and "report:" in out and "ace-base " not in out
+    assert (tmp_path / "out" / "report.html").is_file()
+    bad = _report_parser().parse_args(["report", "other", "--votes", str(votes_file)])
+    with pytest.raises(InputError, match="it holds: lobby-test"):
+        bad.func(bad)
+    bad = _report_parser().parse_args(
+        ["report", "lobby-test", "--votes", str(votes_file), "--min-delivery-pass-rate", "lots"]
+    )
+    with pytest.raises(InputError, match="--min-delivery-pass-rate='lots'"):
+        bad.func(bad)
