@@ -94,9 +94,13 @@ def _read_alpha(weights: Path, header: dict[str, str]) -> float | None:
     meta = header.get("lora_adapter_metadata")
     if meta:
         parsed = json.loads(meta)
-        parsed = parsed.get("transformer", parsed) if isinstance(parsed, dict) else {}
-        if "lora_alpha" in parsed:
-            return float(parsed["lora_alpha"])
+        if isinstance(parsed, dict):
+            # diffusers writes {"transformer.lora_alpha": …}; older files nest {"transformer": {"lora_alpha": …}}.
+            nested = parsed.get("transformer")
+            for source in (nested if isinstance(nested, dict) else {}, parsed):
+                for key in ("transformer.lora_alpha", "lora_alpha"):
+                    if key in source:
+                        return float(source[key])
     config = weights.parent / "adapter_config.json"
     if config.is_file():
         data = json.loads(config.read_text())
@@ -111,7 +115,11 @@ def normalise_state_dict(raw: dict[str, Any]) -> tuple[dict[str, Any], str]:
         raise AdapterError("the adapter file holds no tensors")
     keys = list(raw)
     if any(k.startswith("base_model.model.") for k in keys):
-        layout = "original-peft" if any(f".{o}" in k for k in keys for o in _ORIGINAL_ATTN) else "peft-diffusers-names"
+        layout = (
+            "original-peft"
+            if any(f".{o}" in k for k in keys for o in _ORIGINAL_ATTN)
+            else "peft-diffusers-names"
+        )
     elif all(k.startswith("transformer.") for k in keys):
         layout = "diffusers"
     else:
@@ -122,7 +130,9 @@ def normalise_state_dict(raw: dict[str, Any]) -> tuple[dict[str, Any], str]:
         if m is None:
             if "dora_scale" in key or "magnitude" in key:
                 raise AdapterError(f"DoRA adapters are not supported (found '{key}')")
-            raise AdapterError(f"'{key}' is not a LoRA weight (expected '...lora_A.weight' / '...lora_B.weight')")
+            raise AdapterError(
+                f"'{key}' is not a LoRA weight (expected '...lora_A.weight' / '...lora_B.weight')"
+            )
         module = m.group("module").removeprefix("base_model.model.").removeprefix("transformer.")
         parts = module.split(".")
         if parts[-1] in _ORIGINAL_ATTN:
@@ -143,7 +153,9 @@ def _check_against(transformer: Any, state: dict[str, Any], source: str) -> int:
             f"unsupported layout"
         )
     if missing:
-        raise AdapterError(f"LoRA '{source}': {len(missing)} modules do not exist in this model, e.g. '{missing[0]}'")
+        raise AdapterError(
+            f"LoRA '{source}': {len(missing)} modules do not exist in this model, e.g. '{missing[0]}'"
+        )
     for n in names:
         weight = getattr(modules[n], "weight", None)
         a = state[f"transformer.{n}.lora_A.weight"]
@@ -160,7 +172,7 @@ def count_wrapped(transformer: Any, adapter_name: str) -> int:
     return sum(
         1
         for _, m in transformer.named_modules()
-        if hasattr(m, "lora_A") and hasattr(m.lora_A, "keys") and adapter_name in m.lora_A.keys()
+        if hasattr(m, "lora_A") and hasattr(m.lora_A, "keys") and adapter_name in m.lora_A
     )
 
 
@@ -174,7 +186,9 @@ def load_adapter(pipe: Any, source: str, adapter_name: str) -> AdapterInfo:
             header = dict(fh.metadata() or {})
         raw = load_file(str(weights))
     except Exception as exc:  # safetensors raises several types for truncated/corrupt files
-        raise AdapterError(f"LoRA '{source}': cannot read {weights.name} ({exc}); the file is corrupt or truncated")
+        raise AdapterError(
+            f"LoRA '{source}': cannot read {weights.name} ({exc}); the file is corrupt or truncated"
+        ) from None
     state, layout = normalise_state_dict(raw)
     modules = _check_against(pipe.transformer, state, source)
     ranks = Counter(int(t.shape[0]) for k, t in state.items() if k.endswith("lora_A.weight"))
@@ -189,6 +203,12 @@ def load_adapter(pipe: Any, source: str, adapter_name: str) -> AdapterInfo:
         pipe.delete_adapters(adapter_name)
         raise AdapterError(f"LoRA '{source}': {modules} modules in the file but {wrapped} were loaded")
     return AdapterInfo(
-        name=adapter_name, source=source, file=str(weights), sha256=_sha256(weights), layout=layout,
-        rank=rank, alpha=alpha if alpha is not None else float(rank), modules=modules,
+        name=adapter_name,
+        source=source,
+        file=str(weights),
+        sha256=_sha256(weights),
+        layout=layout,
+        rank=rank,
+        alpha=alpha if alpha is not None else float(rank),
+        modules=modules,
     )

@@ -51,23 +51,42 @@ def _decode_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     """Decode containers soundfile cannot read (m4a/aac) to float32 at the file's own rate."""
     if shutil.which("ffmpeg") is None:
         raise AudioInputError(
-            "audio", str(path), "this format needs ffmpeg; install it (apt-get install ffmpeg) or convert to wav/flac"
+            "audio",
+            str(path),
+            "this format needs ffmpeg; install it (apt-get install ffmpeg) or convert to wav/flac",
         )
     probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels",
-         "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=False,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=sample_rate,channels",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     parts = probe.stdout.strip().split(",")
     if probe.returncode != 0 or len(parts) < 2 or not parts[0].isdigit():
-        raise AudioInputError("audio", str(path), "the file is not readable audio (ffprobe found no audio stream)")
+        raise AudioInputError(
+            "audio", str(path), "the file is not readable audio (ffprobe found no audio stream)"
+        )
     sample_rate, channels = int(parts[0]), int(parts[1])
     out = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-acodec", "pcm_f32le", "-"],
-        capture_output=True, check=False,
+        capture_output=True,
+        check=False,
     )
     if out.returncode != 0:
-        raise AudioInputError("audio", str(path), "ffmpeg could not decode the file; re-export it as wav or flac")
+        raise AudioInputError(
+            "audio", str(path), "ffmpeg could not decode the file; re-export it as wav or flac"
+        )
     data = np.frombuffer(out.stdout, dtype=np.float32).reshape(-1, channels)
     return data, sample_rate
 
@@ -97,7 +116,9 @@ def read_audio(path: str | os.PathLike[str], max_duration_s: float = MAX_INPUT_D
     duration_s = data.shape[0] / sample_rate
     if duration_s > max_duration_s:
         raise AudioInputError(
-            "audio", str(p), f"is {duration_s:.1f} s long; the maximum is {max_duration_s:.0f} s, trim it first"
+            "audio",
+            str(p),
+            f"is {duration_s:.1f} s long; the maximum is {max_duration_s:.0f} s, trim it first",
         )
     return Audio(np.ascontiguousarray(data.T), int(sample_rate))
 
@@ -145,6 +166,16 @@ def load_conformed(path: str | os.PathLike[str], max_duration_s: float = MAX_INP
     return conform(read_audio(path, max_duration_s=max_duration_s))
 
 
+def _zero_peak_timestamp(path: str) -> None:
+    """libsndfile stamps float WAVs with the write time (PEAK chunk); zero it so equal audio gives equal bytes."""
+    with open(path, "r+b") as fh:
+        head = fh.read(512)
+        pos = head.find(b"PEAK")
+        if pos >= 0:
+            fh.seek(pos + 12)  # 'PEAK', chunk size, version, then the 4-byte timestamp
+            fh.write(b"\x00\x00\x00\x00")
+
+
 def write_audio(path: str | os.PathLike[str], audio: Audio) -> Path:
     """Write atomically: a temporary file in the same folder, then rename, so no partial file is ever visible."""
     p = Path(path)
@@ -161,6 +192,8 @@ def write_audio(path: str | os.PathLike[str], audio: Audio) -> Path:
         if fmt != "wav":
             data = np.clip(data, -1.0, 1.0)
         sf.write(tmp, data, audio.sample_rate, subtype=subtype, format=fmt.upper())
+        if fmt == "wav":
+            _zero_peak_timestamp(tmp)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -240,8 +240,17 @@ class Engine:
             return kwargs
 
         def cancelled() -> RunResult:
-            return RunResult(request, "cancelled", [], self.info, self._adapter, batch_id, timings,
-                             prepared.notes + [f"cancelled after {steps_done} of {total} steps"], steps_done)
+            return RunResult(
+                request,
+                "cancelled",
+                [],
+                self.info,
+                self._adapter,
+                batch_id,
+                timings,
+                prepared.notes + [f"cancelled after {steps_done} of {total} steps"],
+                steps_done,
+            )
 
         if cancel is not None and cancel.is_set():
             return cancelled()
@@ -266,8 +275,17 @@ class Engine:
             Take(index=i, seed=s, audio=_finish(request, prepared, audio[i])) for i, s in enumerate(seeds)
         ]
         timings["postprocess_s"] = time.perf_counter() - t0
-        return RunResult(request, "ok", takes, self.info, self._adapter, batch_id, timings,
-                         list(prepared.notes), steps_done)
+        return RunResult(
+            request,
+            "ok",
+            takes,
+            self.info,
+            self._adapter,
+            batch_id,
+            timings,
+            list(prepared.notes),
+            steps_done,
+        )
 
 
 @dataclass
@@ -303,7 +321,8 @@ def _prepare(request: GenerationRequest) -> _Prepared:
     if request.duration_s is not None:
         if request.duration_s > source_s + 1e-6:
             raise InputError(
-                "duration_s", request.duration_s,
+                "duration_s",
+                request.duration_s,
                 f"the source is only {source_s:.2f} s long; leave duration empty to use all of it, or pick a shorter one",
             )
         samples = samples[:, : _seconds_to_frames(request.duration_s)]
@@ -314,14 +333,17 @@ def _prepare(request: GenerationRequest) -> _Prepared:
     if isinstance(request, Repaint):
         if request.end_s > source_s + 1e-6:
             raise InputError(
-                "end_s", request.end_s, f"the window ends beyond the source ({source_s:.2f} s); pick an end within it"
+                "end_s",
+                request.end_s,
+                f"the window ends beyond the source ({source_s:.2f} s); pick an end within it",
             )
         prepared.window = (_seconds_to_frames(request.start_s), _seconds_to_frames(request.end_s))
         prepared.crossfade = _seconds_to_frames(request.crossfade_ms / 1000.0)
     elif isinstance(request, Extend):
         if source_s + request.extend_s > MAX_DURATION_S:
             raise InputError(
-                "extend_s", request.extend_s,
+                "extend_s",
+                request.extend_s,
                 f"source ({source_s:.1f} s) plus extension would exceed {MAX_DURATION_S:.0f} s; extend by less",
             )
         new = _seconds_to_frames(request.extend_s)
@@ -351,7 +373,9 @@ def _pad_to_latents(samples: np.ndarray) -> np.ndarray:
     return samples
 
 
-def _pipeline_kwargs(request: GenerationRequest, prepared: _Prepared, pipe: Any, seeds: list[int]) -> dict[str, Any]:
+def _pipeline_kwargs(
+    request: GenerationRequest, prepared: _Prepared, pipe: Any, seeds: list[int]
+) -> dict[str, Any]:
     import torch
 
     n = request.batch_size
@@ -373,15 +397,22 @@ def _pipeline_kwargs(request: GenerationRequest, prepared: _Prepared, pipe: Any,
         kwargs["audio_duration"] = None  # the pipeline takes the length from the source
     if isinstance(request, (Repaint, Extend)):
         assert prepared.window is not None  # set by _prepare for both tasks
-        kwargs.update(task_type="repaint", repainting_start=prepared.window[0] / SAMPLE_RATE,
-                      repainting_end=prepared.window[1] / SAMPLE_RATE)
+        kwargs.update(
+            task_type="repaint",
+            repainting_start=prepared.window[0] / SAMPLE_RATE,
+            repainting_end=prepared.window[1] / SAMPLE_RATE,
+        )
     elif isinstance(request, StyleTransfer):
         kwargs.update(task_type="cover", audio_cover_strength=request.strength)
         if prepared.reference is not None:
             kwargs["reference_audio"] = torch.from_numpy(prepared.reference)
     elif isinstance(request, Lego):
-        kwargs.update(task_type="lego", track_name=request.track, repainting_start=request.start_s,
-                      repainting_end=request.end_s)
+        kwargs.update(
+            task_type="lego",
+            track_name=request.track,
+            repainting_start=request.start_s,
+            repainting_end=request.end_s,
+        )
     elif isinstance(request, Extract):
         kwargs.update(task_type="extract", track_name=request.track)
     elif isinstance(request, Complete):

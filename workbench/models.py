@@ -51,7 +51,9 @@ def load_registry(path: Path = REGISTRY_PATH) -> dict[str, ModelSpec]:
     for name, entry in models.items():
         unknown = set(entry) - allowed
         if unknown:
-            raise ConfigError(f"models.{name}", sorted(unknown), f"unknown keys in {path}; allowed: {sorted(allowed)}")
+            raise ConfigError(
+                f"models.{name}", sorted(unknown), f"unknown keys in {path}; allowed: {sorted(allowed)}"
+            )
         if entry.get("variant", "turbo") not in VARIANTS:
             raise ConfigError(f"models.{name}.variant", entry.get("variant"), f"choose one of {VARIANTS}")
         specs[name] = ModelSpec(name=name, **entry)
@@ -164,14 +166,18 @@ def resolve_model(model: str, registry: dict[str, ModelSpec] | None = None) -> R
     """Turn a registry name, a local folder or a hub id into a local folder. Raises fast if absent."""
     registry = registry if registry is not None else load_registry()
     if not model or not str(model).strip():
-        raise InputError("model", model, f"give a registry name ({', '.join(registry)}), a hub id or a folder")
+        raise InputError(
+            "model", model, f"give a registry name ({', '.join(registry)}), a hub id or a folder"
+        )
     spec = registry.get(model)
     if spec is not None and spec.is_local_build:
         from workbench.tiny import tiny_dir
 
         folder = tiny_dir()
         if not (folder / "model_index.json").exists():
-            raise WeightsMissingError(f"the '{model}' model is not built yet. Build it with: {_pull_hint(model)}")
+            raise WeightsMissingError(
+                f"the '{model}' model is not built yet. Build it with: {_pull_hint(model)}"
+            )
         return ResolvedModel(model, "registry-local", folder, local_revision(folder), spec)
     if spec is not None:
         folder, rev = _hub_snapshot(spec.hub_id, spec.revision, model)
@@ -179,13 +185,17 @@ def resolve_model(model: str, registry: dict[str, ModelSpec] | None = None) -> R
     candidate = Path(model).expanduser()
     if candidate.exists():
         if not (candidate / "model_index.json").exists():
-            raise InputError("model", model, "this folder has no model_index.json; give a diffusers-format pipeline folder")
+            raise InputError(
+                "model", model, "this folder has no model_index.json; give a diffusers-format pipeline folder"
+            )
         return ResolvedModel(model, "folder", candidate.resolve(), local_revision(candidate), None)
     if model.count("/") == 1 and not model.startswith(("/", ".", "~")):
         folder, rev = _hub_snapshot(model, None, model)
         return ResolvedModel(model, "hub", folder, rev, None)
     raise InputError(
-        "model", model, f"not a registry name ({', '.join(registry)}), an existing folder or an org/name hub id"
+        "model",
+        model,
+        f"not a registry name ({', '.join(registry)}), an existing folder or an org/name hub id",
     )
 
 
@@ -209,7 +219,9 @@ def load_pipeline(
     device_name = pick_device(device)
     dtype_name = pick_dtype(device_name, dtype)
     if offload and not device_name.startswith("cuda"):
-        raise InputError("offload", offload, "CPU offload needs a CUDA device; drop --offload on this machine")
+        raise InputError(
+            "offload", offload, "CPU offload needs a CUDA device; drop --offload on this machine"
+        )
     pipe = AceStepPipeline.from_pretrained(resolved.folder, dtype=torch_dtype(dtype_name))
     if offload:
         pipe.enable_model_cpu_offload(device=device_name)
@@ -218,9 +230,17 @@ def load_pipeline(
     pipe.set_progress_bar_config(disable=True)
     variant, steps, guidance, shift = defaults_for(resolved, bool(pipe.is_turbo))
     info = ModelInfo(
-        name=model, source=resolved.source, location=str(resolved.folder), revision=resolved.revision,
-        variant=variant, steps=steps, guidance_scale=guidance, shift=shift, device=device_name,
-        dtype=dtype_name, offload=offload,
+        name=model,
+        source=resolved.source,
+        location=str(resolved.folder),
+        revision=resolved.revision,
+        variant=variant,
+        steps=steps,
+        guidance_scale=guidance,
+        shift=shift,
+        device=device_name,
+        dtype=dtype_name,
+        offload=offload,
     )
     return pipe, info
 
@@ -240,7 +260,12 @@ def check_model(model: str) -> dict[str, Any]:
         raise WeightsMissingError(
             f"'{model}' at {resolved.folder} lacks components {missing}; re-download with: {_pull_hint(model)}"
         )
-    return {"model": model, "folder": str(resolved.folder), "revision": resolved.revision, "source": resolved.source}
+    return {
+        "model": model,
+        "folder": str(resolved.folder),
+        "revision": resolved.revision,
+        "source": resolved.source,
+    }
 
 
 def pull_model(model: str) -> Path:
@@ -253,7 +278,9 @@ def pull_model(model: str) -> Path:
         return ensure_tiny()
     hub_id = spec.hub_id if spec is not None else model
     if spec is None and model.count("/") != 1:
-        raise InputError("model", model, f"give a registry name ({', '.join(registry)}) or an org/name hub id")
+        raise InputError(
+            "model", model, f"give a registry name ({', '.join(registry)}) or an org/name hub id"
+        )
     from huggingface_hub import snapshot_download
 
     return Path(snapshot_download(hub_id, revision=spec.revision if spec else None))

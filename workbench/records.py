@@ -23,7 +23,16 @@ from workbench.requests import request_from_dict
 from workbench.store import RunRow, Store
 
 SIDECAR_VERSION = 1
-_PACKAGES = ("torch", "diffusers", "transformers", "peft", "accelerate", "numpy", "soundfile", "ace-workbench")
+_PACKAGES = (
+    "torch",
+    "diffusers",
+    "transformers",
+    "peft",
+    "accelerate",
+    "numpy",
+    "soundfile",
+    "ace-workbench",
+)
 
 
 @functools.cache
@@ -48,8 +57,11 @@ def git_sha() -> str:
     if out.returncode != 0:
         return "unknown"
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.PROJECT_ROOT,
-        capture_output=True, text=True, timeout=5,
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=paths.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=5,
     ).stdout.strip()
     return out.stdout.strip() + ("-dirty" if dirty else "")
 
@@ -90,13 +102,17 @@ def sidecar_for(result: Any, take: Any) -> dict[str, Any]:
 class Recorder:
     """Writes each take as ``<out_dir>/<batch_id>_<take>.<fmt>`` plus ``.json``, and a store row per take."""
 
-    def __init__(self, out_dir: str | Path | None = None, store: Store | None = None, audio_format: str = "wav"):
+    def __init__(
+        self, out_dir: str | Path | None = None, store: Store | None = None, audio_format: str = "wav"
+    ):
         self.out_dir = Path(out_dir) if out_dir is not None else paths.runs_dir()
         self.store = store
         if audio_format not in audio_io.WRITE_FORMATS:
             from workbench.errors import InputError
 
-            raise InputError("output format", audio_format, f"choose one of {', '.join(audio_io.WRITE_FORMATS)}")
+            raise InputError(
+                "output format", audio_format, f"choose one of {', '.join(audio_io.WRITE_FORMATS)}"
+            )
         self.audio_format = audio_format
 
     def record(self, result: Any) -> None:
@@ -119,11 +135,23 @@ class Recorder:
 def _row(result: Any, take: Any, sidecar: dict[str, Any]) -> RunRow:
     request = result.request
     return RunRow(
-        id=take.run_id, batch_id=result.batch_id, take_index=take.index, created_at=sidecar["created_at"],
-        task=request.task, status=result.status, model=result.model.name, model_revision=result.model.revision,
-        prompt=request.prompt, lyrics=request.lyrics, genre=request.genre,
-        lora=request.lora.path if request.lora else None, lora_scale=request.lora.scale if request.lora else None,
-        seed=take.seed, duration_s=take.audio.duration_s, audio_path=take.path, sidecar_path=take.sidecar,
+        id=take.run_id,
+        batch_id=result.batch_id,
+        take_index=take.index,
+        created_at=sidecar["created_at"],
+        task=request.task,
+        status=result.status,
+        model=result.model.name,
+        model_revision=result.model.revision,
+        prompt=request.prompt,
+        lyrics=request.lyrics,
+        genre=request.genre,
+        lora=request.lora.path if request.lora else None,
+        lora_scale=request.lora.scale if request.lora else None,
+        seed=take.seed,
+        duration_s=take.audio.duration_s,
+        audio_path=take.path,
+        sidecar_path=take.sidecar,
         recipe_json=json.dumps(sidecar, sort_keys=True),
     )
 

@@ -16,7 +16,9 @@ from typing import Any, ClassVar
 from workbench.errors import InputError
 
 MIN_DURATION_S = 1.0
-MAX_DURATION_S = 600.0  # ACE-Step 1.5 generates 10 s to 10 min; short clips are allowed for previews and tests
+MAX_DURATION_S = (
+    600.0  # ACE-Step 1.5 generates 10 s to 10 min; short clips are allowed for previews and tests
+)
 MAX_BATCH = 16
 MAX_STEPS = 200
 MAX_SEED = 2**63 - 1
@@ -25,8 +27,18 @@ DEFAULT_CROSSFADE_MS = 50.0
 MAX_CROSSFADE_MS = 2000.0
 # Track classes the ACE-Step 1.5 lego / extract / complete instructions were trained with.
 TRACK_NAMES = (
-    "vocals", "backing_vocals", "drums", "bass", "guitar", "keyboard", "percussion", "strings", "synth", "fx",
-    "brass", "woodwinds",
+    "vocals",
+    "backing_vocals",
+    "drums",
+    "bass",
+    "guitar",
+    "keyboard",
+    "percussion",
+    "strings",
+    "synth",
+    "fx",
+    "brass",
+    "woodwinds",
 )
 _KEY_RE = re.compile(r"^[A-G](#|b|♯|♭)? (major|minor)$")
 TIME_SIGNATURES = ("2", "3", "4", "6")
@@ -43,8 +55,12 @@ class LoraRef:
     def validate(self) -> None:
         if not self.path or not str(self.path).strip():
             raise InputError("lora.path", self.path, "give an adapter folder, .safetensors file or hub id")
-        if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and -2.0 <= self.scale <= 4.0):
-            raise InputError("lora.scale", self.scale, "use a number between -2 and 4 (1.0 = trained strength)")
+        if not (
+            isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and -2.0 <= self.scale <= 4.0
+        ):
+            raise InputError(
+                "lora.scale", self.scale, "use a number between -2 and 4 (1.0 = trained strength)"
+            )
 
 
 def _check_range(name: str, value: float | int, lo: float, hi: float, unit: str = "") -> None:
@@ -93,7 +109,9 @@ class GenerationRequest:
         if self.keyscale is not None and not _KEY_RE.match(self.keyscale):
             raise InputError("keyscale", self.keyscale, "write it like 'C major', 'F# minor' or 'Bb major'")
         if self.time_signature is not None and self.time_signature not in TIME_SIGNATURES:
-            raise InputError("time_signature", self.time_signature, f"choose one of {', '.join(TIME_SIGNATURES)}")
+            raise InputError(
+                "time_signature", self.time_signature, f"choose one of {', '.join(TIME_SIGNATURES)}"
+            )
         if self.steps is not None:
             if isinstance(self.steps, bool) or not isinstance(self.steps, int):
                 raise InputError("steps", self.steps, f"must be a whole number between 1 and {MAX_STEPS}")
@@ -107,7 +125,9 @@ class GenerationRequest:
         ):
             raise InputError("seed", self.seed, f"must be a whole number between 0 and {MAX_SEED}, or empty")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
-            raise InputError("batch_size", self.batch_size, f"must be a whole number between 1 and {MAX_BATCH}")
+            raise InputError(
+                "batch_size", self.batch_size, f"must be a whole number between 1 and {MAX_BATCH}"
+            )
         _check_range("batch_size", self.batch_size, 1, MAX_BATCH)
         if self.lora is not None:
             self.lora.validate()
@@ -214,7 +234,9 @@ class Lego(SourceRequest):
         if self.end_s is not None:
             _check_range("end_s", self.end_s, 0.0, MAX_DURATION_S, " seconds")
             if self.end_s <= (self.start_s or 0.0):
-                raise InputError("end_s", self.end_s, f"must be greater than start_s ({self.start_s or 0:g} s)")
+                raise InputError(
+                    "end_s", self.end_s, f"must be greater than start_s ({self.start_s or 0:g} s)"
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,7 +277,9 @@ class AudioCodes(GenerationRequest):
         super().validate()
         found = _AUDIO_CODE_RE.findall(self.codes)
         if not found:
-            raise InputError("codes", self.codes, "give <|audio_code_N|> tokens (N from 0 to 63999), e.g. from the LM")
+            raise InputError(
+                "codes", self.codes, "give <|audio_code_N|> tokens (N from 0 to 63999), e.g. from the LM"
+            )
         bad = [int(n) for n in found if int(n) > 63999]
         if bad:
             raise InputError("codes", bad[0], "audio code ids must be between 0 and 63999")
@@ -286,7 +310,11 @@ def request_from_dict(data: dict[str, Any]) -> GenerationRequest:
     allowed = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise InputError(unknown[0], data[unknown[0]], f"unknown field for task '{cls.task}'; allowed: {', '.join(sorted(allowed))}")
+        raise InputError(
+            unknown[0],
+            data[unknown[0]],
+            f"unknown field for task '{cls.task}'; allowed: {', '.join(sorted(allowed))}",
+        )
     if isinstance(data.get("lora"), dict):
         data["lora"] = LoraRef(**data["lora"])
     if isinstance(data.get("tracks"), list):

@@ -56,5 +56,7 @@ def splice_window(
     if end < frames and crossfade > 0:
         length = min(crossfade, frames - end)
         fade_out, fade_in = equal_power_ramps(length)
-        out[:, end : end + length] = generated[:, end : end + length] * fade_out + source[:, end : end + length] * fade_in
+        out[:, end : end + length] = (
+            generated[:, end : end + length] * fade_out + source[:, end : end + length] * fade_in
+        )
     return out

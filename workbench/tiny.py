@@ -62,49 +62,87 @@ def _tokenizer():
 def build_tiny_pipeline(seed: int = 0):
     """Build all eight components with random weights. Deterministic for a given seed."""
     from diffusers import AceStepPipeline, AutoencoderOobleck, FlowMatchEulerDiscreteScheduler
+    from diffusers.models import AceStepTransformer1DModel
     from diffusers.pipelines.ace_step import (
         AceStepAudioTokenDetokenizer,
         AceStepAudioTokenizer,
         AceStepConditionEncoder,
     )
-    from diffusers.models import AceStepTransformer1DModel
     from transformers import Qwen3Config, Qwen3Model
 
     torch.manual_seed(seed)
     tokenizer = _tokenizer()
-    attn = dict(num_attention_heads=4, num_key_value_heads=2, head_dim=8, rope_theta=10000.0, sliding_window=16)
+    attn = dict(
+        num_attention_heads=4, num_key_value_heads=2, head_dim=8, rope_theta=10000.0, sliding_window=16
+    )
     text_encoder = Qwen3Model(
         Qwen3Config(
-            vocab_size=len(tokenizer), hidden_size=HIDDEN, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=4096,
+            vocab_size=len(tokenizer),
+            hidden_size=HIDDEN,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=8,
+            max_position_embeddings=4096,
         )
     )
     transformer = AceStepTransformer1DModel(
-        hidden_size=HIDDEN, intermediate_size=64, num_hidden_layers=2, in_channels=3 * LATENT_DIM,
-        audio_acoustic_hidden_dim=LATENT_DIM, patch_size=2, **attn,
+        hidden_size=HIDDEN,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        in_channels=3 * LATENT_DIM,
+        audio_acoustic_hidden_dim=LATENT_DIM,
+        patch_size=2,
+        **attn,
     )
     condition_encoder = AceStepConditionEncoder(
-        hidden_size=HIDDEN, intermediate_size=64, text_hidden_dim=HIDDEN, timbre_hidden_dim=LATENT_DIM,
-        num_lyric_encoder_hidden_layers=2, num_timbre_encoder_hidden_layers=2, **attn,
+        hidden_size=HIDDEN,
+        intermediate_size=64,
+        text_hidden_dim=HIDDEN,
+        timbre_hidden_dim=LATENT_DIM,
+        num_lyric_encoder_hidden_layers=2,
+        num_timbre_encoder_hidden_layers=2,
+        **attn,
     )
     # Even strides only: an odd stride makes the decoder return a few samples short. Product 1920 -> 25 latents/s.
     vae = AutoencoderOobleck(
-        encoder_hidden_size=2 * LATENT_DIM, downsampling_ratios=[2, 4, 4, 6, 10], channel_multiples=[1, 1, 1, 1, 1],
-        decoder_channels=4, decoder_input_channels=LATENT_DIM, audio_channels=2, sampling_rate=48000,
+        encoder_hidden_size=2 * LATENT_DIM,
+        downsampling_ratios=[2, 4, 4, 6, 10],
+        channel_multiples=[1, 1, 1, 1, 1],
+        decoder_channels=4,
+        decoder_input_channels=LATENT_DIM,
+        audio_channels=2,
+        sampling_rate=48000,
     )
     audio_tokenizer = AceStepAudioTokenizer(
-        hidden_size=HIDDEN, intermediate_size=64, audio_acoustic_hidden_dim=LATENT_DIM, pool_window_size=5,
-        fsq_dim=HIDDEN, fsq_input_levels=[8, 8, 8, 5, 5, 5], fsq_input_num_quantizers=1,
-        num_attention_pooler_hidden_layers=2, **attn,
+        hidden_size=HIDDEN,
+        intermediate_size=64,
+        audio_acoustic_hidden_dim=LATENT_DIM,
+        pool_window_size=5,
+        fsq_dim=HIDDEN,
+        fsq_input_levels=[8, 8, 8, 5, 5, 5],
+        fsq_input_num_quantizers=1,
+        num_attention_pooler_hidden_layers=2,
+        **attn,
     )
     detokenizer = AceStepAudioTokenDetokenizer(
-        hidden_size=HIDDEN, intermediate_size=64, audio_acoustic_hidden_dim=LATENT_DIM, pool_window_size=5,
-        num_attention_pooler_hidden_layers=2, **attn,
+        hidden_size=HIDDEN,
+        intermediate_size=64,
+        audio_acoustic_hidden_dim=LATENT_DIM,
+        pool_window_size=5,
+        num_attention_pooler_hidden_layers=2,
+        **attn,
     )
     scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0)
     return AceStepPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer,
-        condition_encoder=condition_encoder, scheduler=scheduler, audio_tokenizer=audio_tokenizer,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer=transformer,
+        condition_encoder=condition_encoder,
+        scheduler=scheduler,
+        audio_tokenizer=audio_tokenizer,
         audio_token_detokenizer=detokenizer,
     )
 

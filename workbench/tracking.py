@@ -79,19 +79,35 @@ class Tracker:
         self._lock = threading.Lock()
         self._summary: dict[str, Any] = {}
         self._wandb_run: Any = None
-        self._write({"event": "init", "project": project, "name": name, "job_type": job_type,
-                     "mode": self.mode, "config": config or {}, "tags": tags or []})
+        self._write(
+            {
+                "event": "init",
+                "project": project,
+                "name": name,
+                "job_type": job_type,
+                "mode": self.mode,
+                "config": config or {},
+                "tags": tags or [],
+            }
+        )
         if self.mode in ("online", "offline"):
             try:
                 import wandb
 
                 self._wandb = wandb
                 self._wandb_run = wandb.init(
-                    project=project, name=name, job_type=job_type, config=config or {}, tags=tags,
-                    dir=str(self.run_dir), mode=self.mode, reinit="create_new",
+                    project=project,
+                    name=name,
+                    job_type=job_type,
+                    config=config or {},
+                    tags=tags,
+                    dir=str(self.run_dir),
+                    mode=self.mode,  # type: ignore[arg-type]  # resolve_mode() returns only online/offline here
+                    reinit="create_new",
                     settings=wandb.Settings(silent=True, console="off"),
                 )
-            except Exception as exc:  # tracking must never stop the work; the JSONL mirror still has everything
+            # Tracking must never stop the work; the JSONL mirror still has everything.
+            except Exception as exc:
                 self.notes.append(f"W&B could not start ({type(exc).__name__}: {exc}); logging locally only")
                 self._write({"event": "note", "text": self.notes[-1]})
                 self._wandb_run = None
@@ -125,7 +141,7 @@ class Tracker:
     def log_table(self, key: str, columns: list[str], rows: list[list[Any]], step: int | None = None) -> None:
         self._write({"event": "table", "key": key, "columns": columns, "rows": rows, "step": step})
         if self._wandb_run is not None:
-            self._wandb_run.log({key: self._wandb.Table(columns=columns, data=rows)}, step=step)
+            self._wandb_run.log({key: self._wandb.Table(columns=list[Any](columns), data=rows)}, step=step)
 
     def log_image(self, key: str, path: str | Path, step: int | None = None) -> None:
         self._write({"event": "image", "key": key, "path": str(path), "step": step})

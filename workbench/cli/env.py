@@ -9,7 +9,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("env", help="show versions, device and cache paths", description="Show the environment.")
+    p = sub.add_parser(
+        "env", help="show versions, device and cache paths", description="Show the environment."
+    )
     p.set_defaults(func=run_env)
 
 
@@ -37,7 +39,9 @@ def run_env(args: argparse.Namespace) -> int:
     print(f"  store          {paths.store_path()}")
     print(f"  runs           {paths.runs_dir()}")
     print(f"  local models   {paths.models_dir()}")
-    hf = os.environ.get("HF_HUB_CACHE") or os.path.join(os.environ.get("HF_HOME", "~/.cache/huggingface"), "hub")
+    hf = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME", "~/.cache/huggingface"), "hub"
+    )
     print(f"  HF cache       {os.path.expanduser(hf)}")
     print(f"  ffmpeg         {shutil.which('ffmpeg') or 'not found (needed only for m4a/aac input)'}")
     print(f"tracking:        {resolve_mode()} (WORKBENCH_TRACKING / WANDB_MODE)")

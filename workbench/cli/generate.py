@@ -14,21 +14,36 @@ TASK_CHOICES = ("text2music", "repaint", "extend", "cover", "lego", "extract", "
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """Model options shared by every command that loads the engine."""
-    parser.add_argument("--model", default="turbo", help="registry name (see `workbench models list`), hub id or folder")
+    parser.add_argument(
+        "--model", default="turbo", help="registry name (see `workbench models list`), hub id or folder"
+    )
     parser.add_argument("--device", default=None, help="cuda, cuda:N, mps or cpu (default: best available)")
-    parser.add_argument("--dtype", default=None, choices=("bf16", "fp16", "fp32"), help="default: bf16 on CUDA, else fp32")
-    parser.add_argument("--offload", action="store_true", help="CPU-offload idle components (CUDA only; less VRAM)")
+    parser.add_argument(
+        "--dtype", default=None, choices=("bf16", "fp16", "fp32"), help="default: bf16 on CUDA, else fp32"
+    )
+    parser.add_argument(
+        "--offload", action="store_true", help="CPU-offload idle components (CUDA only; less VRAM)"
+    )
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("generate", help="generate or edit audio headless", description="Generate or edit audio with ACE-Step 1.5.")
+    p = sub.add_parser(
+        "generate",
+        help="generate or edit audio headless",
+        description="Generate or edit audio with ACE-Step 1.5.",
+    )
     add_engine_options(p)
     p.add_argument("--task", default="text2music", choices=TASK_CHOICES)
     p.add_argument("--prompt", default="", help="caption: style, instruments, mood")
     p.add_argument("--lyrics", default="", help="lyrics text, or @FILE to read them from a file")
     p.add_argument("--instrumental", action="store_true")
     p.add_argument("--language", default="en", help="vocal language code")
-    p.add_argument("--duration", type=float, default=None, help="seconds (text2music default 30; source tasks: source length)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="seconds (text2music default 30; source tasks: source length)",
+    )
     p.add_argument("--seed", type=int, default=None, help="default: random (recorded in the sidecar)")
     p.add_argument("--batch", type=int, default=1, help="number of takes (seeds seed..seed+N-1)")
     p.add_argument("--steps", type=int, default=None)
@@ -43,8 +58,12 @@ def register(sub: Any) -> None:
     p.add_argument("--end", type=float, default=None, help="window end, seconds (repaint, lego)")
     p.add_argument("--side", default="right", choices=("left", "right"), help="extend: where to add audio")
     p.add_argument("--extend-by", type=float, default=10.0, help="extend: seconds to add")
-    p.add_argument("--crossfade-ms", type=float, default=50.0, help="repaint/extend: crossfade at window edges")
-    p.add_argument("--strength", type=float, default=0.5, help="cover: 0 = prompt only, 1 = follow the source fully")
+    p.add_argument(
+        "--crossfade-ms", type=float, default=50.0, help="repaint/extend: crossfade at window edges"
+    )
+    p.add_argument(
+        "--strength", type=float, default=0.5, help="cover: 0 = prompt only, 1 = follow the source fully"
+    )
     p.add_argument("--ref", default=None, help="cover: timbre reference audio")
     p.add_argument("--track", default=None, help="lego/extract: track name, e.g. drums, bass, vocals")
     p.add_argument("--tracks", default="drums,bass", help="complete: comma-separated track names")
@@ -56,7 +75,11 @@ def register(sub: Any) -> None:
     p.add_argument("--no-store", action="store_true", help="do not add rows to the workbench store")
     p.set_defaults(func=run_generate)
 
-    r = sub.add_parser("replay", help="re-run a result from its JSON sidecar", description="Re-run a recorded result from its sidecar.")
+    r = sub.add_parser(
+        "replay",
+        help="re-run a result from its JSON sidecar",
+        description="Re-run a recorded result from its sidecar.",
+    )
     r.add_argument("sidecar", help="the .json written next to a result")
     r.add_argument("--model", default=None, help="override the model recorded in the sidecar")
     r.add_argument("--device", default=None)
@@ -74,18 +97,31 @@ def _text_arg(value: str | None) -> str:
 def request_from_args(args: argparse.Namespace) -> Any:
     cls = request_type(args.task)
     common: dict[str, Any] = dict(
-        prompt=args.prompt, lyrics=_text_arg(args.lyrics), instrumental=args.instrumental,
-        vocal_language=args.language, duration_s=args.duration, seed=args.seed, batch_size=args.batch,
-        steps=args.steps, guidance_scale=args.guidance, shift=args.shift, bpm=args.bpm, keyscale=args.key,
-        time_signature=args.time_signature, genre=args.genre,
+        prompt=args.prompt,
+        lyrics=_text_arg(args.lyrics),
+        instrumental=args.instrumental,
+        vocal_language=args.language,
+        duration_s=args.duration,
+        seed=args.seed,
+        batch_size=args.batch,
+        steps=args.steps,
+        guidance_scale=args.guidance,
+        shift=args.shift,
+        bpm=args.bpm,
+        keyscale=args.key,
+        time_signature=args.time_signature,
+        genre=args.genre,
         lora=LoraRef(args.lora, args.lora_scale) if args.lora else None,
     )
     task = cls.task
     if cls.needs_source:
         common["src"] = args.src or ""
     if task == "repaint":
-        common.update(start_s=args.start if args.start is not None else 0.0,
-                      end_s=args.end if args.end is not None else 0.0, crossfade_ms=args.crossfade_ms)
+        common.update(
+            start_s=args.start if args.start is not None else 0.0,
+            end_s=args.end if args.end is not None else 0.0,
+            crossfade_ms=args.crossfade_ms,
+        )
     elif task == "extend":
         common.update(side=args.side, extend_s=args.extend_by, crossfade_ms=args.crossfade_ms)
     elif task == "cover":
@@ -101,13 +137,21 @@ def request_from_args(args: argparse.Namespace) -> Any:
     return cls(**common)
 
 
-def _make_engine(model: str, args: argparse.Namespace, out: str, audio_format: str = "wav", store: bool = True) -> Any:
+def _make_engine(
+    model: str, args: argparse.Namespace, out: str, audio_format: str = "wav", store: bool = True
+) -> Any:
     from workbench.engine import Engine
     from workbench.records import Recorder
     from workbench.store import Store
 
     recorder = Recorder(out, Store() if store else None, audio_format)
-    return Engine(model, device=args.device, dtype=args.dtype, offload=getattr(args, "offload", False), recorder=recorder)
+    return Engine(
+        model,
+        device=args.device,
+        dtype=args.dtype,
+        offload=getattr(args, "offload", False),
+        recorder=recorder,
+    )
 
 
 def _print_progress(progress: Any) -> None:
@@ -137,14 +181,20 @@ def run_replay(args: argparse.Namespace) -> int:
 
     data = load_sidecar(args.sidecar)
     model = args.model or data["model"]["name"]
-    engine = _make_engine(model, args, args.out, Path(data["audio"]["path"] or "x.wav").suffix.lstrip(".") or "wav")
+    engine = _make_engine(
+        model, args, args.out, Path(data["audio"]["path"] or "x.wav").suffix.lstrip(".") or "wav"
+    )
     result, index = replay(data, engine)
     take = result.takes[index]
     print(f"{take.path}  seed={take.seed}")
     original = data["audio"].get("path")
     if original and Path(original).is_file() and original.endswith(".wav"):
         same = np.array_equal(audio_io.read_audio(original).samples, take.audio.samples)
-        print("identical to the original" if same else "differs from the original (different device, dtype or versions?)")
+        print(
+            "identical to the original"
+            if same
+            else "differs from the original (different device, dtype or versions?)"
+        )
     return 0
 
 

@@ -16,6 +16,7 @@ SUBCOMMAND_MODULES = [
     "workbench.cli.models",
     "workbench.cli.env",
     "workbench.cli.lora",
+    "workbench.cli.campaign",
 ]
 
 
@@ -62,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

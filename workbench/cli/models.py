@@ -7,7 +7,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("models", help="list, download and check ACE-Step models", description="Manage ACE-Step models.")
+    p = sub.add_parser(
+        "models", help="list, download and check ACE-Step models", description="Manage ACE-Step models."
+    )
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     lp = msub.add_parser("list", help="registry entries and whether each is available offline")
     lp.set_defaults(func=run_list)
@@ -37,8 +39,10 @@ def run_list(args: argparse.Namespace) -> int:
     registry = load_registry()
     print(f"{'name':<10} {'offline':<8} {'variant':<6} {'steps':>5} {'cfg':>5} {'shift':>5}  hub id / notes")
     for name, s in registry.items():
-        print(f"{name:<10} {_available(name):<8} {s.variant:<6} {s.steps:>5} {s.guidance_scale:>5g} {s.shift:>5g}  "
-              f"{s.hub_id}  ({s.params}; {s.notes})")
+        print(
+            f"{name:<10} {_available(name):<8} {s.variant:<6} {s.steps:>5} {s.guidance_scale:>5g} {s.shift:>5g}  "
+            f"{s.hub_id}  ({s.params}; {s.notes})"
+        )
     return 0
 
 
@@ -62,5 +66,7 @@ def run_check(args: argparse.Namespace) -> int:
         engine = Engine(args.name)
         result = engine.run(Text2Music(prompt="check", duration_s=2.0, steps=1, seed=0), record=False)
         m = result.model
-        print(f"loaded on {m.device} ({m.dtype}); 1-step test generation: {result.audio.duration_s:.1f} s of audio")
+        print(
+            f"loaded on {m.device} ({m.dtype}); 1-step test generation: {result.audio.duration_s:.1f} s of audio"
+        )
     return 0

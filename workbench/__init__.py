@@ -1,0 +1,31 @@
+"""ACE Workbench: a research workbench around ACE-Step 1.5 on diffusers.
+
+The public API is small: ``Engine`` runs typed requests (``workbench.requests``) and returns ``RunResult``s;
+``Recorder`` writes files, sidecars and store rows; ``Store`` is the shared SQLite store. Imports are lazy so that
+``import workbench`` (and the CLI's ``--help``) stays fast and does not pull in torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Engine": "workbench.engine",
+    "RunResult": "workbench.engine",
+    "Take": "workbench.engine",
+    "Progress": "workbench.engine",
+    "Recorder": "workbench.records",
+    "Store": "workbench.store",
+    "Tracker": "workbench.tracking",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
