@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = [
     "workbench.cli.env",
     "workbench.cli.lora",
     "workbench.cli.campaign",
+    "workbench.cli.batch",
 ]
 
 
