@@ -1,0 +1,78 @@
+"""Key and mode by the Krumhansl-Schmuckler method on a track-average chroma vector.
+
+Chroma is librosa's ``chroma_cqt`` (constant-Q, so bass notes resolve as well as treble) on the 12 kHz mono
+downmix with an 85 ms hop and the tuning fixed at A440 (estimating it costs a pitch track per file). A
+short-time-Fourier chroma was tried first and was measurably worse on the labelled corpus (7/9 against 9/9,
+dominant and relative-key confusions). The 24 rotated Krumhansl-Kessler profiles are correlated with the chroma;
+the best is the key, its Pearson r the confidence (the "strength" essentia's KeyExtractor reports), and its gap
+to the runner-up the margin (small when relative major/minor or neighbouring keys are nearly tied).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+HOP = 1024  # 85 ms at 12 kHz; a whole-track key needs no finer time grid
+PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+_NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_KEY_RE = re.compile(r"^\s*([A-Ga-g])\s*(#|b|♯|♭)?\s*(major|minor|maj|min|m)?\s*$")
+
+
+@dataclass(frozen=True)
+class KeyEstimate:
+    key: str | None  # tonic name from PITCH_CLASSES; None when there is no pitched content
+    mode: str | None  # "major" | "minor"
+    confidence: float  # Pearson r of the best profile, -1..1
+    margin: float  # r(best) - r(second best)
+
+
+def pitch_class(name: str) -> int:
+    """Pitch class 0-11 of a tonic such as 'Bb', 'F#', 'C♯'. Raises ValueError for anything else."""
+    match = _KEY_RE.match(name)
+    if not match or match.group(3):
+        raise ValueError(f"not a tonic name: {name!r}")
+    accidental = {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(match.group(2) or "", 0)
+    return (_NATURAL[match.group(1).upper()] + accidental) % 12
+
+
+def parse_keyscale(text: str) -> tuple[int, str]:
+    """'F# minor' / 'Bb major' / 'Am' -> (pitch class, mode). Raises ValueError when unreadable."""
+    match = _KEY_RE.match(text)
+    if not match:
+        raise ValueError(f"not a key: {text!r}")
+    tonic = match.group(1) + (match.group(2) or "")
+    mode = "minor" if (match.group(3) or "major") in ("minor", "min", "m") else "major"
+    return pitch_class(tonic), mode
+
+
+def key_from_chroma(chroma: np.ndarray) -> KeyEstimate:
+    """Krumhansl-Schmuckler on a 12-bin chroma vector (C first)."""
+    if not np.any(chroma > 0) or np.ptp(chroma) == 0:
+        return KeyEstimate(None, None, 0.0, 0.0)
+    scores = []
+    for mode, profile in (("major", _MAJOR), ("minor", _MINOR)):
+        for tonic in range(12):
+            r = float(np.corrcoef(chroma, np.roll(profile, tonic))[0, 1])
+            scores.append((r, tonic, mode))
+    scores.sort(reverse=True)
+    best, second = scores[0], scores[1]
+    return KeyEstimate(PITCH_CLASSES[best[1]], best[2], best[0], best[0] - second[0])
+
+
+def track_chroma(mono: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mean of librosa's per-frame-normalised CQT chroma (36 bins per octave, 7 octaves from C1)."""
+    import librosa
+
+    if mono.size < HOP * 4:
+        return np.zeros(12)
+    chroma = librosa.feature.chroma_cqt(y=mono, sr=sample_rate, hop_length=HOP, tuning=0.0)
+    return chroma.mean(axis=1)
+
+
+def estimate_key(mono: np.ndarray, sample_rate: int) -> KeyEstimate:
+    return key_from_chroma(track_chroma(mono, sample_rate))
