@@ -173,7 +173,9 @@ def read_votes_file(path: str | Path) -> list[Vote]:
     elif suffix == ".parquet":
         import pandas as pd
 
-        records = pd.read_parquet(path).to_dict(orient="records")
+        frame = pd.read_parquet(path)
+        # nullable columns (Int64 fit ratings) hold pd.NA, which is neither None nor a float NaN
+        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     else:
         raise InputError("votes", str(path), "use a .csv, .json, .jsonl or .parquet file")
     if not records:

@@ -250,14 +250,57 @@ def test_load_votes_without_a_votes_table_says_what_to_do(tmp_path):
         load_votes(_BareStore(tmp_path / "old.sqlite"), "lobby")
 
 
-def test_load_votes_reads_the_campaign_store():
+def _store_votes(store, votes: list[Vote]) -> None:
+    """Rows as the campaign service writes them (schema of migration 0002_campaigns), by plain SQL."""
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO campaigns (name, genre, status, config_json, created_at) VALUES (?, 'spa', 'open', '{}', ?)",
+            (votes[0].campaign, "2026-11-21T09:00:00Z"),
+        )
+        for i, v in enumerate(votes):
+            conn.execute(
+                "INSERT INTO served_pairs (pair_id, campaign, rater, seq, prompt_id, clip_left, clip_right, system_left, "
+                "system_right, is_gold, gold_expected, repeat_of, token_left, token_right, served_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (v.pair_id, v.campaign, v.rater, i, v.prompt_id, f"cl{i}", f"cr{i}", v.system_left, v.system_right,
+                 int(v.is_gold), v.gold_expected, v.repeat_of, f"tl{i}", f"tr{i}", v.created_at),
+            )  # fmt: skip
+            conn.execute(
+                "INSERT INTO votes (pair_id, campaign, rater, genre, prompt_id, system_left, system_right, clip_left, "
+                "clip_right, outcome, is_gold, gold_expected, repeat_of, fit_left, fit_right, comment, served_at, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'',?,?)",
+                (v.pair_id, v.campaign, v.rater, v.genre, v.prompt_id, v.system_left, v.system_right, f"cl{i}",
+                 f"cr{i}", v.outcome, int(v.is_gold), v.gold_expected, v.repeat_of, v.fit_left, v.fit_right,
+                 v.created_at, v.created_at),
+            )  # fmt: skip
+
+
+def test_load_votes_reads_the_campaign_store(tmp_path):
+    import dataclasses
+
+    import pandas as pd
+
     from workbench.store import Store
 
-    store = Store()
-    if not {r[1] for r in store.connect().execute("PRAGMA table_info(votes)")}:
-        pytest.skip("the campaign feature's votes migration is not in this tree yet")
-    with pytest.raises(InputError, match="no votes stored for this campaign"):
+    store = Store(tmp_path / "store.sqlite")
+    spec = dataclasses.replace(SPEC, genres=("spa",), raters=4, votes_per_rater=15, campaign="lobby-store")
+    votes = [
+        dataclasses.replace(v, fit_left=(i % 5) + 1 if i % 3 else None)
+        for i, v in enumerate(simulate_votes(spec))
+    ]
+    assert any(v.is_gold for v in votes) and any(v.repeat_of for v in votes)
+    _store_votes(store, votes)
+    assert load_votes(store, "lobby-store") == votes
+    with pytest.raises(InputError, match="no votes stored for this campaign.*lobby-store"):
         load_votes(store, "no-such-campaign")
+    # a Parquet export with nullable integer columns (as `workbench campaign export` writes) reads back the same
+    rows = [dict(r) for r in store.connect().execute("SELECT * FROM votes ORDER BY id")]
+    frame = pd.DataFrame(rows)
+    frame["is_gold"] = frame["is_gold"].astype(bool)
+    frame["fit_left"] = frame["fit_left"].astype("Int64")
+    frame["fit_right"] = frame["fit_right"].astype("Int64")
+    frame.to_parquet(tmp_path / "votes.parquet", index=False)
+    assert read_votes_file(tmp_path / "votes.parquet") == votes
 
 
 def _report_parser() -> argparse.ArgumentParser:
