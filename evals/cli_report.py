@@ -49,6 +49,14 @@ def add_report_parser(eval_subparsers: Any) -> None:
         help="per-track results (.csv/.json: system, genre, delivery_pass, loudness_lufs, tempo_bpm)",
     )
     p.add_argument(
+        "--clips", metavar="FILE", help="CSV of clips (path, system, genre) to analyse and delivery-check"
+    )
+    p.add_argument(
+        "--analyze-clips",
+        action="store_true",
+        help="analyse and delivery-check the campaign's own source clips from the store (before loudness matching)",
+    )
+    p.add_argument(
         "--rule",
         metavar="FILE",
         help="YAML with DecisionRule fields (see docs/metrics.md); flags below override it",
@@ -105,7 +113,7 @@ def _rule(args: argparse.Namespace) -> Any:
 def run_report(args: argparse.Namespace) -> int:
     from evals.campaign_analysis import analyse_campaign
     from evals.report import write_report
-    from evals.track_results import read_track_results
+    from evals.track_results import analyse_clips, campaign_clips, read_clip_list, read_track_results
     from evals.vote_io import load_votes, read_votes_file
     from workbench import paths
 
@@ -123,6 +131,14 @@ def run_report(args: argparse.Namespace) -> int:
 
         votes = load_votes(Store(), args.campaign)
     tracks = read_track_results(args.tracks) if args.tracks else []
+    clips = read_clip_list(args.clips) if args.clips else []
+    if args.analyze_clips:
+        from workbench.store import Store
+
+        clips += campaign_clips(Store(), args.campaign)
+    if clips:
+        print(f"analysing {len(clips)} clips for delivery checks ...")
+        tracks += analyse_clips(clips)
     analysis = analyse_campaign(
         votes,
         campaign=args.campaign,

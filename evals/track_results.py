@@ -12,6 +12,11 @@ only needs a few numbers per clip, tagged with the system and genre the clip bel
     tempo_bpm        REAL   optional
     reasons          TEXT   why delivery failed, "; "-separated, optional
     path             TEXT   the clip, optional
+
+They can also be measured here from audio (``analyse_clips``) with the per-track analysis and delivery checks
+(``evals.analysis.analyze_file``), for a list of (path, system, genre) or for a campaign's own clips in the store
+(``campaign_clips``: the source files as they entered the campaign, before loudness matching, because matching
+would hide exactly the loudness and peak problems delivery checks look for).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,3 +138,79 @@ def delivery_summary(results: Iterable[TrackResult], system: str, genre: str) ->
         passed=sum(1 for r in checked if r.delivery_pass),
         failures=[f"{reason} ({count}x)" for reason, count in top],
     )
+
+
+def from_analysis(analysis: Any, system: str, genre: str) -> TrackResult:
+    """A ``TrackResult`` from an ``evals.result.TrackAnalysis`` (with its delivery verdict, if checked)."""
+    delivery = analysis.delivery
+    return TrackResult(
+        system=system,
+        genre=genre,
+        delivery_pass=None if delivery is None else bool(delivery.passed),
+        loudness_lufs=analysis.integrated_loudness_lufs
+        if math.isfinite(analysis.integrated_loudness_lufs)
+        else None,
+        true_peak_dbtp=analysis.true_peak_dbtp if math.isfinite(analysis.true_peak_dbtp) else None,
+        tempo_bpm=analysis.tempo_bpm,
+        reasons=tuple(delivery.reasons) if delivery is not None else (),
+        path=str(analysis.path or ""),
+    )
+
+
+def analyse_clips(
+    clips: Sequence[tuple[str, str, str]], progress: Callable[[int, int], None] | None = None
+) -> list[TrackResult]:
+    """Analyse and delivery-check each (path, system, genre)."""
+    try:
+        from evals.analysis import analyze_file
+    except (
+        ImportError
+    ) as exc:  # keeps reports usable from a --tracks file where the analysis stack is missing
+        raise InputError(
+            "clips", len(clips), f"per-track analysis is unavailable here ({exc}); pass --tracks FILE"
+        ) from None
+    out = []
+    for i, (path, system, genre) in enumerate(clips):
+        if not Path(path).is_file():
+            raise InputError("clips", path, f"audio file of system {system!r} not found")
+        out.append(from_analysis(analyze_file(path, genre=genre), system, genre))
+        if progress is not None:
+            progress(i + 1, len(clips))
+    return out
+
+
+def read_clip_list(path: str | Path) -> list[tuple[str, str, str]]:
+    """(path, system, genre) rows from a CSV with those columns; relative paths are relative to the CSV."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("clips", str(path), "file not found; give a CSV with columns path, system, genre")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out = []
+    for i, row in enumerate(rows):
+        missing = [c for c in ("path", "system", "genre") if not str(row.get(c) or "").strip()]
+        if missing:
+            raise InputError(
+                f"{path.name}[{i}]", row, f"missing {', '.join(missing)}; columns are path, system, genre"
+            )
+        clip = Path(row["path"])
+        out.append((str(clip if clip.is_absolute() else path.parent / clip), row["system"], row["genre"]))
+    return out
+
+
+def campaign_clips(store: Any, campaign: str) -> list[tuple[str, str, str]]:
+    """(source path, system, genre) of a campaign's clips (gold-trial degraded copies left out)."""
+    conn = store.connect()
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"campaign_clips", "campaigns"} <= tables:
+        raise InputError(
+            "campaign", campaign, "the store has no campaign clips; pass --tracks or --clips instead"
+        )
+    rows = conn.execute(
+        "SELECT c.source_path, c.system, k.genre FROM campaign_clips c JOIN campaigns k ON c.campaign = k.name "
+        "WHERE c.campaign = ? AND c.kind = 'clip' ORDER BY c.system, c.prompt_id, c.take",
+        (campaign,),
+    ).fetchall()
+    if not rows:
+        raise InputError("campaign", campaign, "no clips stored for this campaign")
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]

@@ -14,7 +14,7 @@ from evals.decision import FAIL, NEED_MORE_VOTES, PASS, DecisionRule, decide, ru
 from evals.preference import Vote
 from evals.report import write_report
 from evals.simulate import CampaignSimulation, simulate_votes
-from evals.track_results import DeliverySummary, TrackResult, read_track_results
+from evals.track_results import DeliverySummary, TrackResult, campaign_clips, read_track_results
 from evals.vote_io import load_votes, read_votes_file, write_votes_file
 from workbench.errors import ConfigError, InputError
 from workbench.tracking import Tracker, read_mirror
@@ -301,6 +301,33 @@ def test_load_votes_reads_the_campaign_store(tmp_path):
     frame["fit_right"] = frame["fit_right"].astype("Int64")
     frame.to_parquet(tmp_path / "votes.parquet", index=False)
     assert read_votes_file(tmp_path / "votes.parquet") == votes
+    # the campaign's own clips (degraded gold copies left out) feed --analyze-clips
+    with store.transaction() as conn:
+        for i, (system, kind) in enumerate(
+            (("catalogue", "clip"), ("ace-lora", "clip"), ("ace-lora", "degraded"))
+        ):
+            conn.execute(
+                "INSERT INTO campaign_clips (id, campaign, system, prompt_id, take, kind, source_path, served_path, "
+                "loudness_lufs, true_peak_dbtp, duration_s, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    f"c{i}",
+                    "lobby-store",
+                    system,
+                    "p1",
+                    0,
+                    kind,
+                    f"/src/{i}.wav",
+                    f"/srv/{i}.wav",
+                    -22,
+                    -2,
+                    10,
+                    "t",
+                ),
+            )
+    assert campaign_clips(store, "lobby-store") == [
+        ("/src/1.wav", "ace-lora", "spa"),
+        ("/src/0.wav", "catalogue", "spa"),
+    ]
 
 
 def _report_parser() -> argparse.ArgumentParser:
@@ -377,4 +404,37 @@ def test_report_command_from_a_votes_file(tmp_path, capsys):
         ["report", "lobby-test", "--votes", str(votes_file), "--min-delivery-pass-rate", "lots"]
     )
     with pytest.raises(InputError, match="--min-delivery-pass-rate='lots'"):
+        bad.func(bad)
+
+
+def test_report_command_analyses_clips_for_delivery(tmp_path, capsys):
+    import numpy as np
+
+    from workbench.audio_io import Audio, write_audio
+
+    rng = np.random.default_rng(0)
+    loud = Audio(np.clip(rng.normal(0.0, 0.5, (2, 48_000 * 2)), -1, 1).astype(np.float32), 48_000)
+    for i in range(2):
+        write_audio(tmp_path / f"lora{i}.wav", loud)
+    (tmp_path / "clips.csv").write_text("path,system,genre\nlora0.wav,ace-lora,spa\nlora1.wav,ace-lora,spa\n")
+    votes_file = write_votes_file(simulate_votes(SPEC), tmp_path / "votes.csv")
+    args = _report_parser().parse_args(
+        ["report", "lobby-test", "--votes", str(votes_file), "--out", str(tmp_path / "out"), "--baseline", "catalogue",
+         "--candidate", "ace-lora", "--clips", str(tmp_path / "clips.csv"), "--bootstrap-rounds", "50"]
+    )  # fmt: skip
+    assert args.func(args) == 0
+    assert "analysing 2 clips" in capsys.readouterr().out
+    with (tmp_path / "out" / "decisions.csv").open() as fh:
+        rows = {(r["genre"], r["candidate"]): r for r in csv.DictReader(fh)}
+    spa = rows[("spa", "ace-lora")]
+    assert (
+        spa["verdict"] == FAIL and spa["delivery_tracks"] == "2" and float(spa["delivery_pass_rate"]) == 0.0
+    )
+    assert "loudness" in spa["reasons"] and "outside -22 ± 2 LUFS" in spa["reasons"]
+    assert rows[("retail", "ace-lora")]["delivery_tracks"] == "0"  # no retail clips: delivery stays open
+    (tmp_path / "bad.csv").write_text("path,system\nlora0.wav,ace-lora\n")
+    bad = _report_parser().parse_args(
+        ["report", "lobby-test", "--votes", str(votes_file), "--clips", str(tmp_path / "bad.csv")]
+    )
+    with pytest.raises(InputError, match="missing genre"):
         bad.func(bad)
