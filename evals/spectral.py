@@ -40,12 +40,15 @@ def measure_spectrum(samples: np.ndarray, sample_rate: int) -> SpectralStats:
     frames = samples[:, : n_frames * FRAME].reshape(samples.shape[0], n_frames, FRAME)
     window = np.hanning(FRAME + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa's STFT uses
     spectrum = scipy.fft.rfft(frames * window, axis=-1, workers=1)
-    power = (spectrum.real**2 + spectrum.imag**2).sum(axis=0)  # (frames, bins)
-    frame_power = (frames.astype(np.float64) ** 2).mean(axis=(0, 2))
-    loud = frame_power > 10.0 ** (SILENT_FRAME_DBFS / 10.0)
+    channel_power = spectrum.real**2 + spectrum.imag**2  # (channels, frames, bins)
+    channel_frame_power = np.einsum("cfk,cfk->cf", frames, frames, dtype=np.float64) / FRAME
+    threshold = 10.0 ** (SILENT_FRAME_DBFS / 10.0)
+    loud = channel_frame_power.mean(axis=0) > threshold
+    loud_channel = channel_frame_power[:, loud] > threshold  # a silent channel must not count as "flat"
     if not loud.any():
         return SpectralStats(None, None, None, None, None)
-    power = power[loud].astype(np.float64)
+    channel_power = channel_power[:, loud].astype(np.float64)
+    power = channel_power.sum(axis=0)
     magnitude = np.sqrt(power)
     freqs = np.fft.rfftfreq(FRAME, 1.0 / sample_rate)
 
@@ -55,8 +58,9 @@ def measure_spectrum(samples: np.ndarray, sample_rate: int) -> SpectralStats:
     bandwidth = np.sqrt(spread.sum(axis=1) / mag_sum)
     cumulative = np.cumsum(magnitude, axis=1)
     rolloff_bin = np.argmax(cumulative >= ROLLOFF_SHARE * cumulative[:, -1:], axis=1)
-    floored = np.maximum(power, _FLATNESS_FLOOR)
-    flatness = np.exp(np.log(floored).mean(axis=1)) / floored.mean(axis=1)
+    # Flatness per channel then averaged: summing two channels' power would make noise look flatter than it is.
+    floored = np.maximum(channel_power, _FLATNESS_FLOOR)
+    flatness = (np.exp(np.log(floored).mean(axis=-1)) / floored.mean(axis=-1))[loud_channel]
 
     total = power.sum(axis=0)
     band = (freqs >= HARSH_BAND_HZ[0]) & (freqs < HARSH_BAND_HZ[1])
