@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES = [
     "workbench.cli.generate",
     "workbench.cli.models",
     "workbench.cli.env",
+    "workbench.cli.app",
     "workbench.cli.lora",
     "workbench.cli.campaign",
     "workbench.cli.batch",

@@ -1,0 +1,231 @@
+"""The workbench app through gradio_client (every named endpoint), its shell, exposure rules and failure modes."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from conftest import write_tone
+from ui_helpers import running_app
+
+from workbench import audio_io
+from workbench.errors import InputError
+
+gradio_client = pytest.importorskip("gradio_client")
+
+
+@pytest.fixture(scope="module")
+def demucs_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from workbench.stems import build_tiny_demucs
+
+    return build_tiny_demucs(tmp_path_factory.mktemp("demucs"))
+
+
+@pytest.fixture(scope="module")
+def app(engine, demucs_repo):
+    with running_app(engine, demucs_repo) as (demo, url):
+        yield demo, url
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return gradio_client.Client(app[1], verbose=False)
+
+
+@pytest.fixture(scope="module")
+def first_run(client) -> dict:
+    files, info = client.predict(
+        prompt="warm lounge piano",
+        duration_s=2,
+        steps=2,
+        seed=11,
+        batch_size=2,
+        genre="hotel_lobby",
+        api_name="/generate",
+    )
+    return {"files": files, "info": info}
+
+
+def test_all_tabs_build_and_endpoints_are_named(app, client) -> None:
+    demo, _url = app
+    assert demo.workbench_tab_errors == []
+    endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    # Exactly these: UI-only events are private, not part of the scriptable surface.
+    assert endpoints == {"/generate", "/repaint", "/extend", "/style_transfer", "/stems", "/master"}
+
+
+def test_generate_endpoint_records_takes(first_run, app) -> None:
+    info = first_run["info"]
+    assert info["status"] == "ok"
+    assert [t["seed"] for t in info["takes"]] == [11, 12]
+    assert len(first_run["files"]) == 2
+    audio = audio_io.read_audio(first_run["files"][0])
+    assert audio.sample_rate == 48_000 and audio.frames == 96_000
+    store = app[0].workbench_context.store
+    row = store.get_run(info["takes"][0]["run_id"])
+    assert row is not None and row.genre == "hotel_lobby" and row.prompt == "warm lounge piano"
+    assert info["takes"][0]["sidecar"]["request"]["steps"] == 2
+
+
+def test_repaint_by_run_id_keeps_outside_identical(client, first_run, app) -> None:
+    run_id = first_run["info"]["takes"][0]["run_id"]
+    files, info = client.predict(run_id=run_id, start_s=0.5, end_s=1.2, steps=2, seed=3, api_name="/repaint")
+    assert "bit-identical" in info["preservation"]
+    source = audio_io.read_audio(app[0].workbench_context.store.get_run(run_id).audio_path).samples
+    out = audio_io.read_audio(files[0]).samples
+    np.testing.assert_array_equal(out[:, :20_000], source[:, :20_000])
+    assert not np.array_equal(out[:, 30_000:50_000], source[:, 30_000:50_000])
+
+
+def test_extend_upload_left(client, tmp_path: Path) -> None:
+    src = write_tone(tmp_path / "src.wav", duration_s=2.0)
+    files, info = client.predict(
+        audio=gradio_client.handle_file(str(src)),
+        side="left",
+        extend_s=1.0,
+        steps=2,
+        seed=5,
+        api_name="/extend",
+    )
+    out = audio_io.read_audio(files[0])
+    assert out.frames == 3 * 48_000
+    assert "bit-identical" in info["preservation"]
+
+
+def test_style_transfer_sweep_shares_the_seed(client, first_run) -> None:
+    run_id = first_run["info"]["takes"][1]["run_id"]
+    files, info = client.predict(
+        run_id=run_id, prompt="bossa nova", strengths="0.2, 0.8", steps=2, seed=9, api_name="/style_transfer"
+    )
+    assert len(files) == 2
+    renders = info["renders"]
+    assert [r["strength"] for r in renders] == [0.2, 0.8]
+    assert {r["request"]["seed"] for r in renders} == {9}
+    assert [r["request"]["strength"] for r in renders] == [0.2, 0.8]
+
+
+def test_stems_endpoint_returns_four_stems_and_zip(client, tmp_path: Path) -> None:
+    src = write_tone(tmp_path / "mix.wav", duration_s=2.0)
+    files, info = client.predict(audio=gradio_client.handle_file(str(src)), api_name="/stems")
+    names = sorted(Path(f).name for f in files)
+    assert names == ["bass.wav", "drums.wav", "other.wav", "stems.zip", "vocals.wav"]
+    drums = audio_io.read_audio(next(f for f in files if f.endswith("drums.wav")))
+    assert drums.sample_rate == 48_000 and abs(drums.frames - 96_000) <= 2
+    assert info["model"] == "tinyht"
+
+
+def test_master_by_run_id_records_in_sidecar(client, first_run, app) -> None:
+    run_id = first_run["info"]["takes"][0]["run_id"]
+    file, info = client.predict(
+        run_id=run_id, target_lufs=-20.0, true_peak_dbtp=-1.0, fade_out_s=0.5, api_name="/master"
+    )
+    assert info["recorded_in_sidecar"] is True
+    assert info["after"]["integrated_lufs"] == pytest.approx(-20.0, abs=0.6)
+    assert info["after"]["true_peak_dbtp"] <= -1.0
+    sidecar = json.loads(Path(app[0].workbench_context.store.get_run(run_id).sidecar_path).read_text())
+    assert sidecar["mastering"][-1]["spec"]["target_lufs"] == -20.0
+    assert Path(sidecar["mastering"][-1]["path"]).is_file()
+
+
+def test_errors_are_readable_and_the_app_keeps_working(client) -> None:
+    with pytest.raises(Exception, match=r"run_id='nope': no such run"):
+        client.predict(run_id="nope", start_s=0.5, end_s=1.0, api_name="/repaint")
+    with pytest.raises(Exception, match=r"bpm=.*30 and 300"):
+        client.predict(prompt="x", duration_s=2, steps=2, bpm=999, api_name="/generate")
+    with pytest.raises(Exception, match=r"source=None: upload an audio file"):
+        client.predict(run_id="", audio=None, strengths="0.5", api_name="/style_transfer")
+    files, _info = client.predict(prompt="still alive", duration_s=1, steps=1, api_name="/generate")
+    assert len(files) == 1
+
+
+def test_server_paths_are_not_accepted_or_served(client, app) -> None:
+    secret = Path(__file__)  # any file outside the app's folders
+    with pytest.raises(Exception):  # noqa: B017 - gradio raises its own error types for this
+        client.predict(audio={"path": str(secret), "meta": {"_type": "gradio.FileData"}}, api_name="/stems")
+    response = httpx.get(f"{app[1]}gradio_api/file={secret}")
+    assert response.status_code in (403, 404)
+
+
+def test_failing_tab_does_not_break_the_others(engine) -> None:
+    from workbench.store import Store
+    from workbench.ui import build_app
+
+    broken = types.ModuleType("broken_tab")
+    broken.TAB_ID, broken.LABEL = "broken", "Broken"
+
+    def build(ctx):
+        raise RuntimeError("boom")
+
+    broken.build = build
+    demo = build_app(
+        engine,
+        Store(),
+        tabs=["workbench.ui.tab_history", broken, "workbench.ui.no_such_tab", "workbench.ui.tab_ab_missing"],
+        load_model=False,
+    )
+    names = [e.name for e in demo.workbench_tab_errors]
+    assert names == ["broken_tab", "workbench.ui.no_such_tab", "workbench.ui.tab_ab_missing"]
+    assert "boom" in demo.workbench_tab_errors[0].message
+
+
+def test_model_that_cannot_load_explains_the_fix() -> None:
+    from workbench.engine import Engine
+    from workbench.store import Store
+    from workbench.ui import build_app
+
+    demo = build_app(Engine("turbo"), Store(), tabs=["workbench.ui.tab_generate", "workbench.ui.tab_history"])
+    ctx = demo.workbench_context
+    assert ctx.model.wait(30)
+    assert ctx.model.state == "failed"
+    assert "workbench models pull turbo" in ctx.model.notice()
+    assert "generation is off" in ctx.model.status_line()
+    with pytest.raises(Exception, match="workbench models pull turbo"):
+        ctx.require_engine()
+    assert ctx.store.list_runs() is not None  # the store (History) is unaffected
+
+
+def test_share_without_auth_is_refused_and_auth_parses(tmp_path: Path) -> None:
+    from workbench.ui.launch import ServeOptions, check_exposure, parse_auth
+
+    with pytest.raises(InputError, match="--auth"):
+        check_exposure(ServeOptions(share=True))
+    check_exposure(ServeOptions(share=True, share_without_auth=True))
+    check_exposure(ServeOptions(share=True, auth=[("a", "b")]))
+    assert parse_auth("ann:secret") == [("ann", "secret")]
+    creds = tmp_path / "users.txt"
+    creds.write_text("# raters\nann:one\nbob:two:three\n")
+    assert parse_auth(str(creds)) == [("ann", "one"), ("bob", "two:three")]
+    with pytest.raises(InputError, match="user:password"):
+        parse_auth("no-colon")
+
+
+def test_cancel_registry_is_per_key() -> None:
+    from workbench.ui.context import CancelRegistry
+
+    reg = CancelRegistry()
+    a, b = reg.arm("s1:generate"), reg.arm("s2:generate")
+    assert reg.cancel("s1:generate") and a.is_set() and not b.is_set()
+    assert reg.arm("s1:generate") is not a and not reg.get("s1:generate").is_set()
+    assert not reg.cancel("s3:generate")
+
+
+def test_app_cli_help(capsys) -> None:
+    from workbench.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["app", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--model", "--host", "--port", "--share", "--auth", "--mode", "--i-know-share-is-public"):
+        assert flag in out
+
+
+def test_app_cli_refuses_public_share_before_loading(capsys) -> None:
+    from workbench.cli.main import main
+
+    assert main(["app", "--share", "--model", "tiny"]) == 2
+    assert "--auth" in capsys.readouterr().err

@@ -1,0 +1,61 @@
+"""The Gradio workbench. ``build_app(engine, store, mode=..., settings=...) -> gr.Blocks``; only app.py launches.
+
+Adding a tab (the contract other issues build on)
+--------------------------------------------------
+Create ``workbench/ui/tab_<name>.py`` with module attributes and one function:
+
+    TAB_ID = "ab"                # unique id; gr.Tabs(selected=TAB_ID) switches to it
+    LABEL = "Blind A/B"          # the tab's title
+    NEEDS_MODEL = False          # True: the shell puts a model-status banner at the top of the tab
+    MODES = ("full", "rater")    # app modes that show the tab (default ("full",))
+
+    def build(ctx: TabContext) -> None:
+        ...  # create components inside the gr.Tab the shell opened, and wire their events
+
+then add its module path to ``DEFAULT_TABS`` in ``workbench/ui/shell.py`` (one line; ``tab_ab``, ``tab_lora`` and
+``tab_metrics`` are already listed as optional: a missing module is skipped quietly). A tab module that fails to
+import, or whose ``build`` raises, is reported in a "Problems" tab and the other tabs still work. Tests can pass
+their own list: ``build_app(engine, store, tabs=["workbench.ui.tab_history", my_module])``.
+
+``ctx`` (``workbench.ui.context.TabContext``) gives a tab:
+- ``ctx.engine`` / ``ctx.require_engine()``: the shared Engine (the latter waits for the background load and
+  raises a readable error if the model failed); ``ctx.run(request, audio_format=, progress=, cancel=)`` runs and
+  records (files + sidecar + store rows under ``ctx.runs_dir``).
+- ``ctx.store``, ``ctx.runs_dir``, ``ctx.temp_dir`` (served), ``ctx.loras_dir``, ``ctx.settings`` (AppSettings),
+  ``ctx.mode``.
+- ``ctx.cancels``: per-session cancel flags. Pattern: ``run.click(arm, queue=False).then(work,
+  concurrency_id=GPU_CONCURRENCY_ID)`` where ``arm`` calls ``ctx.cancels.arm(session_key(request, TAB_ID))``, the
+  work passes ``ctx.cancels.get(key)`` to the engine and a Cancel button calls ``ctx.cancels.cancel(key)``.
+- ``ctx.send``: "send to" between tabs. ``ctx.send.receiver(name, outputs, fn, TAB_ID)`` registers a target
+  (fn: payload dict -> values for outputs); ``ctx.send.sender(button, payload_state, name)`` a source. Payloads
+  are ``take_payload(run_id, path, request_dict)``. Targets in use: "generate" (reload settings), "edit",
+  "style", "stems", "master".
+- ``ctx.on_model_ready(outputs, fn)``: fill components once per session when the model is ready.
+- ``ctx.status``: the status-line Markdown (model, device, dtype, LoRA); refresh with ``ctx.model.status_line``.
+Rules: wrap handlers in ``ui_errors`` (every error becomes gr.Error with its message, never a traceback); give
+UI-only events ``api_visibility="private"``; run model/demucs work with ``concurrency_id=GPU_CONCURRENCY_ID``.
+Public API endpoints live in ``workbench/ui/api.py`` and take uploads or run ids, never server paths.
+
+Rater mode (issue 6) provides ``workbench.ui.rater.build_rater_app(store, settings=...)``; app.py delegates to it.
+"""
+
+from workbench.ui.context import (
+    GPU_CONCURRENCY_ID,
+    AppSettings,
+    TabContext,
+    session_key,
+    take_payload,
+    ui_errors,
+)
+from workbench.ui.shell import DEFAULT_TABS, build_app
+
+__all__ = [
+    "DEFAULT_TABS",
+    "GPU_CONCURRENCY_ID",
+    "AppSettings",
+    "TabContext",
+    "build_app",
+    "session_key",
+    "take_payload",
+    "ui_errors",
+]

@@ -1,0 +1,359 @@
+"""What every tab gets: the ``TabContext`` (engine handle, store, folders, cancel flags, send-to bus, helpers).
+
+Nothing here holds per-user state at module level. Per-user things are keyed by Gradio's session hash
+(cancel flags) or live in ``gr.State`` inside the tabs.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench import audio_io, paths
+from workbench.engine import Engine, Progress, RunResult
+from workbench.errors import InputError, WorkbenchError
+from workbench.records import Recorder
+from workbench.requests import GenerationRequest
+from workbench.store import Store
+
+log = logging.getLogger("workbench.ui")
+
+GPU_CONCURRENCY_ID = "gpu"  # every event that runs the engine or demucs shares this queue slot
+_SEPARATOR_LOCK = threading.Lock()
+
+
+@dataclass
+class AppSettings:
+    """Knobs of the app that are not per request. Tests change ``progress_hook`` and the demucs source."""
+
+    title: str = "ACE Workbench"
+    max_result_slots: int = 4  # takes shown per generation (the batch slider's maximum)
+    demucs_model: str = "htdemucs"
+    demucs_repo: Path | None = None  # a local demucs repo folder; None = the usual caches
+    model_wait_s: float = 600.0  # how long a request waits for a model that is still loading
+    # Called on every engine progress update, in the worker thread. Tests use it to slow steps down so that
+    # Cancel can be exercised on the tiny model, which finishes a step in milliseconds.
+    progress_hook: Callable[[Progress], None] | None = None
+
+
+class ModelHandle:
+    """Loads the engine's model in a background thread so the first page is served at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.error: str | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        if engine.loaded:
+            self._done.set()
+
+    def start(self, warmup: Callable[[], None] | None = None) -> None:
+        if self._done.is_set() or self._thread is not None:
+            return
+
+        def load() -> None:
+            try:
+                self.engine.load()
+                if warmup is not None:
+                    warmup()
+            except WorkbenchError as exc:
+                self.error = str(exc)
+            except Exception as exc:  # any load failure must reach the page as a message, never kill the app
+                log.exception("model load failed")
+                self.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._done.set()
+
+        self._thread = threading.Thread(target=load, name="workbench-model-load", daemon=True)
+        self._thread.start()
+
+    @property
+    def state(self) -> str:
+        if not self._done.is_set():
+            return "loading"
+        return "failed" if self.error else "ready"
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        return self._done.wait(timeout_s)
+
+    def require(self, timeout_s: float) -> Engine:
+        if not self._done.wait(timeout_s):
+            raise WorkbenchError(
+                f"the model '{self.engine.model_name}' is still loading; try again in a moment"
+            )
+        if self.error:
+            raise WorkbenchError(self.failure_text())
+        return self.engine
+
+    def failure_text(self) -> str:
+        fix = (
+            ""
+            if "workbench models pull" in (self.error or "")
+            else (f" Check the model with: workbench models check {self.engine.model_name}")
+        )
+        return f"The model '{self.engine.model_name}' could not be loaded: {self.error}.{fix}"
+
+    def status_line(self) -> str:
+        name = self.engine.model_name
+        if self.state == "loading":
+            return f"⏳ Loading model **{name}** … the History tab works meanwhile."
+        if self.state == "failed":
+            return f"⚠️ Model **{name}** not loaded — generation is off. {self.failure_text()}"
+        info = self.engine.info
+        lora = self.engine.adapter
+        lora_text = "none" if lora is None else f"{Path(lora.source).name} (rank {lora.rank})"
+        return (
+            f"**Model** {info.name} ({info.variant}) · device {info.device} · {info.dtype}"
+            f" · defaults {info.steps} steps, guidance {info.guidance_scale:g}, shift {info.shift:g}"
+            f" · **LoRA** {lora_text}"
+        )
+
+    def notice(self) -> str:
+        """Text for the banner at the top of generation tabs; empty when the model is ready."""
+        if self.state == "failed":
+            return f"⚠️ **Generation is unavailable.** {self.failure_text()}"
+        if self.state == "loading":
+            return f"⏳ The model **{self.engine.model_name}** is loading; runs start when it is ready."
+        return ""
+
+
+class CancelRegistry:
+    """One cancel flag per (browser session, tab). Gradio's own ``cancels=`` does not stop a worker thread.
+
+    The flag is armed by a fast unqueued event when the user clicks Run (so a Cancel pressed while the job is
+    still waiting in the queue is not lost), read by the queued job, and set by the Cancel button.
+    """
+
+    def __init__(self) -> None:
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def arm(self, key: str) -> threading.Event:
+        with self._lock:
+            flag = threading.Event()
+            self._flags[key] = flag
+            return flag
+
+    def get(self, key: str) -> threading.Event:
+        with self._lock:
+            return self._flags.setdefault(key, threading.Event())
+
+    def cancel(self, key: str) -> bool:
+        with self._lock:
+            flag = self._flags.get(key)
+        if flag is None:
+            return False
+        flag.set()
+        return True
+
+
+@dataclass
+class _Receiver:
+    outputs: list[Any]
+    fn: Callable[[dict[str, Any]], list[Any]]
+    tab_id: str
+
+
+@dataclass
+class _Sender:
+    button: Any
+    payload: Any  # a gr.State holding a take payload dict (see ``take_payload``)
+    target: str
+
+
+class SendBus:
+    """ "Send to Edit / Style transfer" between tabs that do not know each other.
+
+    A receiving tab registers a name, the components it fills and a function payload -> values. A sending tab
+    registers a button, the gr.State that holds the payload and the target name. The shell wires them after all
+    tabs are built; a button whose target tab is absent is hidden.
+    """
+
+    def __init__(self) -> None:
+        self.receivers: dict[str, _Receiver] = {}
+        self.senders: list[_Sender] = []
+
+    def receiver(
+        self, name: str, outputs: list[Any], fn: Callable[[dict[str, Any]], list[Any]], tab_id: str
+    ) -> None:
+        self.receivers[name] = _Receiver(outputs, fn, tab_id)
+
+    def sender(self, button: Any, payload: Any, target: str) -> None:
+        self.senders.append(_Sender(button, payload, target))
+
+    def wire(self, tabs: Any) -> None:
+        import gradio as gr
+
+        for sender in self.senders:
+            receiver = self.receivers.get(sender.target)
+            if receiver is None:
+                sender.button.visible = False
+                continue
+
+            def send(payload: dict[str, Any] | None, _r: _Receiver = receiver) -> list[Any]:
+                if not payload:
+                    raise gr.Error("Nothing to send yet: generate or load a result first.")
+                return [*_r.fn(payload), gr.Tabs(selected=_r.tab_id)]
+
+            sender.button.click(
+                ui_errors(send),
+                inputs=[sender.payload],
+                outputs=[*receiver.outputs, tabs],
+                api_visibility="private",
+                queue=False,
+            )
+
+
+def take_payload(run_id: str | None, path: str, request: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What travels between tabs: a recorded run id (preferred) or a file the app itself wrote."""
+    return {"run_id": run_id, "path": path, "request": request}
+
+
+@dataclass
+class TabContext:
+    engine: Engine
+    model: ModelHandle
+    store: Store
+    settings: AppSettings
+    mode: str = "full"
+    runs_dir: Path = field(default_factory=paths.runs_dir)
+    temp_dir: Path = field(default_factory=lambda: paths.home() / "ui-cache")
+    loras_dir: Path = field(default_factory=lambda: paths.home() / "loras")
+    cancels: CancelRegistry = field(default_factory=CancelRegistry)
+    send: SendBus = field(default_factory=SendBus)
+    # Filled by the shell: model-notice Markdown components and once-per-session "model ready" hooks.
+    notices: list[Any] = field(default_factory=list)
+    _separator: Any = None
+    status: Any = None  # the status-line Markdown; tabs refresh it after runs that may change the LoRA
+    ready_hooks: list[tuple[list[Any], Callable[[], list[Any]]]] = field(default_factory=list)
+    load_hooks: list[tuple[list[Any], Callable[[], Any]]] = field(default_factory=list)
+
+    # --- model --------------------------------------------------------------------------------------------
+    def require_engine(self) -> Engine:
+        return self.model.require(self.settings.model_wait_s)
+
+    def model_notice(self) -> Any:
+        """A banner for tabs that need the model; the shell keeps it current."""
+        import gradio as gr
+
+        md = gr.Markdown(self.model.notice(), elem_classes=["model-notice"])
+        self.notices.append(md)
+        return md
+
+    def on_model_ready(self, outputs: list[Any], fn: Callable[[], list[Any]]) -> None:
+        """Run ``fn`` once per browser session when the model is ready (e.g. fill per-variant defaults)."""
+        self.ready_hooks.append((outputs, fn))
+
+    def separator(self) -> Any:
+        """The app's demucs separator (one per app, loaded on first use)."""
+        with _SEPARATOR_LOCK:
+            if self._separator is None:
+                from workbench.stems import StemSeparator
+
+                self._separator = StemSeparator(self.settings.demucs_model, self.settings.demucs_repo)
+            return self._separator
+
+    def on_page_load(self, outputs: list[Any], fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on every page load (e.g. show the newest runs); private, never an API endpoint."""
+        self.load_hooks.append((outputs, fn))
+
+    # --- runs -----------------------------------------------------------------------------------------------
+    def run(
+        self,
+        request: GenerationRequest,
+        *,
+        audio_format: str = "wav",
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunResult:
+        """Validate, run on the shared engine and record (files + sidecars + store rows) in ``audio_format``."""
+        request.validate()  # before waiting for the model: bad input is reported at once
+        recorder = Recorder(self.runs_dir, self.store, audio_format)
+        engine = self.require_engine()
+        hook = self.settings.progress_hook
+
+        def on_progress(p: Progress) -> None:
+            if hook is not None:
+                hook(p)
+            if progress is not None:
+                progress(p)
+
+        result = engine.run(request, progress=on_progress, cancel=cancel, record=False)
+        if result.ok:
+            recorder.record(result)
+        return result
+
+    def source_path(self, upload: str | None, run_id: str | None = None) -> str:
+        """The audio a source task works on: an upload (Gradio's own temp copy) or a recorded run id."""
+        run_id = (run_id or "").strip()
+        if run_id:
+            row = self.store.get_run(run_id)
+            if row is None:
+                raise InputError("run_id", run_id, "no such run; pick one from the History tab")
+            if not Path(row.audio_path).is_file():
+                raise InputError("run_id", run_id, f"the audio file of this run is gone ({row.audio_path})")
+            return row.audio_path
+        if upload:
+            return str(upload)
+        raise InputError("source", None, "upload an audio file, or send a result here from another tab")
+
+    def new_temp_dir(self, prefix: str) -> Path:
+        folder = (
+            self.temp_dir / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{threading.get_ident() % 10000:04d}"
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def read(self, path: str) -> audio_io.Audio:
+        return audio_io.load_conformed(path)
+
+
+def session_key(request: Any, tab: str) -> str:
+    """Per-browser-session key; API clients without a session share one key per tab, which is harmless because
+    the API endpoints take no cancel."""
+    session = getattr(request, "session_hash", None) or "no-session"
+    return f"{session}:{tab}"
+
+
+def ui_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn every exception into ``gr.Error`` with a readable message; tracebacks go to the server log only."""
+    import gradio as gr
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except WorkbenchError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except (ValueError, FileNotFoundError) as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception as exc:
+            log.exception("unexpected error in %s", getattr(fn, "__name__", "handler"))
+            raise gr.Error(
+                f"Unexpected {type(exc).__name__}: {exc}. The details are in the server log.",
+                print_exception=False,
+            ) from None
+
+    return wrapper
+
+
+def progress_adapter(gr_progress: Any) -> Callable[[Progress], None]:
+    """Engine progress -> gr.Progress bar ("step 3/8")."""
+
+    def update(p: Progress) -> None:
+        if p.stage == "denoising" and p.total:
+            gr_progress((p.step, p.total), desc=f"step {p.step}/{p.total}", unit="steps")
+        elif p.stage == "preparing":
+            gr_progress(0.0, desc="preparing")
+        elif p.stage == "done":
+            gr_progress(1.0, desc="done")
+
+    return update

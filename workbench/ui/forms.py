@@ -1,0 +1,167 @@
+"""Form values -> typed requests, and genre presets. Pure functions: the UI and the API endpoints share them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workbench import paths
+from workbench.errors import ConfigError, InputError
+from workbench.requests import LoraRef
+
+KEYS = tuple(
+    f"{p} {m}"
+    for m in ("major", "minor")
+    for p in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+)
+AUTO = "auto"
+AUDIO_FORMATS = ("wav", "flac", "mp3")
+LORA_SUFFIXES = (".safetensors",)
+
+
+@dataclass(frozen=True)
+class GenrePreset:
+    key: str
+    label: str
+    caption: str
+    bpm_range: tuple[int, int]
+    keyscale: str
+    time_signature: str
+    duration_s: float
+    loudness_lufs: float
+    true_peak_dbtp: float
+    instrumental: bool
+
+    @property
+    def bpm(self) -> int:
+        return int(round(sum(self.bpm_range) / 2))
+
+
+def load_genres(path: Path | None = None) -> dict[str, GenrePreset]:
+    path = path or paths.CONFIG_DIR / "genres.yaml"
+    raw = yaml.safe_load(path.read_text()) or {}
+    genres = raw.get("genres")
+    if not isinstance(genres, dict):
+        raise ConfigError("genres", genres, f"{path} must have a top-level 'genres:' mapping")
+    presets = {}
+    for key, g in genres.items():
+        try:
+            presets[key] = GenrePreset(
+                key=key,
+                label=str(g.get("label", key)),
+                caption=str(g["caption"]),
+                bpm_range=(int(g["bpm"][0]), int(g["bpm"][1])),
+                keyscale=str(g["key"]),
+                time_signature=str(g["time_signature"]),
+                duration_s=float(g["duration_s"]),
+                loudness_lufs=float(g["loudness_lufs"]),
+                true_peak_dbtp=float(g["true_peak_dbtp"]),
+                instrumental=bool(g.get("instrumental", True)),
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ConfigError(f"genres.{key}", g, f"missing or malformed field ({exc}) in {path}") from None
+    return presets
+
+
+def optional_int(field: str, value: Any, *, zero_is_none: bool = False) -> int | None:
+    """Gradio Number gives None, floats or (via the API) strings; the requests want int or None."""
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(field, value, "must be a whole number, or empty") from None
+    if not math.isfinite(number) or number != int(number):
+        raise InputError(field, value, "must be a whole number, or empty")
+    if zero_is_none and number == 0:
+        return None
+    return int(number)
+
+
+def optional_float(field: str, value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(field, value, "must be a number, or empty") from None
+
+
+def choice_or_none(value: Any) -> str | None:
+    return None if value in (None, "", AUTO) else str(value)
+
+
+def scan_loras(folder: Path) -> list[str]:
+    """Adapter names in the LoRA folder: sub-folders (diffusers/PEFT layouts) and .safetensors files."""
+    if not folder.is_dir():
+        return []
+    names = [p.name for p in folder.iterdir() if p.is_dir() or p.suffix in LORA_SUFFIXES]
+    return sorted(n for n in names if not n.startswith("."))
+
+
+def lora_from_name(folder: Path, name: str | None, scale: Any) -> LoraRef | None:
+    """A LoRA picked by name from the LoRA folder. Names only: a path cannot escape the folder."""
+    if not name:
+        return None
+    if name not in scan_loras(folder):
+        raise InputError(
+            "lora",
+            name,
+            f"not in the LoRA folder {folder}; available: {', '.join(scan_loras(folder)) or 'none'}",
+        )
+    return LoraRef(str(folder / name), float(scale if scale is not None else 1.0))
+
+
+def lora_from_path(path: str, scale: Any) -> LoraRef | None:
+    path = (path or "").strip()
+    if not path:
+        return None
+    return LoraRef(path, float(scale if scale is not None else 1.0))
+
+
+def common_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The request fields every task shares, from a dict of form values keyed by request field names."""
+    seed = None if values.get("random_seed") else optional_int("seed", values.get("seed"))
+    return dict(
+        prompt=str(values.get("prompt") or ""),
+        lyrics=str(values.get("lyrics") or ""),
+        instrumental=bool(values.get("instrumental", False)),
+        bpm=optional_int("bpm", values.get("bpm"), zero_is_none=True),
+        keyscale=choice_or_none(values.get("keyscale")),
+        time_signature=choice_or_none(values.get("time_signature")),
+        steps=optional_int("steps", values.get("steps")),
+        guidance_scale=optional_float("guidance_scale", values.get("guidance_scale")),
+        shift=optional_float("shift", values.get("shift")),
+        seed=seed,
+        genre=choice_or_none(values.get("genre")),
+    )
+
+
+def check_format(value: Any) -> str:
+    fmt = str(value or "wav")
+    if fmt not in AUDIO_FORMATS:
+        raise InputError("output_format", value, f"choose one of {', '.join(AUDIO_FORMATS)}")
+    return fmt
+
+
+def parse_strengths(text: str) -> list[float]:
+    """'0.2, 0.5, 0.8' -> [0.2, 0.5, 0.8]; each within 0..1, at most 5."""
+    items = [t for t in str(text or "").replace(";", ",").split(",") if t.strip()]
+    if not items:
+        raise InputError("strengths", text, "give one or more strengths between 0 and 1, e.g. 0.2, 0.5, 0.8")
+    out = []
+    for item in items:
+        try:
+            value = float(item)
+        except ValueError:
+            raise InputError("strengths", item, "each strength must be a number between 0 and 1") from None
+        if not 0.0 <= value <= 1.0:
+            raise InputError("strengths", value, "each strength must be between 0 and 1")
+        out.append(value)
+    if len(out) > 5:
+        raise InputError("strengths", text, "at most 5 strengths per sweep")
+    return out

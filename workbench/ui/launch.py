@@ -1,0 +1,79 @@
+"""Serving the Blocks: the one place that decides host, port, auth, share and which folders may be served."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import InputError
+
+log = logging.getLogger("workbench.ui")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 7860
+    share: bool = False
+    auth: tuple[str, str] | list[tuple[str, str]] | None = None
+    share_without_auth: bool = False  # --i-know-share-is-public
+
+
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    """'user:pass', or a file with one 'user:pass' per line (so passwords stay out of shell history)."""
+    if not value:
+        return None
+    candidate = Path(value).expanduser()
+    lines = candidate.read_text().splitlines() if candidate.is_file() else [value]
+    pairs = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, password = line.partition(":")
+        if not sep or not user or not password:
+            shown = "<file line>" if candidate.is_file() else "<hidden>"
+            raise InputError(
+                "auth", shown, "write it as user:password, or give a file with one user:password per line"
+            )
+        pairs.append((user, password))
+    if not pairs:
+        raise InputError("auth", str(candidate), "the file has no user:password lines")
+    return pairs
+
+
+def check_exposure(options: ServeOptions) -> None:
+    """A public share link without a login would expose every tab, including file access and training."""
+    if options.share and not options.auth and not options.share_without_auth:
+        raise InputError(
+            "share",
+            True,
+            "a public link without a login exposes every tab to anyone with the link; add --auth user:password "
+            "(or --auth FILE), or pass --i-know-share-is-public if you really want it open",
+        )
+
+
+def served_folders(demo: Any) -> list[str]:
+    ctx = demo.workbench_context
+    return [str(ctx.runs_dir.resolve()), str(ctx.temp_dir.resolve())]
+
+
+def launch(
+    demo: Any, options: ServeOptions, *, prevent_thread_lock: bool = False, quiet: bool = False
+) -> Any:
+    check_exposure(options)
+    if options.share and not options.auth:
+        log.warning("PUBLIC SHARE LINK WITHOUT LOGIN: anyone with the link can use every tab")
+    return demo.launch(
+        server_name=options.host,
+        server_port=options.port,
+        share=options.share,
+        auth=options.auth,
+        allowed_paths=served_folders(demo),  # the app's own data and temp folders, nothing else
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        show_error=True,
+        inbrowser=False,
+    )

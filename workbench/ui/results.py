@@ -1,0 +1,141 @@
+"""The result card shared by Generate, Edit and Style transfer: player, waveform, spectrogram, summary, recipe,
+download, and the payload that "send to" and "reuse settings" read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.audio_io import Audio
+from workbench.engine import RunResult, Take
+from workbench.ui import media
+from workbench.ui.context import TabContext, take_payload
+
+
+@dataclass
+class ResultCard:
+    group: Any
+    title: Any
+    audio: Any
+    wave: Any
+    spec: Any
+    summary: Any
+    recipe: Any
+    download: Any
+    payload: Any  # gr.State: take_payload(...)
+    reuse: Any | None = None
+    to_edit: Any | None = None
+    to_style: Any | None = None
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [
+            self.group,
+            self.title,
+            self.audio,
+            self.wave,
+            self.spec,
+            self.summary,
+            self.recipe,
+            self.download,
+            self.payload,
+        ]
+
+    def hidden(self) -> list[Any]:
+        import gradio as gr
+
+        return [gr.Group(visible=False), "", None, None, None, "", "", None, None]
+
+
+def result_card(ctx: TabContext, prefix: str, index: int, *, buttons: bool = True) -> ResultCard:
+    import gradio as gr
+
+    with gr.Group(visible=False, elem_id=f"{prefix}-take-{index}") as group:
+        title = gr.Markdown(elem_id=f"{prefix}-title-{index}")
+        audio = gr.Audio(
+            type="filepath", interactive=False, show_label=False, elem_id=f"{prefix}-audio-{index}"
+        )
+        with gr.Row():
+            wave = gr.Image(label="Waveform", interactive=False, type="filepath", height=130, buttons=[])
+            spec = gr.Image(label="Spectrogram", interactive=False, type="filepath", height=130, buttons=[])
+        summary = gr.Markdown(elem_id=f"{prefix}-summary-{index}")
+        with gr.Accordion("Recipe (resolved request, model, LoRA, versions)", open=False):
+            recipe = gr.Code(language="json", interactive=False)
+        download = gr.File(label="Download", interactive=False, elem_id=f"{prefix}-download-{index}")
+        payload = gr.State(None)
+        card = ResultCard(group, title, audio, wave, spec, summary, recipe, download, payload)
+        if buttons:
+            with gr.Row():
+                card.reuse = gr.Button("Reuse settings", size="sm", elem_id=f"{prefix}-reuse-{index}")
+                card.to_edit = gr.Button("Send to Edit", size="sm", elem_id=f"{prefix}-to-edit-{index}")
+                card.to_style = gr.Button(
+                    "Send to Style transfer", size="sm", elem_id=f"{prefix}-to-style-{index}"
+                )
+            ctx.send.sender(card.to_edit, payload, "edit")
+            ctx.send.sender(card.to_style, payload, "style")
+    return card
+
+
+def card_values(
+    ctx: TabContext,
+    result: RunResult,
+    take: Take,
+    *,
+    label: str = "",
+    target_lufs: float | None = None,
+    region_s: tuple[float, float] | None = None,
+    extra_summary: str = "",
+) -> list[Any]:
+    import gradio as gr
+
+    folder = ctx.temp_dir / "images"
+    request = result.request
+    recipe = Path(take.sidecar).read_text() if take.sidecar else json.dumps(request.to_dict(), indent=2)
+    summary = media.summary_line(
+        take.audio, bpm=request.bpm, keyscale=request.keyscale, target_lufs=target_lufs
+    )
+    if extra_summary:
+        summary += f"  \n{extra_summary}"
+    title = f"**{label or f'Take {take.index + 1}'}** · seed {take.seed} · run `{take.run_id}`"
+    return [
+        gr.Group(visible=True),
+        title,
+        take.path,
+        media.waveform_png(take.audio, folder, region_s=region_s),
+        media.spectrogram_png(take.audio, folder),
+        summary,
+        recipe,
+        take.path,
+        take_payload(take.run_id, str(take.path), request.to_dict()),
+    ]
+
+
+def audio_preview(ctx: TabContext, audio: Audio, region_s: tuple[float, float] | None = None) -> str:
+    return media.waveform_png(audio, ctx.temp_dir / "images", region_s=region_s)
+
+
+@dataclass
+class SourcePicker:
+    audio: Any  # upload / player
+    run_id: Any  # Textbox: the recorded run the audio came from ("" for uploads)
+
+    @property
+    def inputs(self) -> list[Any]:
+        return [self.audio, self.run_id]
+
+    def receive(self, payload: dict[str, Any]) -> list[Any]:
+        return [payload.get("path"), payload.get("run_id") or ""]
+
+
+def source_picker(prefix: str, label: str = "Source audio") -> SourcePicker:
+    """An upload box plus the run id of a result sent here; uploading a new file clears the run id."""
+    import gradio as gr
+
+    audio = gr.Audio(type="filepath", sources=["upload"], label=label, elem_id=f"{prefix}-source")
+    run_id = gr.Textbox(
+        label="Run id (from Generate or History; empty for uploads)", elem_id=f"{prefix}-run-id"
+    )
+    audio.upload(lambda: "", None, run_id, queue=False, api_visibility="private")
+    return SourcePicker(audio, run_id)

@@ -1,0 +1,176 @@
+"""``build_app``: the status line, the tabs (each from its own module), the send-to wiring and the API layer."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from workbench.engine import Engine
+from workbench.store import Store
+from workbench.ui.context import AppSettings, ModelHandle, TabContext
+
+log = logging.getLogger("workbench.ui")
+
+# Tab modules in display order. Optional ones may not exist yet (other issues add them); they are skipped quietly
+# when the module itself is missing. Any other import or build failure shows an error tab and the rest still work.
+DEFAULT_TABS: tuple[str, ...] = (
+    "workbench.ui.tab_generate",
+    "workbench.ui.tab_edit",
+    "workbench.ui.tab_style",
+    "workbench.ui.tab_stems",
+    "workbench.ui.tab_master",
+    "workbench.ui.tab_history",
+    "workbench.ui.tab_ab",
+    "workbench.ui.tab_lora",
+    "workbench.ui.tab_metrics",
+)
+OPTIONAL_TABS = frozenset({"workbench.ui.tab_ab", "workbench.ui.tab_lora", "workbench.ui.tab_metrics"})
+STATUS_POLL_S = 1.5
+
+CSS = """
+.model-notice p { font-size: 0.95rem; }
+#status-line { padding: 4px 8px; border-radius: 6px; background: var(--block-background-fill); }
+"""
+
+
+@dataclass
+class TabError:
+    name: str
+    message: str
+
+
+TabSource = str | ModuleType
+
+
+def no_network_defaults() -> None:
+    """Gradio analytics, its version check and HF telemetry each open connections at start-up; turn them off
+    unless the user explicitly set them."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault(
+        "HF_HUB_OFFLINE", "1"
+    )  # model loading never downloads (`workbench models pull` does)
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_RUN_HISTORY", "False")
+
+
+def _load_tab(source: TabSource) -> ModuleType | None:
+    if isinstance(source, ModuleType):
+        return source
+    try:
+        return importlib.import_module(source)
+    except ModuleNotFoundError as exc:
+        if source in OPTIONAL_TABS and exc.name == source:
+            return None
+        raise
+
+
+def build_app(
+    engine: Engine,
+    store: Store,
+    *,
+    mode: str = "full",
+    settings: AppSettings | None = None,
+    tabs: Sequence[TabSource] = DEFAULT_TABS,
+    load_model: bool = True,
+) -> Any:
+    """Build the workbench Blocks around ``engine`` and ``store``. Launching is the caller's job (see launch.py).
+
+    ``load_model`` starts loading the engine's model in a background thread (no-op if it is loaded already).
+    """
+    import gradio as gr
+
+    no_network_defaults()
+    settings = settings or AppSettings()
+    ctx = TabContext(engine=engine, model=ModelHandle(engine), store=store, settings=settings, mode=mode)
+    for folder in (ctx.runs_dir, ctx.temp_dir, ctx.loras_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    errors: list[TabError] = []
+    with gr.Blocks(title=settings.title, analytics_enabled=False) as demo:
+        gr.Markdown(f"## {settings.title}")
+        status = gr.Markdown(ctx.model.status_line(), elem_id="status-line")
+        ctx.status = status
+        from workbench.ui import api
+
+        api.build(ctx)  # first, so the public endpoint names are not taken by UI events' default names
+        with gr.Tabs() as tab_strip:
+            for source in tabs:
+                name = source if isinstance(source, str) else source.__name__
+                try:
+                    module = _load_tab(source)
+                except Exception as exc:  # a broken tab module must not take the other tabs down
+                    log.exception("tab %s failed to import", name)
+                    errors.append(TabError(name, f"{type(exc).__name__}: {exc}"))
+                    continue
+                if module is None or mode not in getattr(module, "MODES", ("full",)):
+                    continue
+                with gr.Tab(module.LABEL, id=module.TAB_ID, elem_id=f"tab-{module.TAB_ID}"):
+                    if getattr(module, "NEEDS_MODEL", False):
+                        ctx.model_notice()
+                    try:
+                        module.build(ctx)
+                    except Exception as exc:
+                        log.exception("tab %s failed to build", name)
+                        errors.append(TabError(name, f"{type(exc).__name__}: {exc}"))
+                        gr.Markdown(f"⚠️ This tab failed to build: `{type(exc).__name__}: {exc}`")
+            if errors:
+                with gr.Tab("Problems", id="problems"):
+                    gr.Markdown("\n".join(f"- `{e.name}`: {e.message}" for e in errors))
+        ctx.send.wire(tab_strip)
+        _wire_status(demo, ctx, status)
+        for outputs, fn in ctx.load_hooks:
+            demo.load(fn, None, outputs, api_visibility="private", show_progress="hidden")
+    demo.workbench_context = ctx  # for tests and the launcher (allowed paths)
+    demo.workbench_tab_errors = errors
+    demo.queue(default_concurrency_limit=1)
+    if load_model:
+        ctx.model.start(warmup=_warmup)
+    return demo
+
+
+def _warmup() -> None:
+    """Pay librosa/numba's first-call compilation in the loader thread, not in the first user's request."""
+    import numpy as np
+
+    from workbench.audio_io import Audio
+    from workbench.ui import media
+
+    t = np.arange(48_000 * 3) / 48_000
+    media.measure(Audio(np.stack([np.sin(2 * np.pi * 220 * t)] * 2).astype(np.float32), 48_000))
+
+
+def _wire_status(demo: Any, ctx: TabContext, status: Any) -> None:
+    """Keep the status line and model notices current until the model settles, then run the ready hooks once."""
+    import gradio as gr
+
+    timer = gr.Timer(STATUS_POLL_S, active=True)
+    hook_outputs = [c for outputs, _fn in ctx.ready_hooks for c in outputs]
+    done = gr.State(False)
+
+    def tick(already: bool) -> list[Any]:
+        state = ctx.model.state
+        values: list[Any] = [ctx.model.status_line(), *[ctx.model.notice() for _ in ctx.notices]]
+        settled = state != "loading"
+        if state == "ready" and not already:
+            for _outputs, fn in ctx.ready_hooks:
+                values.extend(fn())
+        else:
+            values.extend(gr.skip() for _ in hook_outputs)
+        values += [settled, gr.Timer(active=not settled)]
+        return values
+
+    outputs = [status, *ctx.notices, *hook_outputs, done, timer]
+    for trigger in (timer.tick, demo.load):
+        trigger(
+            tick,
+            inputs=[done],
+            outputs=outputs,
+            api_visibility="private",
+            queue=False,
+            show_progress="hidden",
+        )
