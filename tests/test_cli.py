@@ -60,11 +60,12 @@ def test_console_script_help():
         (["--task", "lego", "--track", "drums"], 3.3),
         (["--task", "extract", "--track", "vocals"], 3.3),
         (["--task", "complete", "--tracks", "drums,bass"], 3.3),
+        (["--task", "audio_codes", "--codes", "<|audio_code_3|>" * 10], 2.0),
     ],
     ids=lambda v: v[1] if isinstance(v, list) else str(v),
 )
 def test_generate_every_task(tiny_model_dir, src_wav, tmp_path, capsys, args, seconds):
-    src = [] if args[1] == "text2music" else ["--src", str(src_wav)]
+    src = [] if args[1] in ("text2music", "audio_codes") else ["--src", str(src_wav)]
     code = main(
         [
             "generate",

@@ -139,6 +139,12 @@ class ResolvedModel:
     folder: Path
     revision: str
     spec: ModelSpec | None
+    hub_id: str | None = None  # set for hub models: loaded by id (local_files_only), exactly as a user would
+
+    def pretrained_args(self) -> tuple[str, dict[str, Any]]:
+        if self.hub_id is None:
+            return str(self.folder), {}
+        return self.hub_id, {"revision": self.revision, "local_files_only": True}
 
 
 def _hub_snapshot(hub_id: str, revision: str | None, name: str) -> tuple[Path, str]:
@@ -181,7 +187,7 @@ def resolve_model(model: str, registry: dict[str, ModelSpec] | None = None) -> R
         return ResolvedModel(model, "registry-local", folder, local_revision(folder), spec)
     if spec is not None:
         folder, rev = _hub_snapshot(spec.hub_id, spec.revision, model)
-        return ResolvedModel(model, "registry-hub", folder, rev, spec)
+        return ResolvedModel(model, "registry-hub", folder, rev, spec, hub_id=spec.hub_id)
     candidate = Path(model).expanduser()
     if candidate.exists():
         if not (candidate / "model_index.json").exists():
@@ -191,7 +197,7 @@ def resolve_model(model: str, registry: dict[str, ModelSpec] | None = None) -> R
         return ResolvedModel(model, "folder", candidate.resolve(), local_revision(candidate), None)
     if model.count("/") == 1 and not model.startswith(("/", ".", "~")):
         folder, rev = _hub_snapshot(model, None, model)
-        return ResolvedModel(model, "hub", folder, rev, None)
+        return ResolvedModel(model, "hub", folder, rev, None, hub_id=model)
     raise InputError(
         "model",
         model,
@@ -222,7 +228,8 @@ def load_pipeline(
         raise InputError(
             "offload", offload, "CPU offload needs a CUDA device; drop --offload on this machine"
         )
-    pipe = AceStepPipeline.from_pretrained(resolved.folder, dtype=torch_dtype(dtype_name))
+    location, options = resolved.pretrained_args()
+    pipe = AceStepPipeline.from_pretrained(location, dtype=torch_dtype(dtype_name), **options)
     if offload:
         pipe.enable_model_cpu_offload(device=device_name)
     else:
