@@ -1,0 +1,272 @@
+"""Typed campaign configuration, loaded from YAML (``workbench campaign create FILE.yaml``) or built by the UI.
+
+Unknown keys fail loudly (ConfigError naming the key and the allowed ones) because a misspelt ``gold_rate`` that
+silently fell back to its default would change what the campaign measures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workbench import paths
+from workbench.errors import ConfigError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+GENERATION_PARAMS = ("steps", "guidance_scale", "shift", "bpm", "keyscale", "time_signature", "instrumental")
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """One prompt every system answers. ``caption`` drives generated systems; imports map files to ``id``."""
+
+    id: str
+    caption: str = ""
+    bpm: int | None = None
+    keyscale: str | None = None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """Either generated in the app (``model`` set) or imported from a folder (``import_dir`` + ``mapping_csv``)."""
+
+    name: str
+    model: str | None = None
+    lora: str | None = None
+    lora_scale: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    import_dir: str | None = None
+    mapping_csv: str | None = None  # columns: prompt_id, file (relative to import_dir); optional take
+
+    @property
+    def imported(self) -> bool:
+        return self.import_dir is not None
+
+
+@dataclass(frozen=True)
+class RaterSpec:
+    id: str
+    code: str | None = None  # login code; generated (and printed once) when absent
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    name: str
+    genre: str
+    systems: list[SystemSpec]
+    prompts: list[PromptSpec]
+    raters: list[RaterSpec]
+    instructions: str = ""
+    clips_per_prompt: int = 1
+    votes_per_rater: int = 30  # the quota; ITU practice keeps sessions to 20-30 minutes
+    vote_target: int = 0  # total votes after which serving stops; 0 = raters x quota
+    min_listen_s: float = 5.0  # each clip, as Music Arena's MINIMUM_LISTEN_TIME
+    clip_duration_s: float | None = 10.0  # common length; None keeps each clip's own length (leaks duration)
+    clip_start_s: float = 0.0
+    fade_ms: float = 300.0
+    target_lufs: float | None = None  # None: the genre's loudness_lufs from configs/genres.yaml
+    true_peak_dbtp: float | None = None  # None: the genre's ceiling
+    gold_rate: float = 0.1  # share of trials that pit a clip against a degraded copy (BS.1534-style check)
+    repeat_rate: float = 0.05  # share of trials that repeat an earlier pair with sides swapped
+    adaptive: bool = False  # after warm-up, favour the system pair whose outcome is least certain
+    adaptive_warmup_votes: int = 20  # votes per system pair before adaptive choice starts
+    fit_ratings: bool = True  # ask an optional 1-5 "fit for this venue" per clip
+    comments: bool = True
+    seed: int = 0
+
+    @property
+    def effective_vote_target(self) -> int:
+        return self.vote_target or self.votes_per_rater * len(self.raters)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        if not NAME_RE.match(self.name):
+            raise ConfigError(
+                "name", self.name, "use 1-64 letters, digits, '-', '_' or '.', starting alphanumeric"
+            )
+        genres = load_genres()
+        if self.genre not in genres:
+            raise ConfigError(
+                "genre", self.genre, f"choose one of {', '.join(sorted(genres))} (configs/genres.yaml)"
+            )
+        if len(self.systems) < 2:
+            raise ConfigError("systems", len(self.systems), "a blind A/B campaign needs at least 2 systems")
+        names = [s.name for s in self.systems]
+        if len(set(names)) != len(names):
+            raise ConfigError("systems", names, "system names must be unique")
+        for i, s in enumerate(self.systems):
+            _validate_system(f"systems[{i}]", s)
+        if not self.prompts:
+            raise ConfigError("prompts", 0, "give at least one prompt")
+        ids = [p.id for p in self.prompts]
+        if len(set(ids)) != len(ids):
+            raise ConfigError("prompts", ids, "prompt ids must be unique")
+        if any(s.model for s in self.systems):
+            for i, p in enumerate(self.prompts):
+                if not p.caption.strip():
+                    raise ConfigError(f"prompts[{i}].caption", p.caption, "generated systems need a caption")
+        rater_ids = [r.id for r in self.raters]
+        if not rater_ids:
+            raise ConfigError("raters", 0, "list at least one rater id")
+        if len(set(rater_ids)) != len(rater_ids):
+            raise ConfigError("raters", rater_ids, "rater ids must be unique")
+        for i, r in enumerate(self.raters):
+            if not NAME_RE.match(r.id):
+                raise ConfigError(f"raters[{i}].id", r.id, "use letters, digits, '-', '_' or '.'")
+            if r.code is not None and len(r.code) < 6:
+                raise ConfigError(f"raters[{i}].code", "***", "login codes need at least 6 characters")
+        _check_int("clips_per_prompt", self.clips_per_prompt, 1, 16)
+        _check_int("votes_per_rater", self.votes_per_rater, 1, 5000)
+        _check_int("vote_target", self.vote_target, 0, 1_000_000)
+        _check_num("min_listen_s", self.min_listen_s, 0.0, 120.0)
+        if self.clip_duration_s is not None:
+            _check_num("clip_duration_s", self.clip_duration_s, 1.0, 600.0)
+        _check_num("clip_start_s", self.clip_start_s, 0.0, 600.0)
+        _check_num("fade_ms", self.fade_ms, 0.0, 5000.0)
+        if self.target_lufs is not None:
+            _check_num("target_lufs", self.target_lufs, -40.0, -6.0)
+        if self.true_peak_dbtp is not None:
+            _check_num("true_peak_dbtp", self.true_peak_dbtp, -12.0, 0.0)
+        _check_num("gold_rate", self.gold_rate, 0.0, 0.5)
+        _check_num("repeat_rate", self.repeat_rate, 0.0, 0.5)
+        if self.gold_rate + self.repeat_rate > 0.6:
+            raise ConfigError(
+                "gold_rate + repeat_rate", self.gold_rate + self.repeat_rate, "keep checks below 60 %"
+            )
+        _check_int("adaptive_warmup_votes", self.adaptive_warmup_votes, 0, 100_000)
+        unique = self.unique_pairs
+        regular = self.votes_per_rater - round(self.votes_per_rater * self.gold_rate)
+        regular -= round(self.votes_per_rater * self.repeat_rate)
+        if regular > unique:
+            raise ConfigError(
+                "votes_per_rater",
+                self.votes_per_rater,
+                f"only {unique} distinct clip pairs exist (prompts x system pairs x clips^2) and no rater may hear a "
+                "pair twice; lower the quota or add prompts, systems or clips_per_prompt",
+            )
+
+    @property
+    def unique_pairs(self) -> int:
+        n = len(self.systems)
+        return len(self.prompts) * n * (n - 1) // 2 * self.clips_per_prompt**2
+
+    def loudness_target(self) -> tuple[float, float]:
+        """(target LUFS, true-peak ceiling dBTP): the campaign's own values or the genre's."""
+        genre = load_genres()[self.genre]
+        lufs = self.target_lufs if self.target_lufs is not None else float(genre["loudness_lufs"])
+        tp = self.true_peak_dbtp if self.true_peak_dbtp is not None else float(genre["true_peak_dbtp"])
+        return lufs, tp
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(name, value, f"must be a whole number from {lo} to {hi}")
+
+
+def _check_num(name: str, value: Any, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ConfigError(name, value, f"must be a number from {lo} to {hi}")
+
+
+def _validate_system(where: str, s: SystemSpec) -> None:
+    if not NAME_RE.match(s.name):
+        raise ConfigError(f"{where}.name", s.name, "use letters, digits, '-', '_' or '.'")
+    if bool(s.model) == bool(s.import_dir):
+        raise ConfigError(
+            where, s.name, "set exactly one of 'model' (generate in the app) or 'import_dir' (import)"
+        )
+    if s.imported:
+        if not s.mapping_csv:
+            raise ConfigError(
+                f"{where}.mapping_csv", s.mapping_csv, "imports need a CSV with prompt_id,file columns"
+            )
+        if s.lora:
+            raise ConfigError(f"{where}.lora", s.lora, "a LoRA applies only to generated systems")
+    unknown = sorted(set(s.params) - set(GENERATION_PARAMS))
+    if unknown:
+        raise ConfigError(f"{where}.params", unknown, f"allowed: {', '.join(GENERATION_PARAMS)}")
+    _check_num(f"{where}.lora_scale", s.lora_scale, 0.0, 4.0)
+
+
+def load_genres() -> dict[str, dict[str, Any]]:
+    data = yaml.safe_load((paths.CONFIG_DIR / "genres.yaml").read_text(encoding="utf-8"))
+    return dict(data["genres"])
+
+
+def _build(cls: type, where: str, data: Any, nested: dict[str, Any] | None = None) -> Any:
+    """A dataclass from a mapping, rejecting unknown keys; ``nested`` maps a field to a converter."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            where, data, f"expected a mapping with keys {', '.join(f.name for f in dataclasses.fields(cls))}"
+        )
+    allowed = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}.{unknown[0]}", data[unknown[0]], f"unknown key; allowed: {', '.join(sorted(allowed))}"
+        )
+    values = dict(data)
+    for key, convert in (nested or {}).items():
+        if key in values:
+            values[key] = convert(values[key])
+    try:
+        return cls(**values)
+    except TypeError as exc:  # a required key is missing
+        raise ConfigError(where, sorted(data), f"missing a required key ({exc})") from None
+
+
+def _list(where: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(where, value, "expected a list")
+    return value
+
+
+def _rater(where: str, item: Any) -> RaterSpec:
+    if isinstance(item, str):
+        return RaterSpec(id=item)
+    return _build(RaterSpec, where, item)  # type: ignore[no-any-return]
+
+
+def config_from_dict(data: Any, base_dir: Path | None = None) -> CampaignConfig:
+    """Build and validate a config. Relative import paths resolve against ``base_dir`` (the YAML's folder)."""
+
+    def systems(value: Any) -> list[SystemSpec]:
+        out = []
+        for i, item in enumerate(_list("systems", value)):
+            spec: SystemSpec = _build(SystemSpec, f"systems[{i}]", item)
+            if base_dir is not None and spec.import_dir and not Path(spec.import_dir).is_absolute():
+                spec = dataclasses.replace(spec, import_dir=str((base_dir / spec.import_dir).resolve()))
+            out.append(spec)
+        return out
+
+    def prompts(value: Any) -> list[PromptSpec]:
+        return [_build(PromptSpec, f"prompts[{i}]", p) for i, p in enumerate(_list("prompts", value))]
+
+    def raters(value: Any) -> list[RaterSpec]:
+        return [_rater(f"raters[{i}]", r) for i, r in enumerate(_list("raters", value))]
+
+    config: CampaignConfig = _build(
+        CampaignConfig, "campaign", data, {"systems": systems, "prompts": prompts, "raters": raters}
+    )
+    config.validate()
+    return config
+
+
+def load_config(path: str | Path) -> CampaignConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("campaign file", str(path), "file not found; see configs/campaigns/example.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError("campaign file", str(path), f"not valid YAML: {exc}") from None
+    return config_from_dict(data, base_dir=path.parent.resolve())

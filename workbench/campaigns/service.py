@@ -1,0 +1,278 @@
+"""The rater service: what a logged-in rater is served, how a vote is stored, the listening gate.
+
+Exactly-once votes: the browser sends the ``pair_id`` it was served with every vote. Under one lock (a campaign is
+served by one process), the vote row (UNIQUE pair_id, ON CONFLICT DO NOTHING) and the next served pair are
+committed in one transaction before the reply leaves; a retry, a double click or a reconnect that re-sends the same
+vote finds the pair answered and gets the rater's current open pair back instead of a second vote.
+
+Resume: a rater's open (unanswered) pair is stored, so a reload, a reconnect or a server restart serves the same
+pair again; nothing about the session lives only in the browser.
+
+Listening gate, enforced here and not only in the browser: each clip must have been fetched from the clip route at
+least ``min_listen_s`` before the vote, the pair must have been on screen for both clips' minimum in sequence
+(the player pauses one clip when the other starts), and the browser's own count of played seconds must reach the
+minimum for each clip. Fetch times are kept in memory: after a restart the rater simply plays the clips again.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.campaigns import db
+from workbench.campaigns.config import CampaignConfig
+from workbench.campaigns.schedule import ClipRef, PairChoice, Planner
+from workbench.errors import InputError
+from workbench.store import Store
+
+CLIP_ROUTE = "ab/clip"  # relative, so it works under a root path and through a share link
+GATE_SLACK_S = 0.25  # timer jitter between the browser's clock and ours
+OUTCOMES = ("left", "right", "tie", "both_bad")
+
+
+@dataclass(frozen=True)
+class PairView:
+    """Everything the rater's browser gets about a trial: opaque ids and URLs, no names, no paths."""
+
+    pair_id: str
+    url_left: str
+    url_right: str
+    done: int
+    quota: int
+    finished: bool
+    message: str = ""
+
+
+class RaterService:
+    def __init__(
+        self,
+        store: Store,
+        campaign: str,
+        *,
+        stream: Callable[[dict[str, object]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        record = db.get_campaign(store, campaign)
+        if record.status != "open":
+            raise InputError(
+                "campaign", campaign, f"is {record.status}, not open; finish `workbench campaign create`"
+            )
+        self.store = store
+        self.name = campaign
+        self.config: CampaignConfig = record.config
+        self.stream = stream
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._rng = random.Random(secrets.randbits(64))  # the schedule's randomness must not be predictable
+        self._fetched: dict[tuple[str, str], float] = {}
+        self._shown: dict[str, float] = {}  # pair_id -> when it was last served (monotonic)
+        self._paths: dict[str, str] = {}
+        self._tokens: dict[str, tuple[str, str, str]] = {}  # token -> (pair_id, side, served path)
+        self._answered: Counter[str] = Counter()
+        self._total = 0
+        self._load()
+
+    # --- start-up --------------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        clips = db.load_clips(self.store, self.name)
+        self._paths = {c.id: c.served_path for c in clips}
+        refs = [ClipRef(c.id, c.system, c.prompt_id, c.take) for c in clips if c.kind == "clip"]
+        degraded = {c.source_clip: c.id for c in clips if c.kind == "degraded" and c.source_clip}
+        self.planner = Planner(self.config, refs, degraded)
+        outcomes = {r["pair_id"]: r["outcome"] for r in db.vote_rows(self.store, self.name)}
+        for pair in db.load_served(self.store, self.name):
+            self.planner.observe_served(pair.pair_id, pair.rater, pair.choice)
+            self._remember_tokens(pair)
+            if pair.pair_id in outcomes:
+                self.planner.observe_answer(pair.pair_id, pair.rater, pair.choice, outcomes[pair.pair_id])
+                self._answered[pair.rater] += 1
+        self._total = sum(self._answered.values())
+
+    def _remember_tokens(self, pair: db.ServedPair) -> None:
+        self._tokens[pair.token_left] = (pair.pair_id, "left", self._paths[pair.choice.clip_left])
+        self._tokens[pair.token_right] = (pair.pair_id, "right", self._paths[pair.choice.clip_right])
+
+    # --- rater API -------------------------------------------------------------------------------------------
+    def login(self, rater: str, code: str) -> bool:
+        return db.check_login(self.store, self.name, rater, code)
+
+    @property
+    def instructions(self) -> str:
+        return self.config.instructions
+
+    def current(self, rater: str) -> PairView:
+        """The rater's open pair (resume), or a newly served one, or the finish screen."""
+        with self._lock:
+            return self._current_locked(rater, "")
+
+    def vote(
+        self,
+        rater: str,
+        pair_id: str,
+        outcome: str,
+        *,
+        fit_left: int | None = None,
+        fit_right: int | None = None,
+        comment: str = "",
+        listened_left_s: float | None = None,
+        listened_right_s: float | None = None,
+    ) -> PairView:
+        vote = _vote_input(
+            outcome, fit_left, fit_right, comment, listened_left_s, listened_right_s, self.config
+        )
+        with self._lock:
+            conn = self.store.connect()
+            pair = db.get_served(conn, pair_id)
+            if pair is None or pair.rater != rater or pair.campaign != self.name:
+                raise InputError("pair_id", pair_id, "is not a pair served to you; reload the page")
+            if pair.answered_at is not None:
+                return self._current_locked(rater, "Your vote was recorded.")
+            refusal = self._gate(pair, vote)
+            if refusal:
+                return self._view(pair, refusal)
+            with self.store.transaction() as tx:
+                db.insert_vote(tx, pair, self.config.genre, vote)
+                self._answered[rater] += 1
+                self._total += 1
+                try:
+                    nxt = self._serve_locked(tx, rater)
+                except BaseException:
+                    self._answered[rater] -= 1
+                    self._total -= 1
+                    raise
+            self.planner.observe_answer(pair.pair_id, rater, pair.choice, vote.outcome)
+            if nxt is not None:
+                self._after_serve(nxt)
+            self._fetched.pop((pair_id, "left"), None)
+            self._fetched.pop((pair_id, "right"), None)
+            view = self._view(nxt, "Vote recorded.") if nxt else self._finished(rater)
+        if self.stream is not None:
+            self.stream(
+                {"pair_id": pair.pair_id, "rater": rater, "outcome": vote.outcome, "total": self._total}
+            )
+        return view
+
+    def open_clip(self, token: str) -> Path | None:
+        """The served file behind a clip URL token (None if unknown); records when the rater started playing."""
+        entry = self._tokens.get(token)
+        if entry is None:
+            return None
+        pair_id, side, path = entry
+        self._fetched.setdefault((pair_id, side), self.clock())
+        return Path(path)
+
+    # --- internals (hold self._lock) --------------------------------------------------------------------------
+    def _quota_reached(self, rater: str) -> bool:
+        return (
+            self._answered[rater] >= self.config.votes_per_rater
+            or self._total >= self.config.effective_vote_target
+        )
+
+    def _current_locked(self, rater: str, message: str) -> PairView:
+        conn = self.store.connect()
+        pair = db.open_pair(conn, self.name, rater)
+        if pair is not None:
+            self._shown.setdefault(pair.pair_id, self.clock())
+            return self._view(pair, message)
+        if self._quota_reached(rater):
+            return self._finished(rater)
+        with self.store.transaction() as tx:
+            nxt = self._serve_locked(tx, rater)
+        if nxt is None:
+            return self._finished(rater)
+        self._after_serve(nxt)
+        return self._view(nxt, message)
+
+    def _serve_locked(self, tx: sqlite3.Connection, rater: str) -> db.ServedPair | None:
+        if self._quota_reached(rater):
+            return None
+        seq = db.served_count(tx, self.name, rater)
+        choice: PairChoice | None = self.planner.next_pair(rater, seq, self._rng)
+        if choice is None:
+            return None
+        return db.insert_served(tx, self.name, rater, seq, choice)
+
+    def _after_serve(self, pair: db.ServedPair) -> None:
+        self.planner.observe_served(pair.pair_id, pair.rater, pair.choice)
+        self._remember_tokens(pair)
+        self._shown[pair.pair_id] = self.clock()
+
+    def _gate(self, pair: db.ServedPair, vote: db.VoteInput) -> str:
+        need = self.config.min_listen_s
+        if need <= 0:
+            return ""
+        now = self.clock()
+        for side, label, reported in (
+            ("left", "A", vote.listened_left_s),
+            ("right", "B", vote.listened_right_s),
+        ):
+            started = self._fetched.get((pair.pair_id, side))
+            if (
+                started is None
+                or now - started < need - GATE_SLACK_S
+                or (reported or 0.0) < need - GATE_SLACK_S
+            ):
+                return f"Please listen to clip {label} for at least {need:g} s before voting."
+        shown = self._shown.setdefault(
+            pair.pair_id, now
+        )  # after a restart the clock starts at the first vote
+        if now - shown < 2 * need - GATE_SLACK_S:
+            return f"Please listen to both clips for at least {need:g} s each before voting."
+        return ""
+
+    def _view(self, pair: db.ServedPair, message: str) -> PairView:
+        return PairView(
+            pair_id=pair.pair_id,
+            url_left=f"{CLIP_ROUTE}/{pair.token_left}",
+            url_right=f"{CLIP_ROUTE}/{pair.token_right}",
+            done=self._answered[pair.rater],
+            quota=self.config.votes_per_rater,
+            finished=False,
+            message=message,
+        )
+
+    def _finished(self, rater: str) -> PairView:
+        return PairView("", "", "", self._answered[rater], self.config.votes_per_rater, True, "")
+
+    def progress(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "votes": self._total,
+                "target": self.config.effective_vote_target,
+                "raters": len(self._answered),
+            }
+
+
+def _vote_input(
+    outcome: str,
+    fit_left: int | None,
+    fit_right: int | None,
+    comment: str,
+    listened_left_s: float | None,
+    listened_right_s: float | None,
+    config: CampaignConfig,
+) -> db.VoteInput:
+    if outcome not in OUTCOMES:
+        raise InputError("outcome", outcome, f"use one of {', '.join(OUTCOMES)}")
+    fits: list[int | None] = []
+    for name, value in (("fit_left", fit_left), ("fit_right", fit_right)):
+        if value in (None, ""):
+            fits.append(None)
+            continue
+        try:
+            number = int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InputError(name, value, "a fit rating is a whole number from 1 to 5, or empty") from None
+        if not 1 <= number <= 5:
+            raise InputError(name, value, "a fit rating is a whole number from 1 to 5, or empty")
+        fits.append(number if config.fit_ratings else None)
+    text = (comment or "").strip()[:2000] if config.comments else ""
+    listened = [None if v is None else max(0.0, float(v)) for v in (listened_left_s, listened_right_s)]
+    return db.VoteInput(outcome, fits[0], fits[1], text, listened[0], listened[1])

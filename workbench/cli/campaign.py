@@ -1,0 +1,131 @@
+"""``workbench campaign create|status|export|list|code``: blind A/B listening campaigns headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "campaign",
+        help="blind A/B listening campaigns: create, status, export",
+        description="Set up and follow blind A/B listening campaigns (raters use `python app.py --mode rater`).",
+    )
+    csub = p.add_subparsers(dest="campaign_command", metavar="ACTION", required=True)
+
+    cp = csub.add_parser(
+        "create",
+        help="create a campaign from YAML: generate / import, loudness-match and anonymise its clips",
+        description="Create a campaign from a YAML file (see configs/campaigns/example.yaml). Generated systems "
+        "run through the engine; imported folders are conformed to 48 kHz. Prints generated rater codes once.",
+    )
+    cp.add_argument("file", help="campaign YAML file")
+    cp.add_argument("--device", default=None, help="cuda, cuda:N, mps or cpu for generated systems")
+    cp.add_argument("--dtype", default=None, choices=("bf16", "fp16", "fp32"), help="default: bf16 on CUDA")
+    cp.add_argument("--offload", action="store_true", help="CPU-offload idle components (CUDA only)")
+    cp.add_argument("--codes-out", default=None, help="also write generated rater codes to this CSV file")
+    cp.set_defaults(func=run_create)
+
+    sp = csub.add_parser("status", help="votes against target, per rater, gold trials, balance, standings")
+    sp.add_argument("name", help="campaign name")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.add_argument("--no-standings", action="store_true", help="skip the Bradley-Terry standings (faster)")
+    sp.set_defaults(func=run_status)
+
+    ep = csub.add_parser("export", help="write all votes so far to CSV or Parquet")
+    ep.add_argument("name", help="campaign name")
+    ep.add_argument("--out", required=True, help="output file ending in .csv or .parquet")
+    ep.set_defaults(func=run_export)
+
+    lp = csub.add_parser("list", help="campaigns in the store")
+    lp.set_defaults(func=run_list)
+
+    kp = csub.add_parser("code", help="issue a new login code for a rater (the old one stops working)")
+    kp.add_argument("name", help="campaign name")
+    kp.add_argument("rater", help="rater id")
+    kp.set_defaults(func=run_code)
+
+
+def run_create(args: argparse.Namespace) -> int:
+    from workbench.campaigns.config import load_config
+    from workbench.campaigns.stimuli import create_campaign
+    from workbench.engine import Engine
+    from workbench.store import Store
+
+    config = load_config(args.file)
+    engines: dict[str, Engine] = {}
+
+    def engine_for(model: str) -> Engine:
+        if model not in engines:
+            engines[model] = Engine(model, device=args.device, dtype=args.dtype, offload=args.offload)
+        return engines[model]
+
+    codes = create_campaign(Store(), config, engine_for)
+    print(
+        f"campaign {config.name} is open: raters log in at `python app.py --mode rater --campaign {config.name}`"
+    )
+    if codes:
+        print("rater login codes (shown once; `workbench campaign code NAME RATER` issues a new one):")
+        for rater, code in codes.items():
+            print(f"  {rater}: {code}")
+        if args.codes_out:
+            import csv
+            from pathlib import Path
+
+            path = Path(args.codes_out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["rater", "code"])
+                writer.writerows(codes.items())
+            print(f"codes written to {path}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from workbench.campaigns.status import campaign_status
+    from workbench.store import Store
+
+    status = campaign_status(Store(), args.name, with_standings=not args.no_standings)
+    if args.json:
+        print(json.dumps(asdict(status), indent=1, default=str))
+    else:
+        print("\n".join(status.lines()))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from workbench.campaigns.export import export_votes
+    from workbench.store import Store
+
+    n = export_votes(Store(), args.name, args.out)
+    print(f"{n} votes written to {args.out}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from workbench.campaigns import db
+    from workbench.store import Store
+
+    store = Store()
+    names = db.list_campaigns(store)
+    if not names:
+        print("no campaigns yet: `workbench campaign create FILE.yaml`")
+    for name in names:
+        record = db.get_campaign(store, name)
+        votes = db.answered_count(store.connect(), name)
+        print(
+            f"{name:<32} {record.config.genre:<12} {record.status:<8} {votes}/{record.config.effective_vote_target}"
+        )
+    return 0
+
+
+def run_code(args: argparse.Namespace) -> int:
+    from workbench.campaigns import db
+    from workbench.store import Store
+
+    print(f"{args.rater}: {db.reset_code(Store(), args.name, args.rater)}")
+    return 0
