@@ -38,6 +38,24 @@ class PowerRow:
 
 
 @dataclass
+class FitRating:
+    genre: str
+    system: str
+    mean: float  # mean 1-5 "fit for this venue" rating
+    n: int
+
+
+def fit_ratings(votes: Iterable[Vote]) -> list[FitRating]:
+    """Mean optional per-clip fit ratings per genre and system (gold trials left out)."""
+    values: dict[tuple[str, str], list[int]] = {}
+    for v in preference_votes(votes):
+        for system, rating in ((v.system_left, v.fit_left), (v.system_right, v.fit_right)):
+            if rating is not None:
+                values.setdefault((v.genre, system), []).append(rating)
+    return [FitRating(g, s, sum(r) / len(r), len(r)) for (g, s), r in sorted(values.items())]
+
+
+@dataclass
 class CampaignAnalysis:
     campaign: str
     rule: DecisionRule
@@ -61,6 +79,7 @@ class CampaignAnalysis:
     both_bad_by_genre: dict[str, float]
     decisions: list[Decision]
     power: list[PowerRow]
+    fit: list[FitRating]
     tracks: list[TrackResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -180,6 +199,7 @@ def analyse_campaign(
         },
         decisions=decisions,
         power=_power_rows(prefs, deff),
+        fit=fit_ratings(prefs),
         tracks=list(tracks),
         notes=notes,
     )

@@ -198,6 +198,35 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
         )
         if st.notes:
             blocks.append(Block("list", items=st.notes))
+    bad = ", ".join(f"{g} {_pct(x)}" for g, x in a.both_bad_by_genre.items())
+    blocks.append(Block("p", f"Share of preference votes answered 'both bad', per genre: {bad}."))
+    if a.fit:
+        blocks.append(Block("h3", "Fit for the venue (optional 1-5 ratings per clip)"))
+        blocks.append(
+            Block(
+                "table",
+                header=["genre", "system", "mean fit", "ratings"],
+                rows=[[f.genre, f.system, round(f.mean, 2), f.n] for f in a.fit],
+            )
+        )
+    if a.by_rater:
+        blocks.append(
+            Block("h3", "Per rater (one fit each, no intervals): whose taste departs from the rest")
+        )
+        blocks.append(
+            Block(
+                "table",
+                header=["rater", "votes", *a.systems],
+                rows=[
+                    [
+                        r,
+                        st.n_votes,
+                        *[round(st.by_system()[s].rating) if s in st.by_system() else "–" for s in a.systems],
+                    ]
+                    for r, st in a.by_rater.items()
+                ],
+            )
+        )
     blocks.append(Block("h2", "Win-rate matrix"))
     blocks.append(
         Block("image", "Win-rate matrix, all genres", image=plots["win_matrix"], name="win_matrix.png")
@@ -362,6 +391,9 @@ def write_report(
         },
         "position_bias": asdict(a.position),
         "power": [asdict(row) for row in a.power],
+        "both_bad_by_genre": a.both_bad_by_genre,
+        "fit_ratings": [asdict(f) for f in a.fit],
+        "per_rater": {r: {s.system: s.rating for s in st.standings} for r, st in a.by_rater.items()},
         "notes": a.notes,
         **tables,
     }

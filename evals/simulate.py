@@ -34,6 +34,7 @@ class CampaignSimulation:
     gold_rate: float = 0.0  # extra gold trials per preference vote
     repeat_rate: float = 0.0  # extra swapped repeats per preference vote
     repeat_memory: float = 0.8  # chance a careful rater repeats the original answer rather than judging anew
+    fit_rate: float = 0.0  # share of clips that also get a 1-5 fit rating (3 + rating gap / 100, noisy)
     careless: dict[str, str] = field(default_factory=dict)  # rater -> "random" | "left"
     campaign: str = "simulated"
     seed: int = 0
@@ -41,7 +42,7 @@ class CampaignSimulation:
     def validate(self) -> None:
         if len(self.ratings) < 2:
             raise InputError("ratings", self.ratings, "give at least two systems")
-        for name in ("tie_rate", "both_bad_rate", "gold_rate", "repeat_rate", "repeat_memory"):
+        for name in ("tie_rate", "both_bad_rate", "gold_rate", "repeat_rate", "repeat_memory", "fit_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InputError(name, value, "must be a share between 0 and 1")
@@ -104,11 +105,17 @@ def simulate_votes(spec: CampaignSimulation) -> list[Vote]:
             q = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
             outcome = _answer(rng, q, spec, mode)
             pid = next_id()
+            fits = [
+                int(np.clip(round(3 + (table[s] - 1000.0) / 100.0 + rng.normal(0.0, 0.7)), 1, 5))
+                if spec.fit_rate > 0
+                and rng.random() < spec.fit_rate  # no draw at 0: keeps seeded streams stable
+                else None
+                for s in (left, right)
+            ]
             votes.append(
-                Vote(
-                    spec.campaign, rater, genre, prompt, left, right, outcome, pair_id=pid, created_at=stamp()
-                )
-            )
+                Vote(spec.campaign, rater, genre, prompt, left, right, outcome, pair_id=pid, created_at=stamp(),
+                     fit_left=fits[0], fit_right=fits[1])
+            )  # fmt: skip
             if rng.random() < spec.repeat_rate:
                 if mode is None and rng.random() < spec.repeat_memory:
                     again = {"left": "right", "right": "left"}.get(outcome, outcome)

@@ -129,6 +129,7 @@ SPEC = CampaignSimulation(
     gold_rate=0.1,
     repeat_rate=0.1,
     careless={"r000": "left"},
+    fit_rate=0.5,
     campaign="lobby-test",
     seed=11,
 )
@@ -175,6 +176,7 @@ def test_report_files_and_sections(tmp_path):
         "## Delivery and signal distributions",
     ):
         assert section in md
+    assert "### Fit for the venue" in md and "### Per rater" in md and "'both bad', per genre" in md
     assert "r000" in md and "swapped repeats" in md  # the always-left rater is excluded, with the reason
     page = files.html.read_text()
     assert page.count("data:image/png;base64,") == len(files.plots) and "src='plots/" not in page
@@ -190,6 +192,8 @@ def test_report_files_and_sections(tmp_path):
     assert all(v in (PASS, FAIL, NEED_MORE_VOTES) for v in verdicts.values())
     doc = json.loads(files.json.read_text())
     assert "r000" in doc["excluded_raters"] and len(doc["standings"]) == 9
+    fit = {(f["genre"], f["system"]): f["mean"] for f in doc["fit_ratings"]}
+    assert fit[("spa", "ace-lora")] > fit[("spa", "ace-base")]  # fit ratings follow the simulated quality
     assert len(read_votes_file(files.csv["votes"])) == len(votes)
     events = read_mirror(tmp_path / "tracking")
     logged = {(e["event"], e.get("key") or e.get("name")) for e in events}
