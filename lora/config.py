@@ -188,10 +188,16 @@ def _scalar(name: str, value: Any, kind: type) -> Any:
     if kind is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
         raise ConfigError(name, value, "must be a whole number")
     if kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):
+            # PyYAML (YAML 1.1) reads "3e-4" without a dot as a string; a float field means a number was meant.
+            with contextlib.suppress(ValueError):
+                return float(value)
         raise ConfigError(name, value, "must be a number")
     if kind is str:
         if isinstance(value, str):
@@ -227,10 +233,6 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise ConfigError(key, raw, f"could not parse the value as YAML ({exc.__class__.__name__})") from None
-    if isinstance(value, str) and _HINTS.get(key) is float:
-        # YAML 1.1 reads "3e-4" as a string; a float field means a number was meant
-        with contextlib.suppress(ValueError):
-            value = float(value)
     return key, value
 
 

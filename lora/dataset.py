@@ -315,8 +315,12 @@ def save_dataset(report: DatasetReport, out_dir: Path) -> Path:
     splits = {}
     for split in ("train", "validation"):
         rows = [asdict(r) for r in report.records if r.split == split]
-        splits[split] = Dataset.from_list(rows, features=features)
-    DatasetDict(splits).save_to_disk(str(out_dir / DATASET_SUBDIR))
+        columns = {
+            name: [row[name] for row in rows] for name in features
+        }  # from_list fails on an empty split
+        splits[split] = Dataset.from_dict(columns, features=features)
+    # One shard per split even when empty: datasets writes zero shards for an empty split and cannot load it back.
+    DatasetDict(splits).save_to_disk(str(out_dir / DATASET_SUBDIR), num_shards={k: 1 for k in splits})
     (out_dir / REPORT_JSON).write_text(json.dumps(report.to_dict(), indent=2))
     (out_dir / REPORT_TXT).write_text(report.to_text() + "\n")
     return out_dir

@@ -1,7 +1,7 @@
 """On-demand evaluation of a finished run: the per-checkpoint table and a LoRA-scale sweep of one adapter.
 
-The sweep loads the saved adapter through ``AceStepPipeline.load_lora_weights`` (the path users take), so it
-also checks that the file applies, and renders fixed prompts × seeds × scales.
+The sweep goes through ``workbench.engine.Engine`` with a ``LoraRef`` (exactly what the Generate tab does), so it
+also checks that the saved file loads and applies, and renders fixed prompts × seeds × scales.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from lora import checkpoints as ck
 from lora.config import load_config
-from lora.evaluate import Preview, render_previews
-from lora.model import ADAPTER_FILE, load_training_pipeline
+from lora.evaluate import Preview
+from lora.model import ADAPTER_FILE
 from workbench.errors import InputError
 
 
@@ -61,30 +61,32 @@ def scale_sweep(
         )
     cfg = load_config(run / "config.yaml")
     adapter = resolve_adapter(run, checkpoint)
-    from workbench.models import pick_device, pick_dtype
+    from lora.model import load_training_pipeline
+    from workbench.audio_io import write_audio
+    from workbench.engine import Engine
+    from workbench.requests import LoraRef, Text2Music
 
-    dev = pick_device(device)
-    pipe, info = load_training_pipeline(cfg.model, device=dev, dtype=pick_dtype(dev))
-    pipe.set_progress_bar_config(disable=True)
-    pipe.load_lora_weights(str(adapter))
-    if not any("lora_" in n for n, _ in pipe.transformer.named_parameters()):
-        raise InputError(
-            "checkpoint", str(adapter), "the adapter file loaded no LoRA weights into the transformer"
-        )
+    if cfg.model == "tiny":
+        load_training_pipeline("tiny", device="cpu", dtype="fp32")  # builds the local tiny model if absent
+    engine = Engine(cfg.model, device=device)
     use_prompts = prompts or cfg.preview_prompts
     if not use_prompts:
         summary = json.loads((run / ck.SUMMARY_FILE).read_text()) if (run / ck.SUMMARY_FILE).exists() else {}
         use_prompts = summary.get("preview_prompts") or ["instrumental"]
     out = run / "sweeps" / adapter.name
-    previews = render_previews(
-        pipe,
-        out,
-        use_prompts,
-        seeds or cfg.preview_seeds,
-        scales or [0.0, 0.5, 1.0, 1.5],
-        duration_s=duration_s or cfg.preview_duration_s,
-        steps=cfg.preview_steps or info.steps,
-        guidance_scale=info.guidance_scale,
-        shift=info.shift,
-    )
+    previews = []
+    for p_index, prompt in enumerate(use_prompts):
+        for seed in seeds or cfg.preview_seeds:
+            for scale in scales if scales is not None else [0.0, 0.5, 1.0, 1.5]:
+                request = Text2Music(
+                    prompt=prompt,
+                    instrumental=True,
+                    seed=seed,
+                    duration_s=duration_s or cfg.preview_duration_s,
+                    steps=cfg.preview_steps or None,
+                    lora=LoraRef(str(adapter), scale),
+                )
+                result = engine.run(request, record=False)
+                path = write_audio(out / f"p{p_index}_seed{seed}_scale{scale:g}.wav", result.audio)
+                previews.append(Preview(prompt, seed, scale, path))
     return SweepResult(adapter, previews, checkpoint_table(run))
