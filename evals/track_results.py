@@ -24,12 +24,15 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import InputError
+
+_REASON_KEY = re.compile(r"[^\d+\-±]*")
 
 
 @dataclass(frozen=True)
@@ -127,16 +130,23 @@ def delivery_summary(results: Iterable[TrackResult], system: str, genre: str) ->
     checked = [r for r in results if r.system == system and r.genre == genre and r.delivery_pass is not None]
     if not checked:
         return None
-    reasons: dict[str, int] = {}
+    # Reasons carry measured numbers ("loudness -10.2 LUFS outside ..."), so group by the words before the first
+    # number and keep one example of each.
+    groups: dict[str, list[str]] = {}
     for r in checked:
         if not r.delivery_pass:
             for reason in r.reasons or ("failed (no reason recorded)",):
-                reasons[reason] = reasons.get(reason, 0) + 1
-    top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
+                key = _REASON_KEY.match(reason)
+                groups.setdefault(
+                    key.group(0).strip() if key and key.group(0).strip() else reason, []
+                ).append(reason)
+    top = sorted(groups.items(), key=lambda kv: -len(kv[1]))[:3]
     return DeliverySummary(
         tracks=len(checked),
         passed=sum(1 for r in checked if r.delivery_pass),
-        failures=[f"{reason} ({count}x)" for reason, count in top],
+        failures=[
+            f"{key} {len(items)}x" + (f", e.g. {items[0]}" if items[0] != key else "") for key, items in top
+        ],
     )
 
 

@@ -14,7 +14,13 @@ from evals.decision import FAIL, NEED_MORE_VOTES, PASS, DecisionRule, decide, ru
 from evals.preference import Vote
 from evals.report import write_report
 from evals.simulate import CampaignSimulation, simulate_votes
-from evals.track_results import DeliverySummary, TrackResult, campaign_clips, read_track_results
+from evals.track_results import (
+    DeliverySummary,
+    TrackResult,
+    campaign_clips,
+    delivery_summary,
+    read_track_results,
+)
 from evals.vote_io import load_votes, read_votes_file, write_votes_file
 from workbench.errors import ConfigError, InputError
 from workbench.tracking import Tracker, read_mirror
@@ -236,6 +242,14 @@ def test_track_results_file(tmp_path):
         and tracks[0].tempo_bpm is None
     )
     assert tracks[1].delivery_pass is True and tracks[1].loudness_lufs == -18.0
+    loud = [
+        TrackResult("B", "spa", False, reasons=(f"loudness -{x} LUFS outside -22 ± 2 LUFS",))
+        for x in (10, 11)
+    ]
+    summary = delivery_summary([*tracks, *loud, TrackResult("B", "spa", True)], "B", "spa")
+    assert (summary.tracks, summary.passed) == (3, 1)
+    assert summary.failures == ["loudness 2x, e.g. loudness -10 LUFS outside -22 ± 2 LUFS"]
+    assert delivery_summary(tracks, "B", "retail") is None
 
 
 class _BareStore:
