@@ -386,11 +386,8 @@ def _expand_row(
         )
         return []
     fixed, axes = _axes(row, grid)
-    if (
-        "genre" not in row
-        and "prompt" not in row
-        and not any(k in (plan.get("defaults") or {}) for k in ("genre", "prompt"))
-    ):
+    given = {**(plan.get("defaults") or {}), **row}
+    if "genre" not in given and "prompt" not in given and given.get("task", "text2music") == "text2music":
         problems.append(
             PlanProblem(row_no, "prompt", None, "give a prompt or a genre (see configs/genres.yaml)")
         )

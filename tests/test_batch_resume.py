@@ -1,0 +1,130 @@
+"""The batch CLI as users run it: killed with SIGKILL mid-run and re-run, and split over two accelerate processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.audio_io import read_audio
+from workbench.batch import manifest as mf
+
+CLI = [sys.executable, "-m", "workbench.cli.main"]
+
+
+def make_plan(tmp_path: Path, items: int) -> Path:
+    half = items // 2
+    path = tmp_path / "plan.yaml"
+    path.write_text(
+        "name: resume\nmodel: tiny\ndefaults: {duration_s: 1, steps: 1}\nrun: {max_group: 4}\n"
+        f"entries:\n  - {{genre: spa, seeds: 0-{half - 1}}}\n  - {{prompt: soft piano, seeds: 0-{items - half - 1}}}\n"
+    )
+    return path
+
+
+def committed(out: Path) -> int:
+    return len(mf.read_records(out)) if (out / mf.MANIFEST_DIR).is_dir() else 0
+
+
+def check_exactly_once(out: Path, items: int) -> None:
+    records = mf.read_records(out)
+    assert Counter(r["job_id"] for r in records).most_common(1)[0][1] == 1, "an item was committed twice"
+    assert len(records) == items and {r["status"] for r in records} == {"ok"}
+    frame = pd.read_csv(out / "manifest.csv")
+    assert len(frame) == items and frame["job_id"].is_unique
+    files = sorted(p.name for p in (out / "tracks").iterdir())
+    assert not [f for f in files if f.startswith(".")], (
+        f"partial files left: {[f for f in files if f.startswith('.')]}"
+    )
+    assert sorted(files) == sorted(
+        [f"{j}.wav" for j in frame["job_id"]] + [f"{j}.json" for j in frame["job_id"]]
+    )
+
+
+def kill_and_resume(tmp_path: Path, items: int, kill_after: int) -> None:
+    plan, out = make_plan(tmp_path, items), tmp_path / "out"
+    args = [*CLI, "batch", "run", str(plan), "--out", str(out), "--no-progress", "--no-store"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 600
+    while committed(out) < kill_after and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, (
+        f"the batch ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    )
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = committed(out)
+    assert kill_after <= done < items
+    # Whatever sits under a final name after the kill is a whole file.
+    for path in (out / "tracks").glob("*.wav"):
+        assert read_audio(path).frames == 48_000
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"{done} already done" in rerun.stdout
+    check_exactly_once(out, items)
+
+
+def test_sigkill_mid_run_then_rerun_gives_every_item_once(tmp_path: Path, tiny_model_dir: Path) -> None:
+    kill_and_resume(tmp_path, items=8, kill_after=2)
+
+
+@pytest.mark.slow
+def test_sigkill_200_item_plan_then_rerun(tmp_path: Path, tiny_model_dir: Path) -> None:
+    kill_and_resume(tmp_path, items=200, kill_after=70)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_two_accelerate_processes_merge_one_manifest(tmp_path: Path, tiny_model_dir: Path) -> None:
+    plan, out = make_plan(tmp_path, 16), tmp_path / "out"
+    accelerate = Path(sys.executable).parent / "accelerate"
+    # --multi_gpu makes accelerate start one process per --num_processes through torch's launcher; without CUDA
+    # the batch asks accelerate for a CPU (gloo) process group (see workbench/batch/distributed.py).
+    args = [
+        str(accelerate),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        "-m",
+        "workbench.cli.main",
+        "batch",
+        "run",
+        str(plan),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-store",
+    ]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "process 1/2" in done.stdout and "process 2/2" in done.stdout
+    assert sorted(p.name for p in (out / mf.MANIFEST_DIR).glob("shard-*.jsonl")) == [
+        "shard-0.jsonl",
+        "shard-1.jsonl",
+    ]
+    check_exactly_once(out, 16)
+    frame = pd.read_parquet(out / "manifest.parquet")
+    assert Counter(frame["process_index"]) == {0: 8, 1: 8}  # 4 groups of 4, dealt round-robin
+    assert list(out.glob("manifest*.csv")) == [out / "manifest.csv"]
