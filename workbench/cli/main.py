@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = [
     "workbench.cli.lora",
     "workbench.cli.campaign",
     "workbench.cli.batch",
+    "workbench.cli.eval",
 ]
 
 
