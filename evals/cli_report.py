@@ -28,7 +28,10 @@ def add_report_parser(eval_subparsers: Any) -> None:
         ),
     )
     p.add_argument(
-        "campaign", metavar="CAMPAIGN", help="campaign name (as stored, or as written in the votes file)"
+        "campaign",
+        metavar="CAMPAIGN",
+        nargs="+",
+        help="campaign name(s); several (e.g. one per genre) are reported together, decided per genre",
     )
     p.add_argument(
         "--votes",
@@ -118,36 +121,43 @@ def run_report(args: argparse.Namespace) -> int:
     from workbench import paths
 
     rule = _rule(args)
+    names: list[str] = list(args.campaign)
+    votes = []
     if args.votes:
         every = read_votes_file(args.votes)
-        votes = [v for v in every if v.campaign == args.campaign]
-        if not votes:
-            found = ", ".join(sorted({v.campaign for v in every})[:10])
-            raise InputError(
-                "campaign", args.campaign, f"no votes of this campaign in {args.votes} (it holds: {found})"
-            )
+        for name in names:
+            mine = [v for v in every if v.campaign == name]
+            if not mine:
+                found = ", ".join(sorted({v.campaign for v in every})[:10])
+                raise InputError(
+                    "campaign", name, f"no votes of this campaign in {args.votes} (it holds: {found})"
+                )
+            votes += mine
     else:
         from workbench.store import Store
 
-        votes = load_votes(Store(), args.campaign)
+        for name in names:
+            votes += load_votes(Store(), name)
     tracks = read_track_results(args.tracks) if args.tracks else []
     clips = read_clip_list(args.clips) if args.clips else []
     if args.analyze_clips:
         from workbench.store import Store
 
-        clips += campaign_clips(Store(), args.campaign)
+        for name in names:
+            clips += campaign_clips(Store(), name)
     if clips:
         print(f"analysing {len(clips)} clips for delivery checks ...")
         tracks += analyse_clips(clips)
+    title = " + ".join(names)
     analysis = analyse_campaign(
         votes,
-        campaign=args.campaign,
+        campaign=title,
         baseline=args.baseline,
         candidates=args.candidate,
         rule=rule,
         tracks=tracks,
     )
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in args.campaign)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in "+".join(names))
     out = Path(args.out) if args.out else paths.home() / "reports" / safe
     tracker = None
     if args.tracking != "off":

@@ -105,6 +105,11 @@ def rater_rows(a: CampaignAnalysis) -> list[dict[str, Any]]:
     ]
 
 
+def _scopes(a: CampaignAnalysis, overall: Any, by_genre: dict[str, Any]) -> dict[str, Any]:
+    """Overall plus each genre; just the genre when there is only one (a campaign usually has one)."""
+    return dict(by_genre) if len(by_genre) == 1 else {"overall": overall, **by_genre}
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str], headers: list[str] | None = None) -> Block:
     return Block("table", header=headers or columns, rows=[[r[c] for c in columns] for r in rows])
 
@@ -176,7 +181,7 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
         Block("h2", "Standings"),
         Block("image", "Ratings with 95 % intervals", image=plots["standings"], name="standings.png"),
     ]
-    for scope, st in {"overall": a.overall, **a.by_genre}.items():
+    for scope, st in _scopes(a, a.overall, a.by_genre).items():
         blocks.append(Block("h3", f"{scope}: {st.n_votes} votes, {st.n_raters} raters"))
         blocks.append(
             Block(
@@ -256,7 +261,7 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
             header=["scope", "alpha", "items", "Fleiss kappa", "items", "raters/item"],
             rows=[
                 [s, ag.alpha, ag.alpha_items, ag.kappa, ag.kappa_items, ag.kappa_raters_per_item]
-                for s, ag in {"overall": a.agreement_overall, **a.agreement_by_genre}.items()
+                for s, ag in _scopes(a, a.agreement_overall, a.agreement_by_genre).items()
             ],
         )
     )
@@ -315,7 +320,7 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
 
 def make_plots(a: CampaignAnalysis) -> dict[str, bytes]:
     plots = {
-        "standings": standings_plot({"overall": a.overall, **a.by_genre}),
+        "standings": standings_plot(_scopes(a, a.overall, a.by_genre)),
         "win_matrix": win_matrix_plot(a.win_overall, "All genres"),
     }
     if len(a.genres) > 1:

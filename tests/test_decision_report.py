@@ -456,3 +456,35 @@ def test_report_command_analyses_clips_for_delivery(tmp_path, capsys):
     )
     with pytest.raises(InputError, match="missing genre"):
         bad.func(bad)
+
+
+def test_report_command_joins_campaigns_one_per_genre(tmp_path, capsys):
+    import dataclasses
+
+    spa = simulate_votes(dataclasses.replace(SPEC, genres=("spa",), campaign="spa-nov"))
+    retail = simulate_votes(dataclasses.replace(SPEC, genres=("retail",), campaign="retail-nov", seed=12))
+    votes_file = write_votes_file(spa + retail, tmp_path / "votes.csv")
+    args = _report_parser().parse_args(
+        ["report", "spa-nov", "retail-nov", "--votes", str(votes_file), "--out", str(tmp_path / "out"),
+         "--baseline", "catalogue", "--min-delivery-pass-rate", "none", "--bootstrap-rounds", "50"]
+    )  # fmt: skip
+    assert args.func(args) == 0
+    with (tmp_path / "out" / "decisions.csv").open() as fh:
+        genres = {r["genre"] for r in csv.DictReader(fh)}
+    assert genres == {"spa", "retail"}
+    assert "# Campaign report: spa-nov + retail-nov" in (tmp_path / "out" / "report.md").read_text()
+    single = _report_parser().parse_args(
+        [
+            "report",
+            "spa-nov",
+            "--votes",
+            str(votes_file),
+            "--out",
+            str(tmp_path / "one"),
+            "--bootstrap-rounds",
+            "50",
+        ]
+    )
+    assert single.func(single) == 0
+    md = (tmp_path / "one" / "report.md").read_text()
+    assert "### spa:" in md and "### overall" not in md  # one genre: no duplicate "overall" section
