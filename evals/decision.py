@@ -271,7 +271,8 @@ def decide(
     elif delivery is None or delivery.tracks == 0:
         delivery_state = "need"
         reasons.append(
-            f"no delivery results for {candidate} in {genre}: run the delivery checks on its clips"
+            f"no delivery results for {candidate} in {genre}: run the delivery checks on its clips "
+            "(report options --analyze-clips, --clips or --tracks)"
         )
     elif delivery.pass_rate < rule.min_delivery_pass_rate:
         delivery_state = "fail"
