@@ -300,7 +300,9 @@ def build_rater_app(
         listened_a = gr.Number(visible=False)
         listened_b = gr.Number(visible=False)
         outputs = [player, pair_id, progress, message, fit_a, fit_b, comment, rating, finished]
-        demo.load(on_load, inputs=None, outputs=outputs, api_name="current", concurrency_limit=None)
+        demo.load(
+            on_load, inputs=None, outputs=outputs, api_name="current", concurrency_limit=None, queue=False
+        )
         for button, (outcome, _, _) in zip(buttons, OUTCOME_BUTTONS, strict=True):
             button.click(
                 voter(outcome),
@@ -309,8 +311,31 @@ def build_rater_app(
                 js=COLLECT_JS,
                 api_name=f"vote_{outcome}",
                 concurrency_limit=None,
+                queue=False,
                 trigger_mode="once",  # a double click sends one request (the server is idempotent anyway)
             )
     demo.service = service
     demo.stream = stream
     return demo
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m workbench.ui.rater``: serve the rating page alone (app.py --mode rater does the same)."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m workbench.ui.rater", description=main.__doc__)
+    parser.add_argument("--campaign", default=None, help="campaign name (default: the newest open campaign)")
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve the local network")
+    parser.add_argument("--port", type=int, default=7861)
+    parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    args = parser.parse_args(argv)
+    for key, value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_DISABLE_TELEMETRY", "1")):
+        os.environ.setdefault(key, value)
+    app = build_rater_app(Store(), campaign=args.campaign)
+    app.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
