@@ -1,7 +1,7 @@
 """Campaign decision report: Markdown + self-contained HTML, CSV / JSON exports, and W&B logging when tracking is on.
 
 Files written to the output folder:
-    report.md, plots/*.png   the report with its figures beside it
+    report.md, plots/*.png   the report with its figures beside it (tables: evals.report_tables)
     report.html              the same report in one file (figures inlined)
     decisions.csv            genre, candidate, baseline, verdict, win rate and interval, votes, delivery, reasons
     standings.csv            scope (overall or genre), system, rating, interval, votes, win rate, both-bad rate, rank
@@ -13,7 +13,6 @@ Files written to the output folder:
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ from evals.campaign_analysis import CampaignAnalysis
 from evals.preference import Vote
 from evals.report_plots import distribution_plot, standings_plot, win_matrix_plot
 from evals.report_render import Block, to_html, to_markdown
+from evals.report_tables import decision_rows, json_clean, rater_rows, standings_rows, win_rows, write_csv
 from evals.vote_io import write_votes_file
 
 
@@ -40,69 +40,6 @@ class ReportFiles:
 
 def _pct(x: float) -> str:
     return "–" if x is None or not math.isfinite(x) else f"{x:.1%}"
-
-
-def decision_rows(a: CampaignAnalysis) -> list[dict[str, Any]]:
-    rows = []
-    for d in a.decisions:
-        h = d.head_to_head
-        rows.append(
-            {
-                "genre": d.genre,
-                "candidate": d.candidate,
-                "baseline": d.baseline,
-                "verdict": d.verdict,
-                "win_rate": h.win_rate,
-                "ci_low": h.ci_low,
-                "ci_high": h.ci_high,
-                "interval": h.interval,
-                "votes": h.votes,
-                "raters": h.raters,
-                "both_bad": h.both_bad,
-                "design_effect": h.design_effect,
-                "sprt": ""
-                if h.sprt is None
-                else f"{h.sprt.decision} after {h.sprt.n} (llr {h.sprt.llr:.2f})",
-                "delivery_pass_rate": d.delivery.pass_rate if d.delivery else math.nan,
-                "delivery_tracks": d.delivery.tracks if d.delivery else 0,
-                "more_votes": d.more_votes,
-                "reasons": "; ".join(d.reasons),
-            }
-        )
-    return rows
-
-
-def standings_rows(a: CampaignAnalysis) -> list[dict[str, Any]]:
-    scopes = {"overall": a.overall, **a.by_genre}
-    return [{"scope": scope, **asdict(s)} for scope, st in scopes.items() for s in st.standings]
-
-
-def win_rows(a: CampaignAnalysis) -> list[dict[str, Any]]:
-    scopes = {"overall": a.win_overall, **a.win_by_genre}
-    return [
-        {"scope": scope, "system": s, "opponent": o, "win_rate": rate, "votes": n}
-        for scope, wm in scopes.items()
-        for s, o, rate, n in wm.rows()
-    ]
-
-
-def rater_rows(a: CampaignAnalysis) -> list[dict[str, Any]]:
-    return [
-        {
-            "rater": q.rater,
-            "votes": q.votes,
-            "gold_trials": q.gold_trials,
-            "gold_pass_rate": q.gold_pass_rate,
-            "repeats": q.repeats,
-            "repeat_consistency": q.repeat_consistency,
-            "left_rate": q.position.left_rate,
-            "left_p_value": q.position.p_value,
-            "tie_rate": q.tie_rate,
-            "excluded": q.excluded,
-            "reasons": "; ".join(q.reasons),
-        }
-        for q in a.quality.values()
-    ]
 
 
 def _scopes(a: CampaignAnalysis, overall: Any, by_genre: dict[str, Any]) -> dict[str, Any]:
@@ -337,26 +274,6 @@ def make_plots(a: CampaignAnalysis) -> dict[str, bytes]:
     return plots
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        if rows:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    return path
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN: write null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
 def write_report(
     a: CampaignAnalysis, out_dir: str | Path, *, votes: list[Vote] | None = None, tracker: Any = None
 ) -> ReportFiles:
@@ -379,7 +296,7 @@ def write_report(
         "win_matrix": win_rows(a),
         "raters": rater_rows(a),
     }
-    csvs = {name: _write_csv(out / f"{name}.csv", rows) for name, rows in tables.items()}
+    csvs = {name: write_csv(out / f"{name}.csv", rows) for name, rows in tables.items()}
     if votes is not None:
         csvs["votes"] = write_votes_file(votes, out / "votes.csv")
     doc = {
@@ -403,7 +320,7 @@ def write_report(
         **tables,
     }
     js = out / "report.json"
-    js.write_text(json.dumps(_clean(doc), indent=1), encoding="utf-8")
+    js.write_text(json.dumps(json_clean(doc), indent=1), encoding="utf-8")
     if tracker is not None:
         log_to_tracker(a, tracker, tables, plot_paths, page)
     return ReportFiles(out, md, page, js, csvs, plot_paths)
@@ -419,7 +336,7 @@ def log_to_tracker(
     for name, rows in tables.items():
         if rows:
             columns = list(rows[0])
-            tracker.log_table(f"report/{name}", columns, [[_clean(r[c]) for c in columns] for r in rows])
+            tracker.log_table(f"report/{name}", columns, [[json_clean(r[c]) for c in columns] for r in rows])
     for key, path in plots.items():
         tracker.log_image(f"report/{key}", path)
     summary: dict[str, Any] = {
