@@ -65,17 +65,19 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
     if a.notes:
         blocks.append(Block("list", items=a.notes))
     blocks.append(Block("h2", "Decisions"))
-    delivery = (
-        "not part of the rule" if r.min_delivery_pass_rate is None else f">= {r.min_delivery_pass_rate:.0%}"
-    )
+    if r.min_delivery_pass_rate is None:
+        delivery, fail_delivery = " (delivery is not part of this rule)", ""
+    else:
+        delivery = f" and its delivery pass rate is >= {r.min_delivery_pass_rate:.0%}"
+        fail_delivery = " or delivery falls short"
     blocks.append(
         Block(
             "p",
             f"Rule: PASS when the lower end of the candidate's win rate against {a.baseline or '(no baseline)'} "
-            f"(ties half, both-bad {'excluded' if r.both_bad == 'exclude' else 'as ties'}) is >= {r.min_win_rate:.0%} "
-            f"and its delivery pass rate is {delivery}; FAIL when the upper end is below {r.min_win_rate:.0%} or delivery "
-            f"falls short; otherwise NEED MORE VOTES. Interval: {r.interval} at {r.confidence:.0%}; at least {r.min_votes} "
-            "head-to-head votes. See docs/metrics.md, 'How a decision is reached'.",
+            f"(ties half, both-bad {'excluded' if r.both_bad == 'exclude' else 'as ties'}) is >= {r.min_win_rate:.0%}"
+            f"{delivery}; FAIL when the upper end is below {r.min_win_rate:.0%}{fail_delivery}; otherwise NEED MORE "
+            f"VOTES. Interval: {r.interval} at {r.confidence:.0%}; at least {r.min_votes} head-to-head votes. "
+            "See docs/metrics.md, 'How a decision is reached'.",
         )
     )
     if a.decisions:
@@ -129,7 +131,7 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
                         s.rank,
                         s.system,
                         round(s.rating, 1),
-                        f"{s.ci_low:.0f} – {s.ci_high:.0f}",
+                        f"{s.ci_low:.0f} – {s.ci_high:.0f}" if math.isfinite(s.ci_low) else "–",
                         s.votes,
                         _pct(s.win_rate),
                         _pct(s.both_bad_rate),
