@@ -212,29 +212,44 @@ def test_qc_checks_measure_generated_audio() -> None:
         max_silence_s=3.0,
     )
     music = qc.basic_analyzer(Audio(loud, sr))
-    report = qc.run_checks(
-        {**music, "tempo_bpm": 140.0, "key": "A minor"},
-        {"integrated_lufs": -22.5, "true_peak_dbtp": -2.3},
-        target,
-        rules,
-    )
+    levels = {"integrated_lufs": -22.5, "true_peak_dbtp": -2.3}
+    report = qc.run_checks({**music, **levels, "tempo_bpm": 140.0, "key": "A minor"}, target, rules)
     # 140 bpm is double time of 70 (inside 55-80); A minor is C major's relative minor.
     assert report.failed == ["clipping"] and report.rejected
-    report = qc.run_checks(
-        {**music, "clipped_fraction": 0.0, "tempo_bpm": 200.0, "key": "D major"},
-        {"integrated_lufs": -17.0, "true_peak_dbtp": -1.0},
-        target,
-        rules,
-    )
-    assert report.failed == ["tempo", "key", "loudness", "true_peak"]
-    assert (
-        report.rejected
-    )  # loudness and true peak are in the default reject list; tempo and key only recorded
+    bad = {
+        "clipped_fraction": 0.0,
+        "tempo_bpm": 200.0,
+        "key": "D major",
+        "integrated_lufs": -17.0,
+        "true_peak_dbtp": -1.0,
+        "delivery_passed": False,
+        "delivery_reasons": ["DC offset +0.5 FS"],
+    }
+    report = qc.run_checks({**music, **bad}, target, rules)
+    assert report.failed == ["tempo", "key", "loudness", "true_peak", "delivery"] and report.rejected
+    # Tempo and key are recorded but reject only when the rules say so.
+    report = qc.run_checks({**music, **levels, "clipped_fraction": 0.0, "tempo_bpm": 200.0}, target, rules)
+    assert report.failed == ["tempo"] and not report.rejected
+    assert qc.run_checks({**music, "tempo_bpm": 200.0}, target, qc.QcRules(reject=("tempo",))).rejected
     assert qc.keys_match("F# minor", "Gb minor") and qc.keys_match("A minor", "C major", "exact") is False
     with pytest.raises(InputError, match="qc.rejct"):
         qc.QcRules.from_dict({"rejct": ["tempo"]})
     with pytest.raises(InputError, match="unknown check"):
         qc.QcRules.from_dict({"reject": ["vibes"]})
+
+
+def test_full_analyzer_feeds_tempo_key_and_delivery_from_the_metrics_package() -> None:
+    sr = 48_000
+    t = np.arange(6 * sr) / sr
+    # A C major triad struck twice a second (120 bpm), well under the retail loudness target.
+    x = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0)) * np.exp(-(t % 0.5) * 12) * 0.2
+    metrics = qc.full_analyzer(Audio(np.stack([x, x]).astype(np.float32), sr), None, "retail")
+    assert metrics["key"] == "C major" and metrics["tempo_bpm"] == pytest.approx(120, abs=3)
+    assert metrics["delivery_passed"] is False and metrics["delivery_reasons"][0].startswith("loudness -20.")
+    target = qc.Target(bpm_range=(118, 122), key="A minor", loudness_lufs=-14.0)
+    report = qc.run_checks(metrics, target, qc.QcRules())
+    assert report.failed == ["loudness", "delivery"]
+    assert [c.passed for c in report.checks if c.name in ("tempo", "key")] == [True, True]
 
 
 @pytest.mark.parametrize("fmt", ["wav", "flac", "mp3"])

@@ -24,7 +24,7 @@ def make_plan(tmp_path: Path, items: int) -> Path:
     half = items // 2
     path = tmp_path / "plan.yaml"
     path.write_text(
-        "name: resume\nmodel: tiny\ndefaults: {duration_s: 1, steps: 1}\nrun: {max_group: 4}\n"
+        "name: resume\nmodel: tiny\ndefaults: {duration_s: 1, steps: 1}\nrun: {max_group: 4}\nqc: {analyzer: basic}\n"
         f"entries:\n  - {{genre: spa, seeds: 0-{half - 1}}}\n  - {{prompt: soft piano, seeds: 0-{items - half - 1}}}\n"
     )
     return path

@@ -22,6 +22,8 @@ from workbench.store import Store
 from workbench.tracking import read_mirror
 
 SHORT = "model: tiny\ndefaults: {duration_s: 1, steps: 1}\n"
+# Levels-only QC unless a test sets its own: most tests here are about the runner, not the metrics.
+BASIC_QC = "qc: {analyzer: basic}\n"
 
 
 class CountingEngine:
@@ -39,7 +41,7 @@ class CountingEngine:
 
 def plan_file(tmp_path: Path, body: str, name: str = "plan.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(SHORT + body)
+    path.write_text(SHORT + ("" if "qc:" in body else BASIC_QC) + body)
     return path
 
 
@@ -47,7 +49,7 @@ def test_batch_writes_tagged_mastered_tracks_and_a_manifest_then_resumes(tmp_pat
     plan = load_plan(
         plan_file(
             tmp_path,
-            "export: {format: flac}\nentries:\n  - {genre: spa, seeds: 0-2}\n"
+            "export: {format: flac}\nqc: {reject: [clipping, silence, loudness, true_peak]}\nentries:\n  - {genre: spa, seeds: 0-2}\n"
             "  - {prompt: soft piano, seeds: 5, title: Piano}\n",
         )
     )
@@ -74,7 +76,7 @@ def test_batch_writes_tagged_mastered_tracks_and_a_manifest_then_resumes(tmp_pat
         "request.prompt",
         "request.seed",
         "qc.metrics.clipped_fraction",
-        "qc.metrics.delivered_integrated_lufs",
+        "qc.metrics.integrated_lufs",
         "mastering_gain_db",
         "model",
         "title",
@@ -94,6 +96,10 @@ def test_batch_writes_tagged_mastered_tracks_and_a_manifest_then_resumes(tmp_pat
         "integrated_lufs"
     ] == pytest.approx(-22, abs=0.5)
     assert read_tags(frame.iloc[3]["path"])["title"] == "Piano"
+    # The genre's delivery check (evals) ran on the mastered spa tracks and is recorded; it does not reject here.
+    checks = {c["name"]: c for c in json.loads(spa["qc.checks"])}
+    assert checks["delivery"]["passed"] is not None and checks["loudness"]["passed"] is True
+    assert {c["name"]: c for c in json.loads(frame.iloc[3]["qc.checks"])}["delivery"]["passed"] is None
     rows = store.list_runs(limit=10)
     assert len(rows) == 4 and {r.batch_id for r in rows} == {result.batch_id}
     events = {e["event"] for e in read_mirror(out)}
@@ -142,26 +148,31 @@ def test_a_failing_item_is_recorded_and_the_batch_continues(tmp_path: Path, engi
 def test_qc_rejects_and_regenerates_under_a_new_seed(tmp_path: Path, engine: Any) -> None:
     calls = {"n": 0}
 
-    def first_take_clips(audio: Any) -> dict[str, Any]:
+    def first_take_silent(audio: Any, request: Any, genre: Any) -> dict[str, Any]:
         calls["n"] += 1
-        return {**qc.basic_analyzer(audio), "clipped_fraction": 1.0 if calls["n"] == 1 else 0.0}
+        return {**qc.basic_analyzer(audio), "longest_silence_s": 30.0 if calls["n"] == 1 else 0.0}
 
     plan = load_plan(plan_file(tmp_path, "qc: {regenerate: 2}\nentries:\n  - {prompt: a, seeds: 4}\n"))
-    run_batch(plan, tmp_path / "a", make_engine=lambda m: engine, analyzer=first_take_clips, tracking="off")
+    run_batch(plan, tmp_path / "a", make_engine=lambda m: engine, analyzer=first_take_silent, tracking="off")
     (record,) = mf.read_records(tmp_path / "a")
     assert record["status"] == "ok" and record["qc_attempts"] == 1 and record["plan_seed"] == 4
     assert record["seed"] == regen_seed(record["job_id"], 1) != 4
     assert json.loads(Path(record["sidecar"]).read_text())["request"]["seed"] == record["seed"]
 
-    def always_clips(audio: Any) -> dict[str, Any]:
-        return {**qc.basic_analyzer(audio), "clipped_fraction": 1.0}
+    def always_silent(audio: Any, request: Any, genre: Any) -> dict[str, Any]:
+        return {**qc.basic_analyzer(audio), "longest_silence_s": 30.0}
 
     rules = qc.QcRules(regenerate=0)
     run_batch(
-        plan, tmp_path / "b", make_engine=lambda m: engine, analyzer=always_clips, rules=rules, tracking="off"
+        plan,
+        tmp_path / "b",
+        make_engine=lambda m: engine,
+        analyzer=always_silent,
+        rules=rules,
+        tracking="off",
     )
     (record,) = mf.read_records(tmp_path / "b")
-    assert record["status"] == "rejected" and record["qc"]["failed"] == ["clipping"]
+    assert record["status"] == "rejected" and record["qc"]["failed"] == ["silence"]
     assert Path(record["path"]).parent.name == "rejected" and Path(record["path"]).is_file()
 
 
@@ -214,7 +225,7 @@ def test_a_batch_supplies_an_imported_campaign_system(tmp_path: Path, engine: An
     assert (exported.files, exported.prompts) == (3, 2)
     mapping = pd.read_csv(exported.mapping_csv)
     assert mapping[["prompt_id", "take"]].values.tolist() == [["p0", 0], ["p1", 0], ["p1", 1]]
-    data = campaign_dict(tmp_path / "camp", prompts=2, takes=1)
+    data = campaign_dict(tmp_path / "camp", prompts=2, takes=1, quota=4)
     data["systems"][0] = {
         "name": "batchsys",
         "import_dir": str(exported.folder),

@@ -1,12 +1,14 @@
 """The QC gate: per-track metrics, checks against the row's targets, and which failed checks reject a track.
 
-Metrics come from an *analyzer*, a function ``Audio -> dict``. The default is the evaluation package's
-``evals.analyze_audio`` when it is installed (tempo and key included), else the built-in measurements below
-(clipping, silence, loudness, true peak; tempo and key are then reported as "not measured"). Checks are plain
-functions in ``CHECKS``, so a team can add one (say, a CLAP-score floor) without touching the runner.
+Metrics come from an *analyzer*, a function ``(audio, request, genre) -> dict``. ``full`` (the default) is the
+metrics package: ``evals.analyze_audio`` with the genre's delivery checks (``evals.check_delivery``: loudness,
+true peak, silence, tempo range, DC offset, dropouts, mono fold-down, loudness range) plus tempo and key.
+``basic`` measures only clipping, silence, loudness and true peak, for very large batches where analysis time
+matters. Checks are plain functions in ``CHECKS``, so a team can add one (a CLAP-score floor, say) without
+touching the runner; ``reject`` says which failures reject a track, the others are only recorded.
 
-Music checks (clipping, silence, tempo, key) look at the generated audio; delivery checks (loudness, true peak)
-look at the mastered audio, because mastering is what sets those.
+Everything is measured on the delivered (mastered) audio except clipping, which is measured on the generated
+audio: the limiter would hide flat-topped peaks that are baked into the music.
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ from workbench.audio_io import Audio
 from workbench.batch.presets import GenrePreset
 from workbench.errors import InputError
 
-CHECK_NAMES = ("clipping", "silence", "tempo", "key", "loudness", "true_peak")
-MUSIC_CHECKS = ("clipping", "silence", "tempo", "key")
+ANALYZERS = ("full", "basic")
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (float output of the VAE can exceed 1.0)
 SILENCE_FRAME_S = 0.05
 DEFAULT_MAX_SILENCE_S = 2.0
@@ -42,8 +43,15 @@ class QcRules:
     tempo_tolerance_bpm: float = 8.0  # around the row's bpm (or the genre's range); half/double time accepted
     key_match: str = "relative"  # "exact", "relative" (A minor passes for C major) or "off"
     loudness_tolerance_lu: float | None = None  # None: the genre's tolerance, else 1 LU
-    reject: tuple[str, ...] = ("clipping", "silence", "loudness", "true_peak")  # failures that reject
+    reject: tuple[str, ...] = (
+        "clipping",
+        "silence",
+        "loudness",
+        "true_peak",
+        "delivery",
+    )  # failures that reject
     regenerate: int = 0  # new-seed attempts for a rejected track before it is kept as rejected
+    analyzer: str = "full"  # "full" (evals.analyze_audio + delivery checks) or "basic" (levels only; faster)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> QcRules:
@@ -66,6 +74,8 @@ class QcRules:
         bad = [c for c in self.reject if c not in CHECKS]
         if bad:
             raise InputError("qc.reject", bad[0], f"unknown check; choose from {', '.join(CHECKS)}")
+        if self.analyzer not in ANALYZERS:
+            raise InputError("qc.analyzer", self.analyzer, f"choose one of {', '.join(ANALYZERS)}")
         if self.key_match not in KEY_MODES:
             raise InputError("qc.key_match", self.key_match, f"choose one of {', '.join(KEY_MODES)}")
         if (
@@ -146,7 +156,7 @@ def level_metrics(audio: Audio) -> dict[str, float | None]:
     return {"integrated_lufs": m["integrated_lufs"], "true_peak_dbtp": m["true_peak_dbtp"]}
 
 
-def basic_analyzer(audio: Audio) -> dict[str, Any]:
+def basic_analyzer(audio: Audio, request: Any = None, genre: str | None = None) -> dict[str, Any]:
     return {
         "clipped_fraction": clipped_fraction(audio.samples),
         "longest_silence_s": longest_silence_s(audio.samples, audio.sample_rate),
@@ -156,41 +166,46 @@ def basic_analyzer(audio: Audio) -> dict[str, Any]:
     }
 
 
-Analyzer = Callable[[Audio], dict[str, Any]]
+_EVALS_METRICS = (
+    "tempo_bpm",
+    "beat_regularity",
+    "key_confidence",
+    "clipped_samples",
+    "dropouts",
+    "dc_offset",
+    "mono_loudness_drop_lu",
+    "loudness_range_lu",
+    "spectral_centroid_hz",
+    "onset_density_per_s",
+    "longest_silence_s",
+    "true_peak_dbtp",
+)
 
 
-def default_analyzer() -> Analyzer:
-    """``evals.analyze_audio`` when the metrics package provides it, else the built-in measurements."""
-    try:
-        from evals import analyze_audio  # type: ignore[attr-defined]
-    except ImportError:
-        return basic_analyzer
+def full_analyzer(audio: Audio, request: Any = None, genre: str | None = None) -> dict[str, Any]:
+    """``evals.analyze_audio`` with the genre's delivery checks, flattened to the names the checks use."""
+    from evals import analyze_audio
+    from evals.delivery import load_delivery_specs
 
-    def analyze(audio: Audio) -> dict[str, Any]:
-        return {**basic_analyzer(audio), **_from_evals(analyze_audio(audio))}
+    known = genre if genre in load_delivery_specs() else None
+    a = analyze_audio(audio, genre=known)
+    metrics: dict[str, Any] = {name: getattr(a, name) for name in _EVALS_METRICS}
+    metrics["integrated_lufs"] = (
+        a.integrated_loudness_lufs if math.isfinite(a.integrated_loudness_lufs) else None
+    )
+    metrics["key"] = f"{a.key} {a.mode}" if a.key and a.mode else None
+    metrics["clipped_fraction"] = clipped_fraction(audio.samples)
+    if a.delivery is not None:
+        metrics["delivery_passed"] = a.delivery.passed
+        metrics["delivery_reasons"] = list(a.delivery.reasons)
+    return metrics
 
-    return analyze
+
+Analyzer = Callable[[Audio, Any, "str | None"], dict[str, Any]]
 
 
-def _from_evals(result: Any) -> dict[str, Any]:
-    """Map the metrics package's result onto the names the checks use (dataclass or dict)."""
-    is_instance = dataclasses.is_dataclass(result) and not isinstance(result, type)
-    data = dataclasses.asdict(result) if is_instance else dict(result)
-    names = {
-        "tempo_bpm": ("tempo_bpm", "bpm", "tempo"),
-        "key": ("key", "keyscale"),
-        "integrated_lufs": ("integrated_lufs", "loudness_lufs"),
-        "true_peak_dbtp": ("true_peak_dbtp",),
-        "clipped_fraction": ("clipped_fraction", "clipping_fraction"),
-        "longest_silence_s": ("longest_silence_s", "max_silence_s"),
-    }
-    out = {}
-    for ours, theirs in names.items():
-        for name in theirs:
-            if data.get(name) is not None:
-                out[ours] = data[name]
-                break
-    return out
+def analyzer_for(rules: QcRules) -> Analyzer:
+    return full_analyzer if rules.analyzer == "full" else basic_analyzer
 
 
 # --- checks ---------------------------------------------------------------------------------------------------------
@@ -279,6 +294,12 @@ def _true_peak(m: dict[str, Any], t: Target, r: QcRules) -> CheckResult:
     return CheckResult("true_peak", ok, v, f"<= {t.true_peak_dbtp:g} dBTP")
 
 
+def _delivery(m: dict[str, Any], t: Target, r: QcRules) -> CheckResult:
+    passed = m.get("delivery_passed")
+    reasons = "; ".join(m.get("delivery_reasons") or [])
+    return CheckResult("delivery", passed, reasons or None, "genre delivery spec (evals.check_delivery)")
+
+
 CHECKS: dict[str, CheckFn] = {
     "clipping": _clipping,
     "silence": _silence,
@@ -286,6 +307,7 @@ CHECKS: dict[str, CheckFn] = {
     "key": _key,
     "loudness": _loudness,
     "true_peak": _true_peak,
+    "delivery": _delivery,
 }
 
 
@@ -312,14 +334,7 @@ class QcReport:
         }
 
 
-def run_checks(
-    music_metrics: dict[str, Any], delivery_metrics: dict[str, Any], target: Target, rules: QcRules
-) -> QcReport:
-    """Music checks on the generated audio's metrics, delivery checks on the mastered audio's."""
+def run_checks(metrics: dict[str, Any], target: Target, rules: QcRules) -> QcReport:
     if not rules.enabled:
-        return QcReport([], {**music_metrics, **delivery_metrics}, ())
-    checks = []
-    for name, fn in CHECKS.items():
-        checks.append(fn(music_metrics if name in MUSIC_CHECKS else delivery_metrics, target, rules))
-    metrics = {**music_metrics, **{f"delivered_{k}": v for k, v in delivery_metrics.items()}}
-    return QcReport(checks, metrics, rules.reject)
+        return QcReport([], metrics, ())
+    return QcReport([fn(metrics, target, rules) for fn in CHECKS.values()], metrics, rules.reject)

@@ -138,7 +138,7 @@ class ShardRunner:
         self.rules = rules or qc.QcRules.from_dict(plan.qc)
         self.export = export_settings or export.ExportSettings.from_dict(plan.export)
         self.engine_factory = engine_factory or _default_engine_factory()
-        self.analyzer = analyzer or qc.default_analyzer()
+        self.analyzer = analyzer or qc.analyzer_for(self.rules)
         self.store = store
         self.process_index = process_index
         self.num_processes = num_processes
@@ -279,18 +279,18 @@ class ShardRunner:
         from workbench.mastering import master
 
         t0 = time.perf_counter()
-        music = self.analyzer(audio) if self.rules.enabled else {}
-        self.timings["qc_s"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
         mastering = master(audio, spec) if spec is not None else None
         self.timings["master_s"] += time.perf_counter() - t0
         final = mastering.audio if mastering is not None else audio
-        if mastering is not None:
-            delivered = {k: mastering.after[k] for k in ("integrated_lufs", "true_peak_dbtp")}
-        else:
-            delivered = {k: music.get(k) for k in ("integrated_lufs", "true_peak_dbtp")}
+        t0 = time.perf_counter()
+        metrics: dict[str, Any] = {}
+        if self.rules.enabled:
+            metrics = self.analyzer(final, job.request, job.request.genre)
+            # Clipping is judged on the generated audio: the limiter would hide flat tops baked into the music.
+            metrics["clipped_fraction"] = qc.clipped_fraction(audio.samples)
+        self.timings["qc_s"] += time.perf_counter() - t0
         target = qc.target_for(job.request, preset, self.rules, spec)
-        return final, mastering, qc.run_checks(music, delivered, target, self.rules)
+        return final, mastering, qc.run_checks(metrics, target, self.rules)
 
     # --- committing --------------------------------------------------------------------------------------------
     def _title(self, job: Job, preset: GenrePreset | None, seed: int) -> str:
