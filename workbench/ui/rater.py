@@ -282,10 +282,16 @@ def build_rater_app(
             player = gr.HTML("", elem_id="ab_player")
             with gr.Row():
                 fit_a = gr.Radio(
-                    FIT_CHOICES, label="Fit for this venue: A (optional, 1-5)", visible=config.fit_ratings
+                    FIT_CHOICES,
+                    label="Fit for this venue: A (optional, 1-5)",
+                    visible=config.fit_ratings,
+                    elem_id="ab_fit_a",
                 )
                 fit_b = gr.Radio(
-                    FIT_CHOICES, label="Fit for this venue: B (optional, 1-5)", visible=config.fit_ratings
+                    FIT_CHOICES,
+                    label="Fit for this venue: B (optional, 1-5)",
+                    visible=config.fit_ratings,
+                    elem_id="ab_fit_b",
                 )
             comment = gr.Textbox(label="Comment (optional)", lines=1, max_lines=3, visible=config.comments)
             with gr.Row():
