@@ -361,7 +361,9 @@ class Trainer:
                 tmp / ck.STATE_FILE,
             )
             final = ck.commit_checkpoint(tmp, self.step)
-            for rel, prompt in zip(metrics["previews"], metrics["preview_prompts"], strict=True):
+            for rel, prompt in zip(
+                metrics.get("previews", []), metrics.get("preview_prompts", []), strict=True
+            ):
                 self.tracker.log_audio(
                     f"preview/{Path(rel).stem}", final / rel, caption=prompt, step=self.step
                 )
