@@ -254,3 +254,29 @@ def test_sigkill_mid_campaign_loses_no_acknowledged_vote_and_raters_resume(tmp_p
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_app_mode_rater_serves_only_the_rating_page_with_rater_logins(tmp_path):
+    from workbench.cli.app import build_from_args
+    from workbench.cli.main import build_parser
+    from workbench.ui.launch import launch as serve
+
+    store = Store()
+    create(store, tmp_path / "imp", name="srv-app-mode", raters=1, quota=10)  # the newest open campaign
+    port = free_port()
+    args = build_parser().parse_args(
+        ["app", "--mode", "rater", "--port", str(port), "--auth", "admin:adminpw"]
+    )
+    demo, options = build_from_args(args)
+    serve(demo, options, prevent_thread_lock=True, quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        with pytest.raises(Exception, match="(?i)login|credentials|incorrect|401"):
+            client_for(url, "admin", "adminpw")  # admin credentials do not open the rater app
+        client = client_for(url, "rater00", "code-0000")
+        assert (
+            set(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == RATER_ENDPOINTS
+        )
+        assert client.predict(api_name="/current")[2] == "Trial 1 of 10"
+    finally:
+        demo.close()

@@ -16,10 +16,12 @@ import html
 import logging
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
 
+from workbench import paths
 from workbench.campaigns import db
 from workbench.campaigns.service import CLIP_ROUTE, PairView, RaterService
 from workbench.errors import InputError
@@ -172,8 +174,14 @@ def _rater_blocks_class() -> type:
         stream: Any = None
 
         def launch(self, *args: Any, **kwargs: Any) -> Any:
-            kwargs.setdefault("auth", self.service.login)
+            # Raters always log in with their own codes: admin credentials passed by a generic launcher are
+            # replaced (admin and rater logins stay separate), and no folder is served through Gradio's file
+            # route, because clips go through the token route only.
+            if kwargs.get("auth") not in (None, self.service.login):
+                log.info("rater mode: admin credentials ignored; raters log in with their campaign codes")
+            kwargs["auth"] = self.service.login
             kwargs.setdefault("auth_message", "Log in with the rater name and code you were given.")
+            kwargs["allowed_paths"] = []
             kwargs["head"] = (kwargs.get("head") or "") + PLAYER_JS
             kwargs["css"] = (kwargs.get("css") or "") + CSS
             block = not kwargs.get("prevent_thread_lock", False)
@@ -322,6 +330,10 @@ def build_rater_app(
             )
     demo.service = service
     demo.stream = stream
+    # workbench.ui.launch.served_folders() reads this; an empty folder, and launch() serves none anyway.
+    empty = paths.home() / "rater-serves-nothing"
+    empty.mkdir(parents=True, exist_ok=True)
+    demo.workbench_context = SimpleNamespace(runs_dir=empty, temp_dir=empty)
     return demo
 
 
