@@ -1,9 +1,9 @@
 """Running a plan: one process's shard of jobs through the engine, QC, mastering and export, resumably.
 
-Per item the order is: audio file (written and tagged under a hidden name, then renamed), sidecar (atomic),
-store row, and last the manifest line, which commits the item. Anything a kill leaves behind before that line
-(hidden staging files, or whole files of an uncommitted item) is removed when the next run starts, and the item
-is made again, so every job ends up exactly once in the outputs and in the manifest.
+Per item: generate (several consecutive seeds share one pipeline call, see groups.py), master to the delivery
+spec, run the QC gate (regenerating under a new seed if the rules say so), then hand the item to
+``commit.ItemWriter``, whose last step, the manifest line, commits it. Uncommitted leftovers of a killed run are
+removed before anything is redone, so every job ends up exactly once in the outputs and in the manifest.
 
 Errors: an item whose generation raises is retried (``retries`` times; input errors are not retried because
 they would fail the same way), then recorded as ``failed`` with the error, and the batch goes on. A group that
@@ -13,9 +13,7 @@ fails as a whole is re-run item by item so one bad item cannot take its neighbou
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -25,13 +23,12 @@ from typing import Any
 
 from workbench.audio_io import Audio
 from workbench.batch import export, groups, manifest, qc
+from workbench.batch.commit import ItemWriter
 from workbench.batch.plan import Job, Plan
 from workbench.batch.presets import GenrePreset, load_genres
 from workbench.errors import InputError
 from workbench.requests import MAX_BATCH
 
-TRACKS_DIR = "tracks"
-REJECTED_DIR = "rejected"
 _SEED_LIMIT = 2**31
 
 
@@ -109,10 +106,6 @@ def regen_seed(job_id: str, attempt: int) -> int:
     return int(hashlib.sha256(f"{job_id}:{attempt}".encode()).hexdigest()[:8], 16) % _SEED_LIMIT
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
-
-
 class ShardRunner:
     """Runs the jobs of one process. ``engine_factory(model) -> Engine`` lets tests and benchmarks share a pipeline."""
 
@@ -137,6 +130,14 @@ class ShardRunner:
         self.settings = settings or RunSettings.from_dict(plan.run)
         self.rules = rules or qc.QcRules.from_dict(plan.qc)
         self.export = export_settings or export.ExportSettings.from_dict(plan.export)
+        self.writer = ItemWriter(
+            self.out_dir,
+            batch_id=batch_id,
+            plan_source=plan.source,
+            settings=self.export,
+            store=store,
+            process_index=process_index,
+        )
         self.engine_factory = engine_factory or _default_engine_factory()
         self.analyzer = analyzer or qc.analyzer_for(self.rules)
         self.store = store
@@ -155,22 +156,6 @@ class ShardRunner:
         pending = [j for j in self.my_jobs() if j.job_id not in done]
         return groups.order_for_loading(groups.group_jobs(pending, self.settings.max_group))
 
-    def clean_uncommitted(self, jobs: list[Job]) -> int:
-        """Remove leftovers of jobs that were never committed: staging files and files from a killed run."""
-        removed = 0
-        for folder in (self.out_dir / TRACKS_DIR, self.out_dir / REJECTED_DIR):
-            if not folder.is_dir():
-                continue
-            for job in jobs:
-                for path in (
-                    *folder.glob(f"{job.job_id}.*"),
-                    *folder.glob(f".{job.job_id}.*"),
-                    *folder.glob(f"..{job.job_id}.*"),
-                ):
-                    path.unlink(missing_ok=True)
-                    removed += 1
-        return removed
-
     # --- running -----------------------------------------------------------------------------------------------
     def run(
         self, progress: Callable[[BatchProgress], None] | None = None, cancel: threading.Event | None = None
@@ -179,7 +164,7 @@ class ShardRunner:
         mine = self.my_jobs()
         done = manifest.finished_ids(self.out_dir)
         todo = self.pending_groups(done)
-        self.clean_uncommitted([j for g in todo for j in g])
+        self.writer.clean_uncommitted([j for g in todo for j in g])
         state = BatchProgress(total=len(mine), skipped=sum(1 for j in mine if j.job_id in done))
         summary = ShardSummary(state)
         if progress is not None:
@@ -232,7 +217,8 @@ class ShardRunner:
         except Exception as exc:  # recorded per item below; see _generate
             if len(group) > 1:
                 return all(self._run_group([job], state, summary, cancel) for job in group)
-            self._commit_failure(first, exc, state)
+            self.writer.fail(first, exc)
+            state.failed += 1
             return True
         if not result.ok:
             return False
@@ -241,7 +227,8 @@ class ShardRunner:
                 if not self._finish_item(job, result, take, state, summary, cancel):
                     return False
             except Exception as exc:  # QC, mastering or writing one item failed; record it and carry on
-                self._commit_failure(job, exc, state)
+                self.writer.fail(job, exc)
+                state.failed += 1
         return True
 
     def _finish_item(
@@ -270,7 +257,13 @@ class ShardRunner:
             if not result.ok:
                 return False
             take = result.takes[0]
-        self._commit(job, result, take, mastered, mastering, report, attempt, preset, state)
+        t0 = time.perf_counter()
+        status = self.writer.commit(job, result, take, mastered, mastering, report, attempt, preset)
+        self.timings["write_s"] += time.perf_counter() - t0
+        if status == "ok":
+            state.ok += 1
+        else:
+            state.rejected += 1
         return True
 
     def _qc_and_master(
@@ -291,149 +284,6 @@ class ShardRunner:
         self.timings["qc_s"] += time.perf_counter() - t0
         target = qc.target_for(job.request, preset, self.rules, spec)
         return final, mastering, qc.run_checks(metrics, target, self.rules)
-
-    # --- committing --------------------------------------------------------------------------------------------
-    def _title(self, job: Job, preset: GenrePreset | None, seed: int) -> str:
-        if job.title:
-            return job.title
-        return f"{preset.label if preset else 'Track'} {job.job_id[:6]}-{seed}"
-
-    def _commit(
-        self,
-        job: Job,
-        result: Any,
-        take: Any,
-        audio: Audio,
-        mastering: Any,
-        report: qc.QcReport,
-        attempt: int,
-        preset: GenrePreset | None,
-        state: BatchProgress,
-    ) -> None:
-        from workbench.records import sidecar_for
-
-        t0 = time.perf_counter()
-        status = "rejected" if report.rejected else "ok"
-        folder = self.out_dir / (REJECTED_DIR if report.rejected else TRACKS_DIR)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{job.job_id}.{self.export.format}"
-        tags = export.tags_for(
-            title=self._title(job, preset, take.seed),
-            genre_label=preset.label if preset else None,
-            request=job.request,
-            model=job.model,
-            seed=take.seed,
-            artist=self.export.artist,
-        )
-        export.write_tagged(path, audio, tags)
-        take.run_id = f"{self.batch_id}_{job.job_id}"
-        take.path = str(path)
-        take.sidecar = str(path.with_suffix(".json"))
-        sidecar = sidecar_for(result, take)
-        sidecar["batch"] = {
-            "batch_id": self.batch_id,
-            "plan": self.plan.source,
-            "job_id": job.job_id,
-            "row": job.row,
-            "index": job.index,
-            "job_request": job.request.to_dict(),
-            "qc_attempt": attempt,
-            "tags": tags,
-            "qc": report.to_dict(),
-            "process_index": self.process_index,
-        }
-        if mastering is not None:
-            sidecar["mastering"] = [{**mastering.to_dict(), "path": str(path), "created_at": _now()}]
-        manifest.write_json_atomic(Path(take.sidecar), sidecar)
-        if self.store is not None:
-            self._store_row(job, result, take, sidecar, status)
-        record = {
-            "job_id": job.job_id,
-            "index": job.index,
-            "row": job.row,
-            "status": status,
-            "model": job.model,
-            "title": tags["title"],
-            "prompt_id": job.prompt_id,
-            "seed": take.seed,
-            "plan_seed": job.seed,
-            "qc_attempts": attempt,
-            "path": str(path),
-            "sidecar": take.sidecar,
-            "genre": job.request.genre,
-            "request": job.request.to_dict(),
-            "qc": {
-                "failed": report.failed,
-                "metrics": report.metrics,
-                "checks": [c.to_dict() for c in report.checks],
-            },
-            "mastering_gain_db": None if mastering is None else round(mastering.gain_db, 3),
-            "batched": result.request.batch_size,
-            "process_index": self.process_index,
-            "finished_at": _now(),
-            "error": None,
-        }
-        self.timings["write_s"] += time.perf_counter() - t0
-        manifest.append_record(self.out_dir, self.process_index, record)
-        if report.rejected:
-            state.rejected += 1
-        else:
-            state.ok += 1
-
-    def _commit_failure(self, job: Job, exc: BaseException, state: BatchProgress) -> None:
-        record = {
-            "job_id": job.job_id,
-            "index": job.index,
-            "row": job.row,
-            "status": "failed",
-            "model": job.model,
-            "title": job.title,
-            "prompt_id": job.prompt_id,
-            "seed": job.seed,
-            "plan_seed": job.seed,
-            "qc_attempts": 0,
-            "path": None,
-            "sidecar": None,
-            "genre": job.request.genre,
-            "request": job.request.to_dict(),
-            "qc": None,
-            "mastering_gain_db": None,
-            "batched": 1,
-            "process_index": self.process_index,
-            "finished_at": _now(),
-            "error": f"{type(exc).__name__}: {exc}",
-        }
-        manifest.append_record(self.out_dir, self.process_index, record)
-        state.failed += 1
-
-    def _store_row(self, job: Job, result: Any, take: Any, sidecar: dict[str, Any], status: str) -> None:
-        from workbench.store import RunRow
-
-        request = job.request
-        row = RunRow(
-            id=take.run_id,
-            batch_id=self.batch_id,
-            take_index=take.index,
-            created_at=sidecar["created_at"],
-            task=request.task,
-            status=status,
-            model=job.model,
-            model_revision=result.model.revision,
-            prompt=request.prompt,
-            lyrics=request.lyrics,
-            genre=request.genre,
-            lora=request.lora.path if request.lora else None,
-            lora_scale=request.lora.scale if request.lora else None,
-            seed=take.seed,
-            duration_s=take.audio.duration_s,
-            audio_path=take.path,
-            sidecar_path=take.sidecar,
-            recipe_json=json.dumps(sidecar, sort_keys=True, default=str),
-        )
-        # A row left by a run killed before its manifest line would collide with the redo; the redo replaces it.
-        if self.store.get_run(row.id) is not None:
-            self.store.delete_run(row.id, delete_files=False)
-        self.store.add_runs([row])
 
 
 def _default_engine_factory(
