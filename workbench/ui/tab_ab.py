@@ -1,0 +1,148 @@
+"""Blind A/B tab (admin): create or import a campaign, follow its progress and standings, export its votes.
+
+Raters never see this tab: they use the rater-only app (``python app.py --mode rater``), which has no admin tabs
+and no admin endpoints. Everything here calls ``workbench.campaigns``; the tab only formats.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workbench import paths
+from workbench.campaigns import db
+from workbench.campaigns.config import config_from_dict
+from workbench.campaigns.export import export_votes
+from workbench.campaigns.status import campaign_status
+from workbench.campaigns.stimuli import create_campaign
+from workbench.errors import ConfigError, InputError
+from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, ui_errors
+
+TAB_ID = "ab"
+LABEL = "Blind A/B"
+NEEDS_MODEL = False
+MODES = ("full",)
+EXAMPLE = paths.CONFIG_DIR / "campaigns" / "example.yaml"
+STANDINGS_HEADERS = ["system", "rating", "ci low", "ci high", "votes", "win rate", "both bad", "rank"]
+
+
+def create_from_yaml(
+    ctx: TabContext, text: str, base_dir: str, log: Any = None
+) -> tuple[str, list[list[str]]]:
+    """Create a campaign from YAML text. Returns (message, [[rater, code], ...] for generated codes)."""
+    try:
+        data = yaml.safe_load(text or "")
+    except yaml.YAMLError as exc:
+        raise ConfigError("campaign YAML", "editor", f"not valid YAML: {exc}") from None
+    base = Path(base_dir).expanduser() if (base_dir or "").strip() else None
+    if base is not None and not base.is_dir():
+        raise InputError("base folder", str(base), "not a folder; relative import_dir paths start here")
+    config = config_from_dict(data, base_dir=base.resolve() if base else None)
+    app_model = ctx.engine.model_name
+
+    def engine_for(model: str) -> Any:
+        if model != app_model:
+            raise InputError(
+                "systems.model",
+                model,
+                f"this app runs '{app_model}'; use it here, or create the campaign with `workbench campaign create`",
+            )
+        return ctx.require_engine()
+
+    lines: list[str] = []
+    codes = create_campaign(ctx.store, config, engine_for, log=log or lines.append)
+    message = (
+        f"Campaign **{config.name}** is open. Raters: `python app.py --mode rater --campaign {config.name}`."
+        + (" Generated login codes are below and are shown only once." if codes else "")
+    )
+    return message, [[rater, code] for rater, code in codes.items()]
+
+
+def status_view(ctx: TabContext, name: str) -> tuple[str, list[list[Any]]]:
+    if not name:
+        return "Pick a campaign.", []
+    status = campaign_status(ctx.store, name)
+    rows = [
+        [r[0], round(r[1]), round(r[2]), round(r[3]), r[4], round(r[5], 3), round(r[6], 3), r[7]]
+        for r in status.standings
+    ]
+    return "\n\n".join(status.lines()[:7] + [f"**{w}**" for w in status.warnings]), rows
+
+
+def export_file(ctx: TabContext, name: str, fmt: str) -> str:
+    if not name:
+        raise InputError("campaign", name, "pick a campaign to export")
+    suffix = ".parquet" if fmt == "Parquet" else ".csv"
+    out = ctx.temp_dir / "campaign-exports" / f"{name}-votes{suffix}"
+    export_votes(ctx.store, name, out)
+    return str(out)
+
+
+def build(ctx: TabContext) -> None:
+    import gradio as gr
+
+    gr.Markdown(
+        "Blind pairwise listening tests per venue. Create a campaign (systems generated here or imported from a "
+        "folder with a `prompt_id,file` CSV), hand out the rater codes, and serve raters with "
+        "`python app.py --mode rater`. See docs/ab-campaigns.md."
+    )
+    with gr.Accordion("Create or import a campaign", open=False):
+        editor = gr.Code(
+            EXAMPLE.read_text(encoding="utf-8") if EXAMPLE.is_file() else "",
+            language="yaml",
+            label="Campaign YAML (unknown keys are rejected)",
+            elem_id="ab-yaml",
+        )
+        base = gr.Textbox(
+            str(EXAMPLE.parent), label="Base folder for relative import paths", elem_id="ab-base"
+        )
+        create_btn = gr.Button("Create campaign", variant="primary", elem_id="ab-create")
+        created = gr.Markdown(elem_id="ab-created")
+        codes = gr.Dataframe(
+            headers=["rater", "code"], label="Rater login codes (shown once)", interactive=False
+        )
+    with gr.Row():
+        campaign = gr.Dropdown(db.list_campaigns(ctx.store), label="Campaign", elem_id="ab-campaign", scale=3)
+        refresh = gr.Button("Refresh", scale=1)
+    status = gr.Markdown(elem_id="ab-status")
+    standings = gr.Dataframe(
+        headers=STANDINGS_HEADERS, label="Running standings (Bradley-Terry)", interactive=False
+    )
+    with gr.Row():
+        fmt = gr.Radio(["CSV", "Parquet"], value="CSV", label="Export format")
+        export_btn = gr.Button("Export votes")
+        exported = gr.File(label="Votes file", interactive=False)
+
+    @ui_errors
+    def on_create(text: str, base_dir: str, progress: gr.Progress = gr.Progress()) -> list[Any]:
+        def log(message: str) -> None:
+            progress(0.5, desc=message)
+
+        message, rows = create_from_yaml(ctx, text, base_dir, log)
+        name = config_name(text)
+        return [message, rows, gr.update(choices=db.list_campaigns(ctx.store), value=name)]
+
+    @ui_errors
+    def on_refresh(name: str) -> list[Any]:
+        text, rows = status_view(ctx, name)
+        return [text, rows, gr.update(choices=db.list_campaigns(ctx.store))]
+
+    create_btn.click(
+        on_create,
+        [editor, base],
+        [created, codes, campaign],
+        concurrency_id=GPU_CONCURRENCY_ID,
+        api_visibility="private",
+    )
+    for trigger in (refresh.click, campaign.input):
+        trigger(on_refresh, [campaign], [status, standings, campaign], api_visibility="private")
+    export_btn.click(
+        ui_errors(lambda n, f: export_file(ctx, n, f)), [campaign, fmt], [exported], api_visibility="private"
+    )
+
+
+def config_name(text: str) -> str | None:
+    data = yaml.safe_load(text or "") or {}
+    return str(data.get("name")) if isinstance(data, dict) and data.get("name") else None
