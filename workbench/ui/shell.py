@@ -25,6 +25,7 @@ DEFAULT_TABS: tuple[str, ...] = (
     "workbench.ui.tab_stems",
     "workbench.ui.tab_master",
     "workbench.ui.tab_history",
+    "workbench.ui.tab_batch",
     "workbench.ui.tab_ab",
     "workbench.ui.tab_lora",
     "workbench.ui.tab_metrics",
