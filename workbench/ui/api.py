@@ -206,10 +206,10 @@ def build(ctx: TabContext) -> None:
     def upload(name: str) -> Any:
         return gr.File(label=name, type="filepath", file_types=["audio"])
 
-    files_out = gr.File(file_count="multiple", label="files")
-    info_out = gr.JSON(label="info")
     endpoints: list[tuple[Any, list[Any], list[Any], str]] = []
     with gr.Column(visible=False):
+        files_out = gr.File(file_count="multiple", label="files")
+        info_out = gr.JSON(label="info")
         endpoints += [
             (
                 generate,

@@ -133,9 +133,10 @@ def common_fields(values: dict[str, Any]) -> dict[str, Any]:
         bpm=optional_int("bpm", values.get("bpm"), zero_is_none=True),
         keyscale=choice_or_none(values.get("keyscale")),
         time_signature=choice_or_none(values.get("time_signature")),
-        steps=optional_int("steps", values.get("steps")),
+        # Gradio shows an empty Number as 0; 0 steps or shift is never valid, so it means "model default" here.
+        steps=optional_int("steps", values.get("steps"), zero_is_none=True),
         guidance_scale=optional_float("guidance_scale", values.get("guidance_scale")),
-        shift=optional_float("shift", values.get("shift")),
+        shift=optional_float("shift", values.get("shift")) or None,
         seed=seed,
         genre=choice_or_none(values.get("genre")),
     )

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# Module level, not inside build(): Gradio resolves gr.Request / gr.SelectData annotations through the
+# module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
+import gradio as gr
+
 from workbench import audio_io
 from workbench.requests import TRACK_NAMES
 from workbench.ui import actions, forms
@@ -25,8 +29,6 @@ _OPERATION_HELP = {
 
 
 def build(ctx: TabContext) -> None:
-    import gradio as gr
-
     with gr.Row():
         with gr.Column(scale=3):
             src = source_picker("edit")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# Module level, not inside build(): Gradio resolves gr.Request / gr.SelectData annotations through the
+# module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
+import gradio as gr
+
 from workbench.requests import MAX_DURATION_S, TIME_SIGNATURES, Text2Music
 from workbench.ui import forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
@@ -15,9 +19,18 @@ NEEDS_MODEL = True
 MODES = ("full",)
 
 
-def build(ctx: TabContext) -> None:
-    import gradio as gr
+def _known_defaults(ctx: TabContext) -> tuple[int | None, float | None, float | None]:
+    """Per-variant steps / guidance / shift without waiting for the load: the registry knows them."""
+    if ctx.engine.loaded:
+        info = ctx.engine.info
+        return info.steps, info.guidance_scale, info.shift
+    from workbench.models import load_registry
 
+    spec = load_registry().get(ctx.engine.model_name)
+    return (spec.steps, spec.guidance_scale, spec.shift) if spec else (None, None, None)
+
+
+def build(ctx: TabContext) -> None:
     genres = forms.load_genres()
     slots = ctx.settings.max_result_slots
     with gr.Row():
@@ -53,10 +66,11 @@ def build(ctx: TabContext) -> None:
                 time_signature = gr.Dropdown(
                     [forms.AUTO, *TIME_SIGNATURES], value=forms.AUTO, label="Time sig."
                 )
+            defaults = _known_defaults(ctx)
             with gr.Row():
-                steps = gr.Number(None, label="Steps", precision=0, elem_id="gen-steps")
-                guidance = gr.Number(None, label="Guidance", elem_id="gen-guidance")
-                shift = gr.Number(None, label="Shift", elem_id="gen-shift")
+                steps = gr.Number(defaults[0], label="Steps", precision=0, elem_id="gen-steps")
+                guidance = gr.Number(defaults[1], label="Guidance", elem_id="gen-guidance")
+                shift = gr.Number(defaults[2], label="Shift", elem_id="gen-shift")
             with gr.Row():
                 seed = gr.Number(None, label="Seed", precision=0, elem_id="gen-seed")
                 random_seed = gr.Checkbox(True, label="Random seed", elem_id="gen-random-seed")
@@ -168,7 +182,7 @@ def build(ctx: TabContext) -> None:
             return [
                 f"⏹ Cancelled after {result.steps_done} of {result.request.steps} steps; nothing was saved."
             ] + [gr.skip()] * (len(cards) * len(cards[0].outputs))
-        target = forms.optional_float("target_lufs", values["target_lufs"])
+        target = forms.optional_float("target_lufs", values["target_lufs"]) or None  # empty Number reads 0
         out: list[Any] = [
             f"✅ {len(result.takes)} take(s) in {result.timings.get('total_s', 0):.1f} s · "
             f"{result.request.steps} steps · seed {result.request.seed}"
@@ -241,10 +255,12 @@ def build(ctx: TabContext) -> None:
         assert card.reuse is not None  # result_card(buttons=True) creates it
         card.reuse.click(reuse, card.payload, reuse_outputs, queue=False, api_visibility="private")
 
-    def model_defaults() -> list[Any]:
-        info = ctx.engine.info
-        return [info.steps, info.guidance_scale, info.shift]
+    if defaults[0] is None:  # a folder or hub id: its variant is known only once it is loaded
 
-    ctx.on_model_ready([steps, guidance, shift], model_defaults)
+        def model_defaults() -> list[Any]:
+            info = ctx.engine.info
+            return [info.steps, info.guidance_scale, info.shift]
+
+        ctx.on_model_ready([steps, guidance, shift], model_defaults)
     # History's "reload settings" lands here.
     ctx.send.receiver("generate", reuse_outputs, reuse, TAB_ID)

@@ -6,6 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+# Module level, not inside build(): Gradio resolves gr.Request / gr.SelectData annotations through the
+# module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
+import gradio as gr
+
 from workbench.ui import forms
 from workbench.ui.context import TabContext, take_payload, ui_errors
 
@@ -51,8 +55,6 @@ def _rows(ctx: TabContext, q: str, g: str, m: str, lo: str, since: str, until: s
 
 
 def build(ctx: TabContext) -> None:
-    import gradio as gr
-
     genres = forms.load_genres()
     with gr.Row():
         text = gr.Textbox(label="Search caption / lyrics", elem_id="hist-text", scale=3)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# Module level, not inside build(): Gradio resolves gr.Request / gr.SelectData annotations through the
+# module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
+import gradio as gr
+
 from workbench.ui import actions, forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
 from workbench.ui.results import card_values, result_card, source_picker
@@ -16,8 +20,6 @@ MAX_RENDERS = 5
 
 
 def build(ctx: TabContext) -> None:
-    import gradio as gr
-
     with gr.Row():
         with gr.Column(scale=3):
             src = source_picker("style")
