@@ -26,7 +26,7 @@ _BATCH_SAMPLES = 1 << 20  # samples per batched FFT (bounds memory on long files
 _FULL_BLOCK = (
     4096 - 2 * _MARGIN
 )  # FFT length 4096; block length when (nearly) every block has to be oversampled
-_FULL_PASS_FRACTION = 0.3  # above this share of candidate blocks, long blocks over everything are cheaper
+_FULL_PASS_FRACTION = 0.6  # above this share of candidate blocks, long blocks over everything are cheaper
 
 
 @lru_cache(maxsize=1)

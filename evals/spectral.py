@@ -47,22 +47,29 @@ def measure_spectrum(samples: np.ndarray, sample_rate: int) -> SpectralStats:
     loud_channel = channel_frame_power[:, loud] > threshold  # a silent channel must not count as "flat"
     if not loud.any():
         return SpectralStats(None, None, None, None, None)
-    channel_power = channel_power[:, loud].astype(np.float64)
-    power = channel_power.sum(axis=0)
+    if not loud.all():
+        channel_power = channel_power[:, loud]
+    # float32 arrays with float64 reductions (matrix products accumulate per frame): the full-size temporaries
+    # of a float64 version cost more than the FFT itself.
+    power = channel_power.sum(axis=0) if channel_power.shape[0] > 1 else channel_power[0]
     magnitude = np.sqrt(power)
     freqs = np.fft.rfftfreq(FRAME, 1.0 / sample_rate)
-
-    mag_sum = magnitude.sum(axis=1)
-    centroid = (magnitude @ freqs) / mag_sum
-    spread = magnitude * (freqs[None, :] - centroid[:, None]) ** 2
-    bandwidth = np.sqrt(spread.sum(axis=1) / mag_sum)
+    moments = magnitude.astype(np.float32) @ np.stack([np.ones_like(freqs), freqs, freqs**2], axis=1).astype(
+        np.float32
+    )
+    mag_sum, first, second = (moments[:, i].astype(np.float64) for i in range(3))
+    mag_sum = np.maximum(mag_sum, 1e-30)
+    centroid = first / mag_sum
+    # sum S (f - c)^2 = sum S f^2 - 2 c sum S f + c^2 sum S, without a frames x bins temporary
+    bandwidth = np.sqrt(np.maximum(second / mag_sum - centroid**2, 0.0))
     cumulative = np.cumsum(magnitude, axis=1)
     rolloff_bin = np.argmax(cumulative >= ROLLOFF_SHARE * cumulative[:, -1:], axis=1)
     # Flatness per channel then averaged: summing two channels' power would make noise look flatter than it is.
-    floored = np.maximum(channel_power, _FLATNESS_FLOOR)
-    flatness = (np.exp(np.log(floored).mean(axis=-1)) / floored.mean(axis=-1))[loud_channel]
+    floored = np.maximum(channel_power, np.float32(_FLATNESS_FLOOR))
+    log_mean = np.log(floored).mean(axis=-1, dtype=np.float64)
+    flatness = (np.exp(log_mean) / floored.mean(axis=-1, dtype=np.float64))[loud_channel]
 
-    total = power.sum(axis=0)
+    total = power.sum(axis=0, dtype=np.float64)
     band = (freqs >= HARSH_BAND_HZ[0]) & (freqs < HARSH_BAND_HZ[1])
     return SpectralStats(
         centroid_hz=float(centroid.mean()),

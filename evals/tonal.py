@@ -65,12 +65,18 @@ def key_from_chroma(chroma: np.ndarray) -> KeyEstimate:
 
 
 def track_chroma(mono: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mean of librosa's per-frame-normalised CQT chroma (36 bins per octave, 7 octaves from C1)."""
+    """Mean of librosa's per-frame-normalised CQT chroma (36 bins per octave, 6 octaves from C2 = 65 Hz).
+
+    Below C2 sits mostly kick drum and sub-bass, poorly resolved at this hop; including it (librosa's default
+    C1 start) turned a drum-heavy G-major test mix into C major.
+    """
     import librosa
 
     if mono.size < HOP * 4:
         return np.zeros(12)
-    chroma = librosa.feature.chroma_cqt(y=mono, sr=sample_rate, hop_length=HOP, tuning=0.0)
+    chroma = librosa.feature.chroma_cqt(
+        y=mono, sr=sample_rate, hop_length=HOP, tuning=0.0, fmin=librosa.note_to_hz("C2"), n_octaves=6
+    )
     return chroma.mean(axis=1)
 
 
