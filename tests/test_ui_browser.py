@@ -1,6 +1,7 @@
 """Real-browser tests of the workbench (Debian Chromium through Playwright) on the tiny engine.
 
-Screenshots go to test-artifacts/ui/. The tiny model finishes a step in milliseconds, so a progress hook slows
+Screenshots go to test-artifacts/ui/. The default run covers generate (progress, then audio) and cancel; the
+tour of the other tabs and the two-session test are marked slow (`pytest -m "browser and slow"`). The tiny model finishes a step in milliseconds, so a progress hook slows
 steps down where a test needs to see progress or press Cancel mid-run.
 """
 
@@ -140,6 +141,7 @@ def test_cancel_stops_the_run(browser, app_url, slow) -> None:
     _shot(page, "generate-cancelled")
 
 
+@pytest.mark.slow  # about a minute each on the shared 2-core machine; run with -m slow
 def test_two_sessions_do_not_mix_and_cancel_is_per_user(browser, app_url, slow) -> None:
     alice, bob = _page(browser, app_url), _page(browser, app_url)
     slow.enabled.set()
@@ -160,12 +162,13 @@ def test_two_sessions_do_not_mix_and_cancel_is_per_user(browser, app_url, slow) 
     assert "seed 333" not in bob.locator("#gen-title-0").inner_text()
 
 
+@pytest.mark.slow  # about a minute each on the shared 2-core machine; run with -m slow
 def test_edit_repaint_and_extend(browser, app_url) -> None:
     page = _page(browser, app_url)
     _generate(page, seed=5, steps=2)
     _wait_audio(page, "gen-audio-0")
     page.locator("#gen-to-edit-0").click()
-    page.wait_for_function("document.querySelector('#edit-run-id textarea').value.length > 0")
+    page.wait_for_function("(e => e && e.value.length > 0)(document.querySelector('#edit-run-id textarea'))")
     _fill_number(page, "edit-start", 0.5)
     _fill_number(page, "edit-end", 1.2)
     page.locator("#edit-prompt textarea").fill("soft strings swell")
@@ -183,6 +186,7 @@ def test_edit_repaint_and_extend(browser, app_url) -> None:
     _shot(page, "edit-extend")
 
 
+@pytest.mark.slow  # about a minute each on the shared 2-core machine; run with -m slow
 def test_style_transfer_sweep(browser, app_url, tmp_path: Path) -> None:
     page = _page(browser, app_url)
     page.get_by_role("tab", name="Style transfer").click()
@@ -199,6 +203,7 @@ def test_style_transfer_sweep(browser, app_url, tmp_path: Path) -> None:
     _shot(page, "style-transfer")
 
 
+@pytest.mark.slow  # about a minute each on the shared 2-core machine; run with -m slow
 def test_stems_and_mastering(browser, app_url, tmp_path: Path) -> None:
     page = _page(browser, app_url)
     page.get_by_role("tab", name="Stems").click()
@@ -221,6 +226,7 @@ def test_stems_and_mastering(browser, app_url, tmp_path: Path) -> None:
     _shot(page, "mastering")
 
 
+@pytest.mark.slow  # about a minute each on the shared 2-core machine; run with -m slow
 def test_history_reload_settings(browser, app_url) -> None:
     page = _page(browser, app_url)
     _generate(page, seed=4242, steps=3, caption="history reload check")
@@ -235,6 +241,8 @@ def test_history_reload_settings(browser, app_url) -> None:
     _wait_audio(page, "hist-audio")
     _shot(page, "history")
     page.locator("#hist-reload").click()
-    page.wait_for_function("document.querySelector('#gen-caption textarea').value === 'history reload check'")
+    page.wait_for_function(
+        "(e => e && e.value === 'history reload check')(document.querySelector('#gen-caption textarea'))"
+    )
     assert page.locator("#gen-seed input").input_value() == "4242"
     assert page.locator("#gen-steps input").input_value() == "3"
