@@ -49,7 +49,7 @@ _MINOR_STEPS = (0, 2, 3, 5, 7, 8, 11)  # harmonic minor: the V chord has a leadi
 
 
 def chord_progression(tonic_midi: int, mode: str, duration_s: float = 16.0, rate: int = RATE) -> np.ndarray:
-    """I-IV-V-I (or i-iv-V-i) repeated, triads of harmonic-rich tones with a bass note on the chord root."""
+    """I-IV-V-I (or i-iv-V-i) repeated, triads of harmonic-rich tones with a bass note on the chord root (C2 and up)."""
     steps = _MAJOR_STEPS if mode == "major" else _MINOR_STEPS
     degrees = (0, 3, 4, 0)  # I IV V I
     chord_s = 1.0

@@ -151,3 +151,36 @@ def test_pruned_true_peak_equals_full_oversampling() -> None:
         reference = resample_poly_true_peak(samples)
         assert true_peak(samples) == pytest.approx(reference, rel=1e-3, abs=1e-9)
         assert full_true_peak(samples) == pytest.approx(reference, rel=1e-3, abs=1e-9)
+
+
+@needs_ffmpeg
+def test_dc_offset_and_silence_match_ffmpeg(tmp_path: Path) -> None:
+    from evals.levels import measure_levels
+
+    tone = sine(440, 2.0, 0.3)
+    x = np.concatenate([tone, np.zeros(3 * RATE, np.float32), tone])
+    samples = np.stack([x + np.float32(0.004), x + np.float32(0.012)])
+    samples[:, 2 * RATE : 5 * RATE] = 0.0  # the gap stays digital silence
+    path = write_audio(tmp_path / "defects.wav", Audio(samples, RATE))
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(path),
+            "-af",
+            "astats,silencedetect=n=-60dB:d=1",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    channel_dc = [float(v) for v in re.findall(r"DC offset: (-?[0-9.]+)", out)[:2]]
+    silence = float(re.search(r"silence_duration: ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    ours = measure_levels(samples, RATE)
+    assert ours.dc_offset == pytest.approx(max(channel_dc, key=abs), abs=1e-5)
+    assert ours.longest_silence_s == pytest.approx(silence, abs=0.011)
