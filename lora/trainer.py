@@ -9,6 +9,7 @@ have drawn without the kill.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -143,6 +144,15 @@ class Trainer:
         if not self.train_records:
             raise InputError("data", cfg.data, "the dataset has no training clips; see its report.txt")
         self._encode(records)
+        if self.preprocess_result.stopped:
+            return
+        self._prepare_optimisation()
+        if existing is not None:
+            self._restore(existing)
+
+    def _prepare_optimisation(self) -> None:
+        """Attach the LoRA, build optimizer and schedule, wrap for accelerate. Needs pipe and train_entries."""
+        cfg, acc = self.cfg, self.accelerator
         self.params = attach_lora(self.pipe, cfg)
         if cfg.gradient_checkpointing:
             self.pipe.transformer.enable_gradient_checkpointing()
@@ -160,12 +170,52 @@ class Trainer:
             optimizer, lr_lambda(cfg.warmup_steps, self.total_steps)
         )
         # The scheduler is deliberately not prepared: accelerate would step it once per process.
-        self.model, self.optimizer = acc.prepare(self.pipe.transformer, optimizer)
+        self.mixed = acc.mixed_precision
+        if self.mixed == "fp16":  # the wrapped optimizer applies the loss scaler
+            self.model, self.optimizer = acc.prepare(self.pipe.transformer, optimizer)
+        else:
+            # bf16/fp32 need no loss scaling, and accelerate's optimizer wrapper costs ~2 ms a step in Python
+            # (package and signature checks), so only the model is wrapped (DDP across processes).
+            self.model = acc.prepare(self.pipe.transformer)
+            self.optimizer = optimizer
+        precision = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.mixed)
+        self.autocast: Callable[[], Any] = (
+            (lambda: torch.autocast(acc.device.type, dtype=precision))
+            if precision is not None
+            else contextlib.nullcontext
+        )
         self.generator = torch.Generator("cpu").manual_seed(cfg.seed + 1000 * acc.process_index)
         self.step, self.epoch, self.batch_index = 0, 0, 0
-        self.best_base_previews: list[Any] = []
-        if existing is not None:
-            self._restore(existing)
+
+    @classmethod
+    def from_components(
+        cls,
+        config: TrainConfig,
+        pipe: Any,
+        train_entries: list[dict[str, Any]],
+        variant: str,
+        tracker: Any = None,
+    ) -> Trainer:
+        """A ready-to-step trainer around an already built pipeline (or any object with ``transformer`` and
+        ``condition_encoder.null_condition_emb``) and already encoded entries. Used by benchmarks/lora_throughput.py
+        to time the real training step on a full-size random DiT without weights or a dataset."""
+        from accelerate import Accelerator
+
+        config.validate()
+        self = cls.__new__(cls)
+        self.cfg, self.progress, self.stop, self.history = config, None, threading.Event(), []
+        self.run_dir = Path(config.out or ".")
+        self.accelerator = Accelerator(
+            mixed_precision=config.mixed_precision if torch.cuda.is_available() else "no"
+        )
+        self.pipe, self.variant, self.tracker = pipe, variant, tracker
+        self.cfg_dropout = (
+            config.cfg_dropout if config.cfg_dropout is not None else (0.0 if variant == "turbo" else 0.15)
+        )
+        self.weight_dtype = pipe.transformer.dtype
+        self.train_entries, self.val_entries = train_entries, []
+        self._prepare_optimisation()
+        return self
 
     def _encode(self, records: list[Any]) -> None:
         cfg = self.cfg
@@ -236,12 +286,13 @@ class Trainer:
         noise = torch.randn(x0.shape, generator=self.generator).to(dev, dt)
         null = self.pipe.condition_encoder.null_condition_emb
         ehs = apply_condition_dropout(ehs, null, drop)
-        with self.accelerator.autocast():
+        with self.autocast():
             return flow_matching_loss(self.model, x0, ehs, ctx, t.to(dev), noise)
 
     def _train_step(self) -> tuple[float, float]:
         acc, accum = self.accelerator, self.cfg.grad_accum_steps
-        self.model.train()
+        if not self.model.training:  # train() walks every submodule; only pay for it after an evaluation
+            self.model.train()
         total = 0.0
         for micro in range(accum):
             batch = self._next_batch()
@@ -251,7 +302,10 @@ class Trainer:
                 loss = self._micro_loss(batch)
                 acc.backward(loss / accum)
             total += float(loss.detach()) / accum
-        grad_norm = acc.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
+        if self.mixed == "fp16":
+            acc.unscale_gradients()
+        # torch's own clip: accelerate's wrapper re-checks installed packages on every call (~1 ms on a CPU)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -397,36 +451,42 @@ class Trainer:
                 self.tracker.finish()
 
     def _loop(self) -> bool:
-        cfg, acc = self.cfg, self.accelerator
+        cfg = self.cfg
         window_start, window_steps = time.perf_counter(), 0
         while self.step < self.total_steps:
             if self._stop_requested():
                 self._checkpoint()
                 return True
-            loss, grad_norm = self._train_step()
+            self.train_one_step(window_start, window_steps)
             window_steps += 1
-            lr = self.scheduler.get_last_lr()[0]
-            self.history.append({"step": self.step, "loss": loss})
-            elapsed = time.perf_counter() - window_start
-            rate = window_steps / elapsed if elapsed > 0 else 0.0
-            if acc.is_main_process:
-                samples = rate * cfg.batch_size * cfg.grad_accum_steps * acc.num_processes
-                self.tracker.log(
-                    {
-                        "train/loss": loss,
-                        "train/lr": lr,
-                        "train/grad_norm": grad_norm,
-                        "train/steps_per_s": rate,
-                        "train/samples_per_s": samples,
-                        "train/epoch": self.epoch,
-                    },
-                    step=self.step,
-                )
-            self._emit(phase="train", step=self.step, total_steps=self.total_steps, loss=loss, lr=lr)
             if self.step % cfg.checkpoint_every == 0 or self.step == self.total_steps:
                 self._checkpoint()
                 window_start, window_steps = time.perf_counter(), 0
         return False
+
+    def train_one_step(self, window_start: float | None = None, window_steps: int = 0) -> float:
+        """One optimizer step with its logging; returns the loss. The unit benchmarks/lora_throughput.py times."""
+        cfg, acc = self.cfg, self.accelerator
+        loss, grad_norm = self._train_step()
+        lr = self.scheduler.get_last_lr()[0]
+        self.history.append({"step": self.step, "loss": loss})
+        elapsed = time.perf_counter() - window_start if window_start is not None else 0.0
+        rate = (window_steps + 1) / elapsed if elapsed > 0 else 0.0
+        if acc.is_main_process and self.tracker is not None:
+            samples = rate * cfg.batch_size * cfg.grad_accum_steps * acc.num_processes
+            self.tracker.log(
+                {
+                    "train/loss": loss,
+                    "train/lr": lr,
+                    "train/grad_norm": grad_norm,
+                    "train/steps_per_s": rate,
+                    "train/samples_per_s": samples,
+                    "train/epoch": self.epoch,
+                },
+                step=self.step,
+            )
+        self._emit(phase="train", step=self.step, total_steps=self.total_steps, loss=loss, lr=lr)
+        return loss
 
     def _stop_requested(self) -> bool:
         flag = torch.tensor(1.0 if self.stop.is_set() else 0.0, device=self.accelerator.device)
