@@ -17,6 +17,7 @@ from workbench.batch import manifest as mf
 from workbench.batch.campaign_export import export_for_campaign
 from workbench.batch.export import read_tags
 from workbench.batch.runner import RunSettings, regen_seed
+from workbench.cli.main import main
 from workbench.mastering import integrated_lufs
 from workbench.store import Store
 from workbench.tracking import read_mirror
@@ -176,7 +177,9 @@ def test_qc_rejects_and_regenerates_under_a_new_seed(tmp_path: Path, engine: Any
     assert Path(record["path"]).parent.name == "rejected" and Path(record["path"]).is_file()
 
 
-def test_cancel_then_resume_makes_every_item_exactly_once(tmp_path: Path, engine: Any) -> None:
+def test_cancel_then_resume_makes_every_item_exactly_once(
+    tmp_path: Path, engine: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     plan = load_plan(plan_file(tmp_path, "entries:\n  - {prompt: a, seeds: 0-3}\n"))
     cancel = threading.Event()
 
@@ -204,6 +207,8 @@ def test_cancel_then_resume_makes_every_item_exactly_once(tmp_path: Path, engine
     assert second.shard.progress.skipped == 2 and second.counts == {"ok": 4}
     ids = [r["job_id"] for r in mf.read_records(tmp_path / "out")]
     assert sorted(ids) == sorted(j.job_id for j in plan.jobs)
+    assert main(["batch", "status", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["batch plan: 4/4 finished, 0 to do", "  ok: 4"]
 
 
 def test_a_batch_supplies_an_imported_campaign_system(tmp_path: Path, engine: Any) -> None:

@@ -227,10 +227,6 @@ def export_cmd(args: argparse.Namespace) -> int:
         f"{result.files} files for {result.prompts} prompt ids in {result.folder}; mapping: {result.mapping_csv}"
     )
     print(
-        "use it in a campaign as: {import_dir: "
-        + str(result.folder)
-        + ", mapping_csv: "
-        + str(result.mapping_csv)
-        + "}"
+        f"use it in a campaign as: {{import_dir: {result.folder.resolve()}, mapping_csv: {result.mapping_csv.name}}}"
     )
     return 0
