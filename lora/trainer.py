@@ -62,6 +62,7 @@ class TrainResult:
     final_dir: Path | None
     best_step: int | None
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    main_process: bool = True  # False on the other ranks of a multi-process run, which write nothing
 
 
 def lr_lambda(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
@@ -496,6 +497,7 @@ class Trainer:
         acc = self.accelerator
         result = TrainResult(self.run_dir, self.step, self.total_steps, stopped, None, None, None)
         if not acc.is_main_process:
+            result.main_process = False
             return result
         found = ck.list_checkpoints(self.run_dir)
         result.checkpoints = [{"step": c.step, **c.metrics, "path": str(c.path)} for c in found]

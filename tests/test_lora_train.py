@@ -327,3 +327,39 @@ def test_sigkill_then_resume_reaches_the_same_steps_with_a_continuous_curve(
     np.testing.assert_allclose(
         [curve[s] for s in range(1, 61)], [reference[s] for s in range(1, 61)], rtol=1e-6
     )
+
+
+@pytest.mark.slow
+def test_two_processes_share_the_work_and_save_per_rank_rng(data_dir, tmp_path) -> None:
+    """What `accelerate launch` does on several GPUs, run here as two CPU processes over gloo."""
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"}
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [
+        str(torchrun),
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "workbench.cli.main",
+        "lora",
+        "train",
+        "tiny",
+        "--data",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--max-steps",
+        "6",
+        "--set",
+        "checkpoint_every=3",
+        "--set",
+        "preview=false",
+        "--tracking",
+        "off",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("done: 6 steps") == 1  # only rank 0 reports
+    final = ck.latest_checkpoint(out)
+    assert final is not None and final.step == 6
+    assert (final.path / "rng_rank0.pt").exists() and (final.path / "rng_rank1.pt").exists()

@@ -155,6 +155,8 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"[{p.phase}] {p.step}/{p.total_steps} {p.message}", flush=True)
 
     result = train(cfg, progress=show, resume=args.resume)
+    if not result.main_process:  # under `accelerate launch` only rank 0 reports
+        return 0
     if result.stopped:
         print(f"stopped at step {result.steps}; resume with --resume --out {result.run_dir}")
         return 0
