@@ -167,7 +167,9 @@ def test_vote_stream_logs_counts_and_running_standings_to_the_mirror(store, camp
     from workbench.tracking import read_mirror
 
     create(store, campaign_root / "imp7", name="svc-stream", raters=2, quota=10)
-    stream = VoteStream(store, "svc-stream", tmp_path / "track", mode="off", standings_every=5)
+    stream = VoteStream(
+        store, "svc-stream", tmp_path / "track", mode="off", standings_every=5, min_interval_s=0.0
+    )
     service = RaterService(store, "svc-stream", stream=stream.submit)
     for rater in ("rater00", "rater01"):
         view = service.current(rater)

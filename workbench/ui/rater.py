@@ -233,17 +233,18 @@ def build_rater_app(
         return str(user)
 
     def render(view: PairView, *, reset: bool) -> list[Any]:
-        keep = gr.update()
+        # gr.skip() and plain values instead of gr.update(...): an update rebuilds the component's config on
+        # every call, which was a third of the server's CPU per vote (benchmarks/rating_latency.py).
         return [
             player_html(view, min_s),
             view.pair_id,
             progress_text(view),
             view.message,
-            gr.update(value=None) if reset else keep,
-            gr.update(value=None) if reset else keep,
-            gr.update(value="") if reset else keep,
-            gr.update(visible=not view.finished),
-            gr.update(visible=view.finished),
+            None if reset else gr.skip(),
+            None if reset else gr.skip(),
+            "" if reset else gr.skip(),
+            gr.update(visible=False) if view.finished else gr.skip(),
+            gr.update(visible=True) if view.finished else gr.skip(),
         ]
 
     @ui_errors
