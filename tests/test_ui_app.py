@@ -229,3 +229,39 @@ def test_app_cli_refuses_public_share_before_loading(capsys) -> None:
 
     assert main(["app", "--share", "--model", "tiny"]) == 2
     assert "--auth" in capsys.readouterr().err
+
+
+def test_first_page_is_served_while_the_model_loads(tiny_model_dir, demucs_repo) -> None:
+    from ui_helpers import free_port
+
+    from workbench.engine import Engine
+    from workbench.store import Store
+    from workbench.ui import AppSettings, build_app
+    from workbench.ui.launch import ServeOptions, launch
+
+    engine = Engine("tiny")
+    demo = build_app(
+        engine,
+        Store(),
+        settings=AppSettings(demucs_repo=demucs_repo),
+        tabs=["workbench.ui.tab_generate", "workbench.ui.tab_history"],
+        load_model=False,
+    )
+    ctx = demo.workbench_context
+    port = free_port()
+    with engine._lock:  # hold the engine so the background load cannot finish yet
+        launch(demo, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)
+        try:
+            page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+            assert page.status_code == 200
+            assert ctx.model.state == "loading"
+            assert "Loading model" in ctx.model.status_line()
+            assert "is loading" in ctx.model.notice()
+        except BaseException:
+            demo.close()
+            raise
+    try:
+        assert ctx.model.wait(60) and ctx.model.state == "ready"
+        assert "device cpu" in ctx.model.status_line() and ctx.model.notice() == ""
+    finally:
+        demo.close()

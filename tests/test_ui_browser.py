@@ -246,3 +246,17 @@ def test_history_reload_settings(browser, app_url) -> None:
     )
     assert page.locator("#gen-seed input").input_value() == "4242"
     assert page.locator("#gen-steps input").input_value() == "3"
+    # Delete asks first, then removes files and record together.
+    from workbench.store import Store
+
+    audio_path = Path(Store().get_run(run_id).audio_path)
+    assert audio_path.is_file()
+    page.get_by_role("tab", name="History").click()
+    page.locator("#hist-delete").click()
+    page.locator("#hist-keep").click()
+    assert Store().get_run(run_id) is not None
+    page.locator("#hist-delete").click()
+    page.locator("#hist-confirm").click()
+    page.wait_for_selector("#hist-status:has-text('Deleted')")
+    assert Store().get_run(run_id) is None and not audio_path.exists()
+    assert "history reload check" not in page.locator("#hist-table").inner_text()

@@ -18,6 +18,8 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     from workbench.cli.generate import add_engine_options
 
     add_engine_options(parser)
+    # Hosted copies (HF Spaces) pick the model with a variable rather than a command line.
+    parser.set_defaults(model=os.environ.get("WORKBENCH_MODEL", "turbo"))
     parser.add_argument(
         "--host",
         default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
@@ -93,7 +95,8 @@ def build_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
     settings = AppSettings(
         demucs_model=args.demucs_model, demucs_repo=Path(args.demucs_repo) if args.demucs_repo else None
     )
-    return build_app(engine, store, mode=args.mode, settings=settings), options
+    # The model loads in the background once the server is up (see ui/launch.py).
+    return build_app(engine, store, mode=args.mode, settings=settings, load_model=False), options
 
 
 def run_app(args: argparse.Namespace) -> int:

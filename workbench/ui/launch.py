@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import InputError
+from workbench.ui.context import ModelHandle
+from workbench.ui.shell import warmup
 
 log = logging.getLogger("workbench.ui")
 
@@ -66,14 +68,20 @@ def launch(
     check_exposure(options)
     if options.share and not options.auth:
         log.warning("PUBLIC SHARE LINK WITHOUT LOGIN: anyone with the link can use every tab")
-    return demo.launch(
+    result = demo.launch(
         server_name=options.host,
         server_port=options.port,
         share=options.share,
         auth=options.auth,
         allowed_paths=served_folders(demo),  # the app's own data and temp folders, nothing else
-        prevent_thread_lock=prevent_thread_lock,
+        prevent_thread_lock=True,
         quiet=quiet,
         show_error=True,
         inbrowser=False,
     )
+    ctx = demo.workbench_context
+    if isinstance(getattr(ctx, "model", None), ModelHandle):  # the rater app has no model
+        ctx.model.start(warmup=warmup)  # after the server is up: the first page does not wait for torch
+    if not prevent_thread_lock:
+        demo.block_thread()
+    return result

@@ -83,6 +83,8 @@ def build_app(
     """Build the workbench Blocks around ``engine`` and ``store``. Launching is the caller's job (see launch.py).
 
     ``load_model`` starts loading the engine's model in a background thread (no-op if it is loaded already).
+    ``launch`` in launch.py passes False and starts the load once the server answers, so importing torch and
+    diffusers does not compete with serving the first page.
     """
     import gradio as gr
 
@@ -130,11 +132,11 @@ def build_app(
     demo.workbench_tab_errors = errors
     demo.queue(default_concurrency_limit=1)
     if load_model:
-        ctx.model.start(warmup=_warmup)
+        ctx.model.start(warmup=warmup)
     return demo
 
 
-def _warmup() -> None:
+def warmup() -> None:
     """Pay librosa/numba's first-call compilation in the loader thread, not in the first user's request."""
     import numpy as np
 
