@@ -118,6 +118,10 @@ def progress_text(view: PairView) -> str:
 
 
 def pick_campaign(store: Store, campaign: str | None) -> str:
+    """The named campaign, else ``WORKBENCH_CAMPAIGN``, else the newest open one."""
+    import os
+
+    campaign = campaign or os.environ.get("WORKBENCH_CAMPAIGN")
     if campaign:
         return campaign
     rows = store.connect().execute(
@@ -209,7 +213,8 @@ def build_rater_app(
     tracking: bool = True,
     tracking_mode: str | None = None,
 ) -> Any:
-    """The rating page for ``campaign`` (default: the newest open one). Launch it with ``.launch(...)``."""
+    """The rating page for ``campaign`` (default: $WORKBENCH_CAMPAIGN, else the newest open one). Launch it with
+    ``.launch(...)``: the launch adds the rater login and the clip route."""
     from workbench.ui.context import ui_errors
 
     name = pick_campaign(store, campaign)
