@@ -239,3 +239,13 @@ def test_a_batch_supplies_an_imported_campaign_system(tmp_path: Path, engine: An
     config = config_from_dict(data)
     clips = import_system(config, config.systems[0])
     assert sorted((c.prompt_id, c.take) for c in clips) == [("p0", 0), ("p1", 0)]
+
+
+def test_missing_model_weights_stop_the_batch_instead_of_failing_every_item(tmp_path: Path) -> None:
+    from workbench.errors import WeightsMissingError
+
+    # "base" is a registry model whose weights are not on this machine: its load fails fast and offline.
+    plan = load_plan(plan_file(tmp_path, "entries:\n  - {prompt: a, seeds: 0-2, model: base}\n"))
+    with pytest.raises(WeightsMissingError, match="workbench models pull base"):
+        run_batch(plan, tmp_path / "out", tracking="off")
+    assert mf.read_records(tmp_path / "out") == []

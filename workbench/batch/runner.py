@@ -212,6 +212,8 @@ class ShardRunner:
         """False if cancelled (nothing of the group is committed then)."""
         first = group[0]
         request = dataclasses.replace(first.request, batch_size=len(group))
+        # Loading the model is not an item's failure: missing weights must stop the batch, not fail every job.
+        self._engine(first.model)
         try:
             result = self._generate(request, first.model, cancel)
         except Exception as exc:  # recorded per item below; see _generate
