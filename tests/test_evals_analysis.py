@@ -238,3 +238,14 @@ def test_one_sided_stereo_is_not_flat() -> None:
     left_only = measure_spectrum(np.stack([tone, np.zeros_like(tone)]), RATE)
     assert left_only.flatness is not None and left_only.flatness < 0.01
     assert left_only.centroid_hz == pytest.approx(1000, rel=0.05)
+
+
+@pytest.mark.parametrize("cents", [-45, 45])
+def test_key_survives_detuning(cents: int) -> None:
+    import soxr
+
+    # Resampling and then reading at the original rate shifts every pitch by `cents`.
+    x = chord_progression(57, "minor", duration_s=12.0)
+    shifted = soxr.resample(x, RATE, RATE * 2 ** (-cents / 1200)).astype(np.float32)
+    a = analyze_audio(stereo(shifted))
+    assert (a.key, a.mode) == ("A", "minor")
