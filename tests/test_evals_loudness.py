@@ -79,11 +79,11 @@ def test_loudness_and_true_peak_match_ffmpeg(name: str, tmp_path: Path) -> None:
     path = write_audio(tmp_path / f"{name}.wav", audio)
     ref = ffmpeg_ebur128(path)
     ours = measure_loudness(audio.samples, audio.sample_rate)
-    # ffmpeg prints one decimal place, hence tolerance = spec tolerance + rounding (0.05).
-    assert ours.integrated_lufs == pytest.approx(ref["I"], abs=0.1 + 0.05)
+    # ffmpeg prints one decimal place; the 0.1 LU bound holds even against the rounded figure (seen: <= 0.04).
+    assert ours.integrated_lufs == pytest.approx(ref["I"], abs=0.1)
     assert to_db(true_peak(audio.samples)) == pytest.approx(ref["TP"], abs=0.3)
     if audio.duration_s >= 30:  # LRA is only meaningful on clips >= 30 s (see docs/metrics.md)
-        assert ours.loudness_range_lu == pytest.approx(ref["LRA"], abs=0.2 + 0.05)
+        assert ours.loudness_range_lu == pytest.approx(ref["LRA"], abs=0.2)
 
 
 @pytest.mark.parametrize("name", list(signals()))
