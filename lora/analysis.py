@@ -1,84 +1,64 @@
-"""Estimates for metadata a dataset row leaves out: tempo and key.
+"""Estimates for metadata a dataset row leaves out (tempo, key), and per-checkpoint audio features.
 
-When the evals package provides ``analyze_audio`` (the project's shared music analysis), it is used so that
-training metadata and evaluation agree. Otherwise a small librosa estimate runs: beat tracking for tempo and the
-Krumhansl–Schmuckler key profiles on a chroma average, which is the textbook method and what librosa's docs
-point to; librosa ships no key estimator, hence the few lines here. Estimated values are marked as such.
+Both come from the project's shared analysis (``evals.analyze_audio``), so training metadata and evaluation use
+the same tempo and key estimators. A field the analysis cannot estimate (no beats, no pitched content) stays
+empty and reaches the model as "N/A", as the pipeline writes missing metadata.
 """
 
 from __future__ import annotations
 
-import importlib
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-PITCHES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-# Krumhansl & Kessler (1982) probe-tone profiles.
-_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-ANALYSIS_RATE = 22_050
+from workbench.audio_io import Audio
+
+# Features compared between previews and the training clips: what a genre LoRA should move toward the data.
+FEATURES = ("tempo_bpm", "spectral_centroid_hz", "onset_density_per_s", "integrated_loudness_lufs")
 
 
 @dataclass(frozen=True)
 class Estimate:
     bpm: int | None
     key: str | None
-    source: str  # "evals" or "librosa"
-
-
-def _from_evals(samples: np.ndarray, sample_rate: int) -> Estimate | None:
-    try:
-        evals = importlib.import_module("evals")
-    except ImportError:
-        return None
-    analyze = getattr(evals, "analyze_audio", None)
-    if analyze is None:
-        return None
-    result = analyze(samples, sample_rate)
-    bpm = getattr(result, "bpm", None)
-    key = getattr(result, "key", None) or getattr(result, "keyscale", None)
-    return Estimate(int(round(bpm)) if bpm else None, key or None, "evals")
-
-
-def estimate_key(mono: np.ndarray, sample_rate: int) -> str | None:
-    import librosa
-
-    chroma = librosa.feature.chroma_stft(y=mono, sr=sample_rate)
-    profile = chroma.mean(axis=1)
-    if not np.isfinite(profile).all() or profile.std() < 1e-6:
-        return None
-    best, best_r = None, -np.inf
-    for tonic in range(12):
-        for mode, template in (("major", _MAJOR), ("minor", _MINOR)):
-            r = np.corrcoef(profile, np.roll(template, tonic))[0, 1]
-            if r > best_r:
-                best, best_r = f"{PITCHES[tonic]} {mode}", r
-    return best
-
-
-def estimate_bpm(mono: np.ndarray, sample_rate: int) -> int | None:
-    import librosa
-
-    tempo, _ = librosa.beat.beat_track(y=mono, sr=sample_rate)
-    value = float(np.atleast_1d(tempo)[0])
-    if not np.isfinite(value) or value <= 0:
-        return None
-    while value < 30:  # keep inside the range the model's metadata accepts
-        value *= 2
-    while value > 300:
-        value /= 2
-    return int(round(value))
 
 
 def estimate(samples: np.ndarray, sample_rate: int) -> Estimate:
     """samples: (channels, frames) float32."""
-    shared = _from_evals(samples, sample_rate)
-    if shared is not None:
-        return shared
-    import librosa
+    from evals import analyze_audio
 
-    mono = samples.mean(axis=0).astype(np.float32)
-    if sample_rate != ANALYSIS_RATE:
-        mono = librosa.resample(mono, orig_sr=sample_rate, target_sr=ANALYSIS_RATE)
-    return Estimate(estimate_bpm(mono, ANALYSIS_RATE), estimate_key(mono, ANALYSIS_RATE), "librosa")
+    result = analyze_audio(Audio(samples, sample_rate))
+    bpm = result.tempo_bpm
+    key = f"{result.key} {result.mode}" if result.key and result.mode else None
+    return Estimate(int(round(bpm)) if bpm and 30 <= bpm <= 300 else None, key)
+
+
+def features(path: str | Path) -> dict[str, float]:
+    """The FEATURES of one file (finite values only)."""
+    from evals import analyze_file
+
+    result = analyze_file(path)
+    out = {}
+    for name in FEATURES:
+        value = getattr(result, name)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            out[name] = float(value)
+    return out
+
+
+def mean_features(paths: list[Path]) -> dict[str, float]:
+    per_name: dict[str, list[float]] = {}
+    for path in paths:
+        for name, value in features(path).items():
+            per_name.setdefault(name, []).append(value)
+    return {name: float(np.mean(values)) for name, values in per_name.items()}
+
+
+def feature_gap(candidate: dict[str, float], reference: dict[str, float]) -> float | None:
+    """Mean relative distance |candidate − reference| / |reference| over the features both have (0 = identical)."""
+    shared = [n for n in FEATURES if n in candidate and n in reference and abs(reference[n]) > 1e-9]
+    if not shared:
+        return None
+    return float(np.mean([abs(candidate[n] - reference[n]) / abs(reference[n]) for n in shared]))

@@ -146,10 +146,20 @@ def write_model_card(
     ]
     for k, v in dataset.items():
         lines.append(f"- {k}: {v}")
-    lines += ["", "## Checkpoints", "", "| step | val loss | train loss | lr |", "|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Checkpoints",
+        "",
+        "Feature gap: mean relative distance of the previews' tempo, spectral centroid, onset density and loudness "
+        "from the training clips' (evals analysis); the LoRA should sit closer than the base model.",
+        "",
+        "| step | val loss | train loss | lr | feature gap LoRA | feature gap base |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for c in checkpoints:
         lines.append(
-            f"| {c['step']} | {_fmt(c.get('val_loss'))} | {_fmt(c.get('train_loss'))} | {_fmt(c.get('lr'))} |"
+            f"| {c['step']} | {_fmt(c.get('val_loss'))} | {_fmt(c.get('train_loss'))} | {_fmt(c.get('lr'))} | "
+            f"{_fmt(c.get('eval/feature_gap'))} | {_fmt(c.get('eval/base_feature_gap'))} |"
         )
     lines += ["", "## Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", ""]
     path = folder / "README.md"

@@ -23,7 +23,7 @@ from workbench.errors import ConfigError
 VARIANTS = ("auto", "turbo", "base", "sft")
 MIXED_PRECISION = ("no", "fp16", "bf16")
 TRACKING_MODES = ("auto", "online", "offline", "off")
-SELECT_METRICS = ("val_loss", "last")
+SELECT_METRICS = ("val_loss", "feature_gap", "last")
 # PEFT suffix-matches these against module names; "to_out.0" (not "to_out", a ModuleList) is the out projection.
 DEFAULT_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 ALLOWED_TARGETS = ("to_q", "to_k", "to_v", "to_out.0", "gate_proj", "up_proj", "down_proj")

@@ -4,8 +4,6 @@ LoRA-scale sweep), optional metrics from the evals package, and best-checkpoint 
 
 from __future__ import annotations
 
-import importlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,29 +131,39 @@ def render_previews(
     return previews
 
 
-def audio_metrics(previews: list[Preview]) -> dict[str, float]:
-    """Per-checkpoint metrics from the evals package when it offers ``score_audio``; empty otherwise."""
-    try:
-        evals = importlib.import_module("evals")
-    except ImportError:
-        return {}
-    score = getattr(evals, "score_audio", None)
-    if score is None:
-        return {}
-    sums: dict[str, list[float]] = {}
-    for preview in previews:
-        if preview.scale == 0:
-            continue
-        for name, value in dict(score(str(preview.path))).items():
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                sums.setdefault(name, []).append(float(value))
-    return {f"eval/{k}": float(np.mean(v)) for k, v in sums.items()}
+def audio_metrics(
+    previews: list[Preview], base_previews: list[Path], reference: dict[str, float]
+) -> dict[str, float]:
+    """Features of the LoRA previews (evals analysis), and how far they and the base previews sit from the
+    training clips' features: ``eval/feature_gap`` below ``eval/base_feature_gap`` means the LoRA moved the
+    output toward the data."""
+    from lora.analysis import feature_gap, mean_features
+
+    lora_features = mean_features([p.path for p in previews])
+    metrics = {f"eval/{k}": v for k, v in lora_features.items()}
+    gap = feature_gap(lora_features, reference)
+    base_gap = feature_gap(mean_features(base_previews), reference)
+    if gap is not None:
+        metrics["eval/feature_gap"] = gap
+    if base_gap is not None:
+        metrics["eval/base_feature_gap"] = base_gap
+    return metrics
 
 
 def select_best(checkpoints: list[dict[str, Any]], metric: str) -> tuple[dict[str, Any] | None, str]:
-    """The checkpoint to ship, and why. ``val_loss``: lowest validation loss; ``last``: the newest."""
+    """The checkpoint to ship, and why. ``val_loss``: lowest validation loss; ``feature_gap``: previews closest
+    to the training clips' features; ``last``: the newest."""
     if not checkpoints:
         return None, "no checkpoints"
+    if metric == "feature_gap":
+        scored = [c for c in checkpoints if isinstance(c.get("eval/feature_gap"), (int, float))]
+        if scored:
+            best = min(scored, key=lambda c: (c["eval/feature_gap"], -c["step"]))
+            return (
+                best,
+                f"previews closest to the training clips (feature gap {best['eval/feature_gap']:.3g})",
+            )
+        metric = "val_loss"  # previews off: fall back to the validation loss
     if metric == "val_loss":
         scored = [c for c in checkpoints if isinstance(c.get("val_loss"), (int, float))]
         if scored:

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from lora import checkpoints as ck
+from lora.analysis import mean_features
 from lora.config import TrainConfig
 from lora.dataset import dataset_summary, load_records
 from lora.evaluate import audio_metrics, render_previews, select_best, validation_loss, validation_timesteps
@@ -111,6 +112,7 @@ class Trainer:
         self.pipe: Any = None
         self.tracker: Any = None
         self.history: list[dict[str, Any]] = []
+        self.reference_features: dict[str, float] | None = None
 
     # -- setup -------------------------------------------------------------------------------------------
     def _emit(self, **kw: Any) -> None:
@@ -205,6 +207,7 @@ class Trainer:
         config.validate()
         self = cls.__new__(cls)
         self.cfg, self.progress, self.stop, self.history = config, None, threading.Event(), []
+        self.reference_features = None
         self.run_dir = Path(config.out or ".")
         self.accelerator = Accelerator(
             mixed_precision=config.mixed_precision if torch.cuda.is_available() else "no"
@@ -369,7 +372,9 @@ class Trainer:
             )
             metrics["previews"] = [str(p.path.relative_to(folder)) for p in previews]
             metrics["preview_prompts"] = [p.prompt for p in previews]
-            metrics.update(audio_metrics(previews))
+            if self.reference_features is None:  # the training clips' features, measured once per run
+                self.reference_features = mean_features([Path(r.audio_path) for r in self.train_records])
+            metrics.update(audio_metrics(previews, sorted(base_dir.glob("*.wav")), self.reference_features))
         return metrics
 
     def preview_prompts(self) -> list[str]:

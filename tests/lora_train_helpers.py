@@ -24,6 +24,20 @@ def write_clip(
     return path
 
 
+def write_beat_clip(path: Path, bpm: float = 120.0, duration_s: float = 4.0, freq_hz: float = 220.0) -> Path:
+    """A sine with a decaying click on every beat: something a tempo estimator can find (4 s is its minimum)."""
+    t = np.arange(int(duration_s * SR)) / SR
+    x = 0.2 * np.sin(2 * np.pi * freq_hz * t)
+    n = 2400
+    click = 0.6 * np.exp(-np.arange(n) / 300) * np.sin(2 * np.pi * 1000 * np.arange(n) / SR)
+    for beat_s in np.arange(0, duration_s - n / SR, 60.0 / bpm):
+        i = int(beat_s * SR)
+        x[i : i + n] += click
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.stack([x, x], axis=1).astype(np.float32), SR)
+    return path
+
+
 def write_sparse_long_wav(path: Path, duration_s: float, rate: int = 8000) -> Path:
     """A valid 16-bit mono WAV whose data is a sparse run of zeros: hours long by its header, ~0 bytes on disk."""
     n_bytes = int(duration_s * rate) * 2

@@ -180,6 +180,12 @@ def test_checkpoints_best_choice_model_card_and_previews(trained) -> None:
         "p0_seed0_scale0.wav",
         "p1_seed0_scale0.wav",
     ]
+    for c in found:  # evals features of the previews against the training clips, for base and LoRA
+        assert isinstance(c.metrics["eval/feature_gap"], float) and isinstance(
+            c.metrics["eval/base_feature_gap"], float
+        )
+        assert c.metrics["eval/spectral_centroid_hz"] > 0
+    assert "feature gap LoRA" in card
     phases = [e.phase for e in events]
     assert phases[0] == "preprocess" and phases[-1] == "done" and phases.count("checkpoint") == 3
 
