@@ -86,3 +86,13 @@ def test_unknown_and_bad_keys_are_reported(tmp_path, capsys):
         load_config(path)
     assert main(["campaign", "status", "nope"]) == 2
     assert "campaign='nope': no such campaign" in capsys.readouterr().err
+
+
+def test_rater_server_help():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench.ui.rater", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0 and "--campaign" in out.stdout and "--share" in out.stdout
