@@ -1,11 +1,14 @@
 """Entry point: ``python app.py [--model turbo] [--host 127.0.0.1] [--port 7860] [--auth user:pass] ...``.
 
 Also the Hugging Face Spaces entry (``app_file: app.py``): Spaces sets GRADIO_SERVER_NAME/PORT, which the flags
-default to. Everything else lives in workbench.cli.app so that ``workbench app`` behaves the same.
+default to, and WORKBENCH_MODEL picks the model. ``workbench app`` takes the same flags (workbench.cli.app).
+This file builds only the app's own parser rather than the whole ``workbench`` CLI, whose other subcommands
+import analysis libraries that would delay the first page.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -15,9 +18,19 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from workbench.cli.main import main as cli_main
+    from workbench.cli.app import add_app_options, run_app
+    from workbench.errors import WorkbenchError
 
-    return cli_main(["app", *(sys.argv[1:] if argv is None else argv)])
+    parser = argparse.ArgumentParser(prog="app.py", description="Serve the ACE Workbench web app.")
+    add_app_options(parser)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return run_app(args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

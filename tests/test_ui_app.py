@@ -265,3 +265,18 @@ def test_first_page_is_served_while_the_model_loads(tiny_model_dir, demucs_repo)
         assert "device cpu" in ctx.model.status_line() and ctx.model.notice() == ""
     finally:
         demo.close()
+
+
+def test_app_py_entry_refuses_public_share(capsys) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "app_entry", Path(__file__).resolve().parent.parent / "app.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--share", "--model", "tiny"]) == 2
+    assert "--i-know-share-is-public" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--help"])
+    assert exit_info.value.code == 0

@@ -79,7 +79,7 @@ def preservation_report(request: GenerationRequest, source_path: str, result: Ru
         same = bool(np.array_equal(region_out, region_src))
         kept_s = region_src.shape[1] / rate
     return f"Preservation: {kept_s:.2f} s outside the edit are " + (
-        "**bit-identical** to the source ✅" if same else "**not identical** to the source ⚠️"
+        "**bit-identical** to the source" if same else "**NOT identical** to the source (please report this)"
     )
 
 

@@ -102,9 +102,9 @@ class ModelHandle:
     def status_line(self) -> str:
         name = self.engine.model_name
         if self.state == "loading":
-            return f"⏳ Loading model **{name}** … the History tab works meanwhile."
+            return f"Loading model **{name}** … the History tab works meanwhile."
         if self.state == "failed":
-            return f"⚠️ Model **{name}** not loaded — generation is off. {self.failure_text()}"
+            return f"**Model {name} not loaded** — generation is off. {self.failure_text()}"
         info = self.engine.info
         lora = self.engine.adapter
         lora_text = "none" if lora is None else f"{Path(lora.source).name} (rank {lora.rank})"
@@ -117,9 +117,9 @@ class ModelHandle:
     def notice(self) -> str:
         """Text for the banner at the top of generation tabs; empty when the model is ready."""
         if self.state == "failed":
-            return f"⚠️ **Generation is unavailable.** {self.failure_text()}"
+            return f"**Generation is unavailable.** {self.failure_text()}"
         if self.state == "loading":
-            return f"⏳ The model **{self.engine.model_name}** is loading; runs start when it is ready."
+            return f"The model **{self.engine.model_name}** is loading; runs start when it is ready."
         return ""
 
 

@@ -120,7 +120,7 @@ def build_app(
                     except Exception as exc:
                         log.exception("tab %s failed to build", name)
                         errors.append(TabError(name, f"{type(exc).__name__}: {exc}"))
-                        gr.Markdown(f"⚠️ This tab failed to build: `{type(exc).__name__}: {exc}`")
+                        gr.Markdown(f"This tab failed to build: `{type(exc).__name__}: {exc}`")
             if errors:
                 with gr.Tab("Problems", id="problems"):
                     gr.Markdown("\n".join(f"- `{e.name}`: {e.message}" for e in errors))

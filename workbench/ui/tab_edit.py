@@ -58,8 +58,9 @@ def build(ctx: TabContext) -> None:
                 )
             prompt = gr.Textbox(label="Caption for the new material", lines=2, elem_id="edit-prompt")
             with gr.Row():
-                seed = gr.Number(None, label="Seed (empty = random)", precision=0)
-                steps = gr.Number(None, label="Steps (empty = model default)", precision=0)
+                # A Textbox, not a Number: Gradio shows an empty Number as 0, and empty must mean "random".
+                seed = gr.Textbox("", label="Seed (empty = random)", elem_id="edit-seed")
+                steps = gr.Number(None, label="Steps (0 = model default)", precision=0)
                 audio_format = gr.Radio(list(forms.AUDIO_FORMATS), value="wav", label="Format")
     with gr.Row():
         run = gr.Button("Run edit", variant="primary", elem_id="edit-run")
@@ -136,7 +137,7 @@ def build(ctx: TabContext) -> None:
             cancel=ctx.cancels.get(session_key(request, TAB_ID)),
         )
         if not result.ok:
-            return [f"⏹ Cancelled after {result.steps_done} of {result.request.steps} steps."] + [
+            return [f"**Cancelled** after {result.steps_done} of {result.request.steps} steps."] + [
                 gr.skip()
             ] * (1 + len(after.outputs))
         take = result.takes[0]
@@ -148,7 +149,7 @@ def build(ctx: TabContext) -> None:
             band = (src_s, take.audio.duration_s) if sd == "right" else (0.0, float(ext))
         report = actions.preservation_report(req, path, result)
         return [
-            f"✅ {op} done in {result.timings.get('total_s', 0):.1f} s",
+            f"**Done:** {op} done in {result.timings.get('total_s', 0):.1f} s",
             path,
             *card_values(ctx, result, take, label=f"After {op}", region_s=band, extra_summary=report),
         ]

@@ -180,11 +180,11 @@ def build(ctx: TabContext) -> None:
         )
         if not result.ok:
             return [
-                f"⏹ Cancelled after {result.steps_done} of {result.request.steps} steps; nothing was saved."
+                f"**Cancelled** after {result.steps_done} of {result.request.steps} steps; nothing was saved."
             ] + [gr.skip()] * (len(cards) * len(cards[0].outputs))
         target = forms.optional_float("target_lufs", values["target_lufs"]) or None  # empty Number reads 0
         out: list[Any] = [
-            f"✅ {len(result.takes)} take(s) in {result.timings.get('total_s', 0):.1f} s · "
+            f"**Done:** {len(result.takes)} take(s) in {result.timings.get('total_s', 0):.1f} s · "
             f"{result.request.steps} steps · seed {result.request.seed}"
             + "".join(f"  \nnote: {n}" for n in result.notes)
         ]

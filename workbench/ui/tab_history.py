@@ -150,7 +150,7 @@ def build(ctx: TabContext) -> None:
         if not p or not p.get("run_id"):
             raise gr.Error("Open a run first.")
         gone = ctx.store.delete_run(p["run_id"])
-        message = f"🗑 Deleted `{p['run_id']}`." if gone else f"`{p['run_id']}` was already gone."
+        message = f"Deleted `{p['run_id']}`." if gone else f"`{p['run_id']}` was already gone."
         return [gr.Row(visible=False), gr.Group(visible=False), None, message, ui_search(*filter_values)]
 
     confirm.click(

@@ -89,7 +89,7 @@ def build(ctx: TabContext) -> None:
         where = "recorded in the take's sidecar" if recorded else "an upload, so nothing was recorded"
         notes = "".join(f"  \nnote: {n}" for n in result.notes)
         return [
-            f"✅ {result.summary()} — {where}{notes}",
+            f"**Done:** {result.summary()} — {where}{notes}",
             _table(result.before, result.after),
             path,
             str(out),

@@ -42,7 +42,7 @@ def build(ctx: TabContext) -> None:
         path = ctx.source_path(audio, run_id)
         out = actions.separate(ctx, ctx.separator(), path, run_id or None)
         return [
-            f"✅ {len(out.paths)} stems from {Path(path).name}",
+            f"**Done:** {len(out.paths)} stems from {Path(path).name}",
             *[str(out.paths.get(name)) if name in out.paths else None for name in STEM_NAMES],
             str(out.archive),
         ]

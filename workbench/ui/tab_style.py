@@ -46,8 +46,11 @@ def build(ctx: TabContext) -> None:
             )
             strengths = gr.Textbox("0.2, 0.5, 0.8", label="Sweep strengths", elem_id="style-strengths")
             with gr.Row():
-                seed = gr.Number(None, label="Seed (empty = random; shared by the sweep)", precision=0)
-                steps = gr.Number(None, label="Steps", precision=0)
+                # A Textbox, not a Number: Gradio shows an empty Number as 0, and empty must mean "random".
+                seed = gr.Textbox(
+                    "", label="Seed (empty = random; shared by the sweep)", elem_id="style-seed"
+                )
+                steps = gr.Number(None, label="Steps (0 = model default)", precision=0)
                 audio_format = gr.Radio(list(forms.AUDIO_FORMATS), value="wav", label="Format")
     with gr.Row():
         render = gr.Button("Render", variant="primary", elem_id="style-run")
@@ -88,9 +91,9 @@ def build(ctx: TabContext) -> None:
             progress_adapter(progress),
             ctx.cancels.get(session_key(request, TAB_ID)),
         )
-        head = f"✅ {len(results)} render(s), seed {results[0][1].request.seed}" if results else ""
+        head = f"**Done:** {len(results)} render(s), seed {results[0][1].request.seed}" if results else ""
         if len(results) < len(values):
-            head = f"⏹ Cancelled after {len(results)} of {len(values)} renders. " + head
+            head = f"**Cancelled** after {len(results)} of {len(values)} renders. " + head
         out: list[Any] = [head]
         for i, card in enumerate(cards):
             if i < len(results):
