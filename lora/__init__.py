@@ -1,7 +1,8 @@
 """Per-genre LoRA training for ACE-Step 1.5: dataset building, cached preprocessing, a PEFT/accelerate trainer,
 checkpoint evaluation. The public API (what the CLI and the LoRA tab call):
 
-- `build_dataset(source, out_dir, DatasetOptions(...), progress)` -> `DatasetReport`; `load_records(dir)`
+- `scan(source)` -> (editable rows, issues); `build_dataset(source_or_rows, out_dir, DatasetOptions(...), progress)`
+  -> `DatasetReport` (`.to_text()`, `.issues`, `.records`); `load_records(dir)`
 - `preprocess(records, pipe, model_revision, cache_dir, progress=, stop=)` -> `PreprocessResult`
 - `load_config(path, overrides)` -> `TrainConfig`; `train(config, progress=, stop=, resume=)` -> `TrainResult`
 - `list_adapters(root)`, `list_checkpoints(run_dir)`, `scale_sweep(run_dir, checkpoint, scales)`
@@ -18,6 +19,7 @@ _EXPORTS = {
     "DatasetReport": "lora.dataset",
     "Record": "lora.dataset",
     "build_dataset": "lora.dataset",
+    "scan": "lora.dataset",
     "load_records": "lora.dataset",
     "dataset_summary": "lora.dataset",
     "Issue": "lora.dataset_sources",

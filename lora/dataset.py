@@ -20,7 +20,14 @@ import numpy as np
 import soundfile as sf
 
 from lora import analysis
-from lora.dataset_sources import Candidate, Issue, read_manifest, scan_folder
+from lora.dataset_sources import (
+    Candidate,
+    Issue,
+    candidate_to_row,
+    candidates_from_rows,
+    read_manifest,
+    scan_folder,
+)
 from workbench.audio_io import load_conformed
 from workbench.errors import AudioInputError, InputError
 
@@ -236,22 +243,38 @@ def _split(records: list[Record], val_fraction: float, seed: int) -> None:
         r.split = "validation" if r.id in val_ids else "train"
 
 
+def _read_source(source: str | os.PathLike[str]) -> tuple[list[Candidate], list[Issue]]:
+    src = Path(source).expanduser()
+    if src.is_dir():
+        return scan_folder(src)
+    if src.is_file() and src.suffix.lower() in (".csv", ".json", ".tsv"):
+        return read_manifest(src)
+    raise InputError("source", str(source), "give a folder of audio files or a .csv/.json manifest")
+
+
+def scan(source: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[Issue]]:
+    """Rows for an editable table (no audio decoded yet) plus the problems found while reading the source.
+    Pass the edited rows back to ``build_dataset``."""
+    candidates, issues = _read_source(source)
+    return [candidate_to_row(c) for c in candidates], issues
+
+
 def build_dataset(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | list[dict[str, Any]],
     out_dir: str | os.PathLike[str] | None = None,
     options: DatasetOptions | None = None,
     progress: Progress | None = None,
 ) -> DatasetReport:
-    """Scan a folder or read a manifest, validate, estimate, split; save to ``out_dir`` when given."""
+    """Scan a folder, read a manifest or take rows (from ``scan``, maybe edited); validate every file, estimate
+    missing metadata, split; save to ``out_dir`` when given."""
     opts = options or DatasetOptions()
     opts.validate()
-    src = Path(source).expanduser()
-    if src.is_dir():
-        candidates, issues = scan_folder(src)
-    elif src.is_file() and src.suffix.lower() in (".csv", ".json", ".tsv"):
-        candidates, issues = read_manifest(src)
+    if isinstance(source, list):
+        candidates, issues = candidates_from_rows(source, Path.cwd(), "table")
+        src: Path | str = "table"
     else:
-        raise InputError("source", str(source), "give a folder of audio files or a .csv/.json manifest")
+        candidates, issues = _read_source(source)
+        src = Path(source).expanduser()
     records: list[Record] = []
     seen: dict[str, str] = {}
     for i, cand in enumerate(candidates):

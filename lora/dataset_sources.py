@@ -228,21 +228,26 @@ def _read_manifest_rows(path: Path) -> list[dict[str, Any]]:
 
 def read_manifest(path: Path) -> tuple[list[Candidate], list[Issue]]:
     """A CSV (comma, semicolon or tab) or JSON manifest; ``file`` paths are relative to the manifest's folder."""
-    candidates: list[Candidate] = []
-    issues: list[Issue] = []
     try:
         rows = _read_manifest_rows(path)
     except (RowError, json.JSONDecodeError, UnicodeDecodeError, csv.Error) as exc:
         return [], [Issue(path.name, f"cannot read the manifest: {exc}")]
+    return candidates_from_rows(rows, path.parent, path.name)
+
+
+def candidates_from_rows(rows: list[Any], base_dir: Path, label: str) -> tuple[list[Candidate], list[Issue]]:
+    """Rows as dicts (a manifest, or the UI's edited table); reports each bad row as "<label> row N"."""
+    candidates: list[Candidate] = []
+    issues: list[Issue] = []
     warned_unknown = False
     for number, row in enumerate(rows, start=1):
-        source = f"{path.name} row {number}"
+        source = f"{label} row {number}"
         if not isinstance(row, dict):
             issues.append(Issue(source, "must be an object with a 'file' field"))
             continue
         fields, unknown = normalise_keys(row)
         if unknown and not warned_unknown:
-            issues.append(Issue(path.name, f"columns ignored: {', '.join(unknown)}", "warning"))
+            issues.append(Issue(label, f"columns ignored: {', '.join(unknown)}", "warning"))
             warned_unknown = True
         name = _text(fields.get("file"), "file") if isinstance(fields.get("file"), (str, type(None))) else ""
         if not name:
@@ -250,7 +255,7 @@ def read_manifest(path: Path) -> tuple[list[Candidate], list[Issue]]:
             continue
         audio = Path(name).expanduser()
         if not audio.is_absolute():
-            audio = path.parent / audio
+            audio = base_dir / audio
         if not audio.is_file():
             issues.append(
                 Issue(f"{source} ({name})", "audio file not found; check the path (relative to the manifest)")
@@ -261,3 +266,18 @@ def read_manifest(path: Path) -> tuple[list[Candidate], list[Issue]]:
         except RowError as exc:
             issues.append(Issue(f"{source} ({name})", str(exc)))
     return candidates, issues
+
+
+def candidate_to_row(cand: Candidate) -> dict[str, Any]:
+    """The editable-table form of a scanned file (absolute path, every manifest field)."""
+    return {
+        "file": str(cand.audio_path.resolve()),
+        "caption": cand.caption,
+        "lyrics": cand.lyrics,
+        "bpm": cand.bpm,
+        "key": cand.key,
+        "time_signature": cand.time_signature,
+        "language": cand.language,
+        "genre": cand.genre,
+        "instrumental": cand.instrumental,
+    }

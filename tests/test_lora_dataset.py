@@ -156,3 +156,19 @@ def test_bad_options_and_sources_raise_input_errors(tmp_path: Path) -> None:
         tmp_path, None, DatasetOptions(estimate=False)
     )  # an empty folder: a report, no crash
     assert report.records == [] and "no audio files found" in report.issues[0].reason
+
+
+def test_scan_gives_editable_rows_that_build_back(tmp_path: Path) -> None:
+    from lora.dataset import scan
+
+    folder = make_folder(tmp_path / "audio", n=3, duration_s=1.0)
+    rows, issues = scan(folder)
+    assert issues == [] and [Path(r["file"]).name for r in rows] == ["clip0.wav", "clip1.wav", "clip2.wav"]
+    assert rows[0]["caption"] == "soft tone 0, warm pad" and rows[0]["bpm"] == 90
+    rows[0]["caption"] = "edited in the table"
+    rows[1]["bpm"] = "fast"  # a bad edit is reported like a bad manifest row
+    report = build_dataset(rows, tmp_path / "ds", DatasetOptions(val_fraction=0.0, estimate=False))
+    assert _reasons(report) == {
+        f"table row 2 ({rows[1]['file']})": "bpm='fast': must be a number between 30 and 300"
+    }
+    assert sorted(r.caption for r in report.records) == ["edited in the table", "soft tone 2, warm pad"]
