@@ -249,3 +249,32 @@ def test_missing_model_weights_stop_the_batch_instead_of_failing_every_item(tmp_
     with pytest.raises(WeightsMissingError, match="workbench models pull base"):
         run_batch(plan, tmp_path / "out", tracking="off")
     assert mf.read_records(tmp_path / "out") == []
+
+
+def test_lora_rows_and_scales_are_grouped_tagged_and_recorded(tmp_path: Path, engine: Any) -> None:
+    from lora_fixtures import random_lora_state, save_diffusers
+
+    save_diffusers(
+        type(engine.pipeline), random_lora_state(engine.pipeline.transformer), tmp_path / "spa-lora"
+    )
+    plan = load_plan(
+        plan_file(
+            tmp_path,
+            "entries:\n  - {prompt: a, seeds: 0-1, lora: spa-lora, lora_scale: [0.5, 1.0]}\n"
+            "  - {prompt: a, seeds: 0}\n",
+        )
+    )
+    counting = CountingEngine(engine)
+    try:
+        run_batch(plan, tmp_path / "out", make_engine=lambda m: counting, tracking="off")
+    finally:
+        engine.unload_lora()
+    assert counting.calls == 3  # one call per LoRA scale (seeds 0-1 together) and one without the LoRA
+    frame = pd.read_parquet(tmp_path / "out" / "manifest.parquet")
+    assert frame["request.lora.scale"].tolist()[:4] == [0.5, 0.5, 1.0, 1.0]
+    assert frame["request.lora.path"].isna().tolist() == [False] * 4 + [True] and "request.lora" not in frame
+    tags = read_tags(frame.iloc[2]["path"])
+    assert tags["lora"] == f"{(tmp_path / 'spa-lora').resolve()} (scale 1)" and tags["seed"] == "0"
+    sidecar = json.loads(Path(frame.iloc[2]["sidecar"]).read_text())
+    assert sidecar["lora"]["scale"] == 1.0 and len(sidecar["lora"]["sha256"]) == 64
+    assert read_tags(frame.iloc[4]["path"])["lora"] == "none"

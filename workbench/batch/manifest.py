@@ -86,7 +86,10 @@ def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and key != "checks":
+        if key == "lora" and value is None:
+            # Same columns with or without an adapter (request.lora.path / .scale), so the table stays rectangular.
+            out.update({f"{name}.path": None, f"{name}.scale": None})
+        elif isinstance(value, dict) and key != "checks":
             out.update(_flatten(value, f"{name}."))
         elif isinstance(value, (list, tuple)):
             out[name] = (
