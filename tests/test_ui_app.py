@@ -280,3 +280,21 @@ def test_app_py_entry_refuses_public_share(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         module.main(["--help"])
     assert exit_info.value.code == 0
+
+
+def test_prune_temp_removes_only_old_entries(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from workbench.ui.shell import prune_temp
+
+    old_dir, old_file, new_file = tmp_path / "stems-old", tmp_path / "old.png", tmp_path / "new.png"
+    old_dir.mkdir()
+    (old_dir / "drums.wav").write_bytes(b"x")
+    old_file.write_bytes(b"x")
+    new_file.write_bytes(b"x")
+    past = time.time() - 8 * 86_400
+    for p in (old_dir, old_file):
+        os.utime(p, (past, past))
+    assert prune_temp(tmp_path) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["new.png"]

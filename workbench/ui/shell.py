@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -32,6 +35,7 @@ DEFAULT_TABS: tuple[str, ...] = (
 )
 OPTIONAL_TABS = frozenset({"workbench.ui.tab_ab", "workbench.ui.tab_lora", "workbench.ui.tab_metrics"})
 STATUS_POLL_S = 1.5
+TEMP_MAX_AGE_S = 7 * 86_400
 
 CSS = """
 .model-notice p { font-size: 0.95rem; }
@@ -93,8 +97,10 @@ def build_app(
     ctx = TabContext(engine=engine, model=ModelHandle(engine), store=store, settings=settings, mode=mode)
     for folder in (ctx.runs_dir, ctx.temp_dir, ctx.loras_dir):
         folder.mkdir(parents=True, exist_ok=True)
+    prune_temp(ctx.temp_dir)
     errors: list[TabError] = []
-    with gr.Blocks(title=settings.title, analytics_enabled=False) as demo:
+    # delete_cache: Gradio's upload/output copies older than a week are removed once a day.
+    with gr.Blocks(title=settings.title, analytics_enabled=False, delete_cache=(86_400, 604_800)) as demo:
         gr.Markdown(f"## {settings.title}")
         status = gr.Markdown(ctx.model.status_line(), elem_id="status-line")
         ctx.status = status
@@ -134,6 +140,20 @@ def build_app(
     if load_model:
         ctx.model.start(warmup=warmup)
     return demo
+
+
+def prune_temp(folder: Path, max_age_s: float = TEMP_MAX_AGE_S) -> int:
+    """Remove pictures, stems and mastered uploads older than ``max_age_s`` from the app's cache folder."""
+    cutoff = time.time() - max_age_s
+    removed = 0
+    for entry in folder.iterdir():
+        try:
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                removed += 1
+        except OSError:  # another process may be cleaning up too
+            continue
+    return removed
 
 
 def warmup() -> None:
