@@ -139,14 +139,10 @@ class RaterService:
                 return self._view(pair, refusal)
             with self.store.transaction() as tx:
                 db.insert_vote(tx, pair, self.config.genre, vote)
-                self._answered[rater] += 1
-                self._total += 1
-                try:
-                    nxt = self._serve_locked(tx, rater)
-                except BaseException:
-                    self._answered[rater] -= 1
-                    self._total -= 1
-                    raise
+                nxt = self._serve_locked(tx, rater, pending=1)
+            # Counters move only after the commit succeeded, so a failed commit leaves them true.
+            self._answered[rater] += 1
+            self._total += 1
             self.planner.observe_answer(pair.pair_id, rater, pair.choice, vote.outcome)
             if nxt is not None:
                 self._after_serve(nxt)
@@ -169,10 +165,11 @@ class RaterService:
         return Path(path)
 
     # --- internals (hold self._lock) --------------------------------------------------------------------------
-    def _quota_reached(self, rater: str) -> bool:
+    def _quota_reached(self, rater: str, pending: int = 0) -> bool:
+        """``pending``: a vote in the open transaction, not yet counted."""
         return (
-            self._answered[rater] >= self.config.votes_per_rater
-            or self._total >= self.config.effective_vote_target
+            self._answered[rater] + pending >= self.config.votes_per_rater
+            or self._total + pending >= self.config.effective_vote_target
         )
 
     def _current_locked(self, rater: str, message: str) -> PairView:
@@ -190,8 +187,8 @@ class RaterService:
         self._after_serve(nxt)
         return self._view(nxt, message)
 
-    def _serve_locked(self, tx: sqlite3.Connection, rater: str) -> db.ServedPair | None:
-        if self._quota_reached(rater):
+    def _serve_locked(self, tx: sqlite3.Connection, rater: str, pending: int = 0) -> db.ServedPair | None:
+        if self._quota_reached(rater, pending):
             return None
         seq = db.served_count(tx, self.name, rater)
         choice: PairChoice | None = self.planner.next_pair(rater, seq, self._rng)
