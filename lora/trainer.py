@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from lora import checkpoints as ck
 from lora.analysis import mean_features
 from lora.config import TrainConfig
 from lora.dataset import dataset_summary, load_records
-from lora.evaluate import audio_metrics, render_previews, select_best, validation_loss, validation_timesteps
+from lora.evaluate import audio_metrics, render_previews, validation_loss, validation_timesteps
 from lora.model import attach_lora, load_adapter_into, load_training_pipeline, resolve_variant, save_adapter
 from lora.objective import (
     apply_condition_dropout,
@@ -34,6 +33,7 @@ from lora.objective import (
     flow_matching_loss,
     sample_timesteps,
 )
+from lora.outputs import checkpoint_rows, write_run_outputs
 from lora.preprocess import load_entry, preprocess
 from workbench.errors import InputError
 
@@ -301,7 +301,7 @@ class Trainer:
         for micro in range(accum):
             batch = self._next_batch()
             sync = micro == accum - 1
-            ctx = acc.no_sync(self.model) if not sync else _null_context()
+            ctx = acc.no_sync(self.model) if not sync else contextlib.nullcontext()
             with ctx:
                 loss = self._micro_loss(batch)
                 acc.backward(loss / accum)
@@ -499,87 +499,38 @@ class Trainer:
         return bool(self.accelerator.reduce(flag, reduction="sum").item() > 0)  # every rank stops together
 
     def _finish(self, stopped: bool) -> TrainResult:
-        acc = self.accelerator
         result = TrainResult(self.run_dir, self.step, self.total_steps, stopped, None, None, None)
-        if not acc.is_main_process:
+        if not self.accelerator.is_main_process:
             result.main_process = False
             return result
-        found = ck.list_checkpoints(self.run_dir)
-        result.checkpoints = [{"step": c.step, **c.metrics, "path": str(c.path)} for c in found]
         if stopped:
+            result.checkpoints = checkpoint_rows(self.run_dir)
             self._emit(
                 phase="stopped", step=self.step, total_steps=self.total_steps, message="stopped; resume later"
             )
             return result
-        best, reason = select_best(result.checkpoints, self.cfg.select_metric)
-        card = dict(
-            config=self.cfg.to_dict(),
-            dataset=dataset_summary(self.data_dir),
+        out = write_run_outputs(
+            self.run_dir,
+            self.pipe.transformer,
+            self.cfg,
             model=self.model_info.to_dict(),
-            checkpoints=result.checkpoints,
-        )
-        final_dir = self.run_dir / "final"
-        shutil.rmtree(final_dir, ignore_errors=True)
-        save_adapter(self.pipe.transformer, final_dir)
-        ck.write_model_card(
-            final_dir,
-            title=f"{self.cfg.name} (final, step {self.step})",
-            chosen_step=self.step,
-            reason="last step",
-            **card,
-        )
-        best_dir = self.run_dir / "best"
-        shutil.rmtree(best_dir, ignore_errors=True)
-        if best is not None:
-            best_dir.mkdir(parents=True)
-            shutil.copy2(Path(best["path"]) / "pytorch_lora_weights.safetensors", best_dir)
-            ck.write_model_card(
-                best_dir,
-                title=f"{self.cfg.name} (best, step {best['step']})",
-                chosen_step=best["step"],
-                reason=reason,
-                **card,
-            )
-        ck.prune_checkpoints(self.run_dir, self.cfg.keep_checkpoints, {best["step"]} if best else set())
-        summary = {
-            "best": {"step": best["step"], "val_loss": best.get("val_loss"), "reason": reason}
-            if best
-            else None,
-            "final": {
-                "step": self.step,
-                "val_loss": result.checkpoints[-1].get("val_loss") if found else None,
-            },
-            "variant": self.variant,
-            "total_steps": self.total_steps,
-            "checkpoints": result.checkpoints,
-            "preview_prompts": self.preview_prompts(),
-        }
-        (self.run_dir / ck.SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
-        self.tracker.summary(
-            {
-                "best_step": best["step"] if best else None,
-                "best_val_loss": best.get("val_loss") if best else None,
-                "steps": self.step,
-            }
-        )
-        self.tracker.log_artifact(f"{self.cfg.name}-lora", "lora", best_dir if best else final_dir)
-        result.final_dir, result.best_dir = final_dir, (best_dir if best else None)
-        result.best_step = best["step"] if best else None
-        self._emit(
-            phase="done",
+            dataset=dataset_summary(self.data_dir),
+            variant=self.variant,
             step=self.step,
             total_steps=self.total_steps,
-            message=f"best: step {result.best_step}",
+            preview_prompts=self.preview_prompts(),
+            tracker=self.tracker,
+        )
+        result.checkpoints, result.final_dir, result.best_dir, result.best_step = (
+            out.checkpoints,
+            out.final_dir,
+            out.best_dir,
+            out.best_step,
+        )
+        self._emit(
+            phase="done", step=self.step, total_steps=self.total_steps, message=f"best: step {out.best_step}"
         )
         return result
-
-
-class _null_context:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def train(
