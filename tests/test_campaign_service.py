@@ -179,3 +179,27 @@ def test_vote_stream_logs_counts_and_running_standings_to_the_mirror(store, camp
     records = read_mirror(tmp_path / "track")
     text = repr(records)
     assert "'votes': 20" in text and "standings" in text and "rating/alphasys" in text
+
+
+def test_status_flags_a_rater_who_prefers_the_degraded_copies(store, campaign_root):
+    from workbench.campaigns.status import campaign_status
+
+    create(store, campaign_root / "imp8", name="svc-flag", raters=2, quota=10, gold_rate=0.5, repeat_rate=0.0)
+    service = RaterService(store, "svc-flag")
+    for rater in ("rater00", "rater01"):
+        view = service.current(rater)
+        while not view.finished:
+            choice = db.get_served(store.connect(), view.pair_id).choice
+            outcome = "left"
+            if choice.is_gold:  # rater00 picks the damaged clip every time, rater01 the intact one
+                outcome = (
+                    choice.gold_expected
+                    if rater == "rater01"
+                    else {"left": "right", "right": "left"}[choice.gold_expected]
+                )
+            view = service.vote(rater, view.pair_id, outcome)
+    status = campaign_status(store, "svc-flag", with_standings=False)
+    assert status.gold_trials == 10 and status.gold_passed == 5
+    # evals.rater_quality judges from 5 gold trials on (ExclusionRule.min_gold_trials)
+    assert list(status.flagged) == ["rater00"] and "missed 5/5 gold trials" in status.flagged["rater00"][0]
+    assert any(line.startswith("rater rater00 flagged: missed 5/5") for line in status.lines())

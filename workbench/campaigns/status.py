@@ -1,4 +1,5 @@
-"""A campaign's progress at a glance: votes against the target, per rater, gold results, balance, standings."""
+"""A campaign's progress at a glance: votes against the target, per rater, gold results, balance, standings, and
+raters that the BS.1534-style screening in ``evals.rater_quality`` would exclude."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ class CampaignStatus:
     gold_passed: int
     pair_counts: dict[str, int]  # "a vs b" -> regular votes
     standings: list[list[Any]] = field(default_factory=list)
+    flagged: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # rater -> reasons (evals.rater_quality rules)
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -40,6 +44,7 @@ class CampaignStatus:
         ]
         for row in self.standings:
             out.append(f"  {row[7]}. {row[0]}: {row[1]:.0f} [{row[2]:.0f}, {row[3]:.0f}] from {row[4]} votes")
+        out += [f"rater {r} flagged: {'; '.join(reasons)}" for r, reasons in self.flagged.items()]
         out += [f"warning: {w}" for w in self.warnings]
         return out
 
@@ -66,6 +71,12 @@ def campaign_status(store: Store, name: str, *, with_standings: bool = True) -> 
         from workbench.campaigns.stream import standings_rows
 
         standings = standings_rows(store, name)
+    flagged: dict[str, list[str]] = {}
+    if votes:
+        from evals.rater_quality import rater_quality
+        from evals.vote_io import load_votes
+
+        flagged = {r: q.reasons for r, q in rater_quality(load_votes(store, name)).items() if q.excluded}
     return CampaignStatus(
         name=name,
         genre=config.genre,
@@ -80,5 +91,6 @@ def campaign_status(store: Store, name: str, *, with_standings: bool = True) -> 
         gold_passed=sum(1 for v in gold if v["outcome"] == v["gold_expected"]),
         pair_counts=dict(sorted(pairs.items())),
         standings=standings,
+        flagged=flagged,
         warnings=warnings,
     )
