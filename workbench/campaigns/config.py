@@ -245,6 +245,9 @@ def config_from_dict(data: Any, base_dir: Path | None = None) -> CampaignConfig:
             spec: SystemSpec = _build(SystemSpec, f"systems[{i}]", item)
             if base_dir is not None and spec.import_dir and not Path(spec.import_dir).is_absolute():
                 spec = dataclasses.replace(spec, import_dir=str((base_dir / spec.import_dir).resolve()))
+            if base_dir is not None and spec.lora and (base_dir / spec.lora).exists():
+                # a LoRA folder next to the YAML; otherwise the path is left to the engine (cwd, hub id)
+                spec = dataclasses.replace(spec, lora=str((base_dir / spec.lora).resolve()))
             out.append(spec)
         return out
 
