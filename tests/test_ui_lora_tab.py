@@ -1,0 +1,220 @@
+"""The LoRA tab: it builds in the app, its dataset builder turns uploads and an edited table into a dataset, and a
+very short background training on the tiny model shows progress, checkpoints and adapters, refuses a second
+start, stops, resumes, and hands its adapter to Generate."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from lora_train_helpers import write_clip
+
+from workbench.errors import InputError, WorkbenchError
+from workbench.store import Store
+from workbench.ui import forms, lora_data, lora_jobs
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def _uploads(folder: Path, n: int = 3) -> list[str]:
+    """n short clips (the first two with .json metadata, the last without) and one silent file."""
+    files = []
+    for i in range(n):
+        files.append(str(write_clip(folder / f"clip{i}.wav", 180.0 + 70 * i, duration_s=1.5, seed=i)))
+        if i < n - 1:
+            meta = folder / f"clip{i}.json"
+            meta.write_text(f'{{"caption": "soft tone {i}", "bpm": {90 + i}, "key": "C major"}}')
+            files.append(str(meta))
+    silent = folder / "silent.wav"
+    sf.write(str(silent), np.zeros((48_000, 2), dtype=np.float32), 48_000)
+    files.append(str(silent))
+    return files
+
+
+def _wait_for(jobs: lora_jobs.TrainingJobs, phases: tuple[str, ...], timeout_s: float = 240.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = jobs.snapshot()
+        if state is not None and (state.phase in phases or state.finished):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"training never reached {phases}: {jobs.snapshot()}")
+
+
+@pytest.fixture(scope="module")
+def saved_dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A dataset built the way the tab builds one: uploads -> scan -> (edited) table -> save."""
+    name = _unique("ui-ds")
+    files = _uploads(tmp_path_factory.mktemp("uploads"))
+    folder = lora_data.import_uploads(name, files)
+    records = lora_data.scan_state(lora_data.scan(folder))
+    rows = lora_data.table_rows(records)
+    lora_data.save(name, records, rows, "zzspa", "prepend", 0.34)
+    return name
+
+
+def test_lora_tab_builds_with_generate_and_wires_use_in_generate(engine: Any, tmp_path: Path) -> None:
+    from workbench.ui import build_app
+
+    demo = build_app(
+        engine,
+        Store(tmp_path / "store.sqlite"),
+        tabs=["workbench.ui.tab_generate", "workbench.ui.tab_lora"],
+        load_model=False,
+    )
+    assert demo.workbench_tab_errors == []
+    ctx = demo.workbench_context
+    sender = next(s for s in ctx.send.senders if s.target == "generate")
+    assert sender.button.visible  # the Generate tab is present, so "Use in Generate" stays visible
+    assert isinstance(ctx.lora_jobs, lora_jobs.TrainingJobs)
+    alone = build_app(engine, Store(tmp_path / "s2.sqlite"), tabs=["workbench.ui.tab_lora"], load_model=False)
+    assert not next(s for s in alone.workbench_context.send.senders if s.target == "generate").button.visible
+
+
+def test_dataset_builder_table_edits_and_report(tmp_path: Path) -> None:
+    name = _unique("edit-ds")
+    folder = lora_data.import_uploads(name, _uploads(tmp_path / "in"))
+    scanned = lora_data.scan(folder)
+    assert any("silent.wav" in i.source and "silent" in i.reason for i in scanned.issues)
+    records = lora_data.scan_state(scanned)
+    rows = lora_data.table_rows(records)
+    assert [r[0] for r in rows] == ["clip0.wav", "clip1.wav", "clip2.wav"]
+    by_file = {r[0]: r for r in rows}
+    assert by_file["clip0.wav"][1:5] == ["soft tone 0", "", 90, "C major"]
+    estimated = by_file["clip2.wav"][8]  # no metadata: bpm and/or key estimated and marked
+    assert estimated and set(estimated.split(", ")) <= {"bpm", "key"}
+    # The user fixes a caption and a bpm in the table, then saves with a trigger tag.
+    by_file["clip0.wav"][1] = "warm pad, slow"
+    by_file["clip1.wav"][3] = 100.0
+    report = lora_data.save(name, records, rows, "zzspa", "prepend", 0.34)
+    saved = {Path(r.audio_path).name: r for r in report.records}
+    assert saved["clip0.wav"].caption == "zzspa, warm pad, slow"
+    assert saved["clip1.wav"].bpm == 100 and "bpm" not in saved["clip1.wav"].estimated
+    # An estimate left as it was stays marked as estimated in the saved dataset.
+    assert set(estimated.split(", ")) <= set(saved["clip2.wav"].estimated)
+    assert report.counts()["validation"] == 1 and name in lora_data.list_datasets()
+    assert "ESTIMATE" in report.to_text()
+    # A bad bpm typed into the table goes into the report with its row, not a crash.
+    rows[0][3] = "fast"
+    bad = lora_data.save(name, records, rows, "", "prepend", 0.0)
+    assert any("bpm" in i.reason for i in bad.issues) and len(bad.records) == 2
+
+
+def test_dataset_inputs_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="dataset name='a b': use letters"):
+        lora_data.check_name("a b")
+    with pytest.raises(InputError, match="must be inside WORKBENCH_HOME"):
+        lora_data.inside_home(str(tmp_path), "folder")
+    with pytest.raises(InputError, match="not audio or a sidecar"):
+        (tmp_path / "notes.pdf").write_text("x")
+        lora_data.import_uploads("ok-name", [str(tmp_path / "notes.pdf")])
+    with pytest.raises(InputError, match="scan uploads or a folder first"):
+        lora_data.save("ok-name", None, [], "", "prepend", 0.1)
+
+
+def _config(tmp_path: Path, dataset: str, name: str, max_steps: int, every: int) -> Any:
+    return lora_jobs.train_config(
+        tmp_path,
+        preset="tiny",
+        dataset=dataset,
+        name=name,
+        model="tiny",
+        rank=4,
+        alpha=8,
+        learning_rate=0.005,
+        max_steps=max_steps,
+        checkpoint_every=every,
+        targets=["to_q", "to_v"],
+        preview=False,
+    )
+
+
+def test_training_progress_checkpoints_adapters_and_use_in_generate(
+    tmp_path: Path, saved_dataset: str
+) -> None:
+    jobs = lora_jobs.TrainingJobs()
+    cfg = _config(tmp_path, saved_dataset, "short", max_steps=3, every=2)
+    assert cfg.target_modules == ["to_q", "to_v"] and cfg.rank == 4
+    seen: list[str] = []
+    state = jobs.start(cfg)
+    assert state.run == "short"
+    with pytest.raises(WorkbenchError, match="already running .*only one runs at a time"):
+        jobs.start(_config(tmp_path, saved_dataset, "second", max_steps=3, every=2))
+    while not jobs.wait(0.05):
+        snap = jobs.snapshot()
+        if snap is not None:
+            seen.append(snap.line())
+    final = jobs.snapshot()
+    assert final is not None and final.error is None, final
+    assert final.phase == "done" and final.step == 3 and final.best_step is not None
+    assert "done" in final.line()
+    assert any("training** step" in line for line in seen)
+    rows = lora_jobs.loss_rows(final.run_dir)
+    train_steps = [r["step"] for r in rows if r["series"] == lora_jobs.TRAIN_LOSS]
+    assert train_steps == [1, 2, 3]
+    assert [r["step"] for r in rows if r["series"] == lora_jobs.VAL_LOSS] == [2, 3]
+    assert lora_jobs.checkpoint_names(final.run_dir) == ["step-000002", "step-000003"]
+    assert [r["step"] for r in lora_jobs.checkpoint_rows(final.run_dir)] == [2, 3]
+    assert "Finished at step 3" in lora_jobs.run_overview(final.run_dir)
+    adapters = {(a["run"], a["kind"]): a for a in lora_jobs.adapter_rows(tmp_path)}
+    assert {("short", "best"), ("short", "final")} <= set(adapters)
+    # "Add to Generate's LoRA list" and "Use in Generate"
+    loras = tmp_path / "loras"
+    name = lora_jobs.install_adapter(adapters[("short", "best")]["path"], tmp_path, loras)
+    assert name == "short-best" and name in forms.scan_loras(loras)
+    assert forms.lora_from_name(loras, name, 1.0) is not None
+    payload = lora_jobs.generate_payload(adapters[("short", "final")]["path"], tmp_path)
+    assert payload["request"]["lora"] == {"path": adapters[("short", "final")]["path"], "scale": 1.0}
+    assert payload["request"]["prompt"].startswith("zzspa, ")
+    with pytest.raises(InputError, match="pick an adapter from the list"):
+        lora_jobs.install_adapter(str(tmp_path), tmp_path, loras)
+    with pytest.raises(InputError, match="a run of that name exists"):
+        _config(tmp_path, saved_dataset, "short", max_steps=3, every=2)
+    with pytest.raises(InputError, match="this run finished"):
+        lora_jobs.resume_config(tmp_path, "short")
+
+
+def test_stop_checkpoints_and_resume_finishes(tmp_path: Path, saved_dataset: str) -> None:
+    jobs = lora_jobs.TrainingJobs()
+    assert not jobs.stop()  # nothing runs yet
+    jobs.start(_config(tmp_path, saved_dataset, "stoppable", max_steps=5, every=50))
+    _wait_for(jobs, ("train",))
+    assert jobs.stop()
+    assert jobs.wait(240)
+    stopped = jobs.snapshot()
+    assert stopped is not None and stopped.error is None and stopped.phase == "stopped", stopped
+    assert 1 <= stopped.step < 5 and "Resume" in stopped.line()
+    assert lora_jobs.checkpoint_names(stopped.run_dir) == [f"step-{stopped.step:06d}"]
+    jobs.start(lora_jobs.resume_config(tmp_path, "stoppable"), resume=True)
+    assert jobs.wait(240)
+    done = jobs.snapshot()
+    assert done is not None and done.error is None and done.phase == "done" and done.step == 5, done
+    train_steps = [
+        r["step"] for r in lora_jobs.loss_rows(done.run_dir) if r["series"] == lora_jobs.TRAIN_LOSS
+    ]
+    assert train_steps == [1, 2, 3, 4, 5]  # one continuous curve across the stop
+
+
+def test_training_errors_reach_the_status(tmp_path: Path, saved_dataset: str) -> None:
+    with pytest.raises(InputError, match="save a dataset in step 1"):
+        _config(tmp_path, "", "x", 3, 2)
+    with pytest.raises(InputError, match="rank=0"):
+        lora_jobs.train_config(
+            tmp_path, preset="tiny", dataset=saved_dataset, name="bad", model="tiny", rank=0, alpha=8,
+            learning_rate=0.005, max_steps=3, checkpoint_every=2, targets=["to_q"], preview=False,
+        )  # fmt: skip
+    cfg = _config(tmp_path, saved_dataset, "nomodel", 3, 2)
+    cfg.model = str(tmp_path / "no-such-model")
+    jobs = lora_jobs.TrainingJobs()
+    jobs.start(cfg)
+    assert jobs.wait(120)
+    state = jobs.snapshot()
+    assert state is not None and state.phase == "failed" and state.error
+    assert "failed" in state.line() and state.error in state.line()

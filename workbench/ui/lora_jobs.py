@@ -1,0 +1,423 @@
+"""The LoRA tab's training half, without Gradio: one background training per app, and reading a run back from
+its folder (loss curve, checkpoints, previews, adapters).
+
+Training runs ``lora.train`` in a worker thread with a stop Event; the tab polls ``TrainingJobs.snapshot()`` on a
+timer, so no Gradio worker is held for the length of a run. The trainer loads its own copy of the model (the
+app's engine keeps serving Generate meanwhile). Runs live in ``<runs_dir>/lora/<name>``, the folder layout
+``workbench lora train`` writes, so a run started here can be resumed from the CLI and the other way round.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workbench import paths
+from workbench.errors import InputError, WorkbenchError
+
+log = logging.getLogger("workbench.ui")
+
+PREVIEW_PAIRS = 3  # (base, LoRA) preview players per checkpoint shown in the tab
+TRAIN_LOSS = "train loss"
+VAL_LOSS = "validation loss"
+
+
+def presets() -> list[str]:
+    """Genre presets: the YAML configs in configs/lora/, by name."""
+    return sorted(p.stem for p in (paths.CONFIG_DIR / "lora").glob("*.yaml"))
+
+
+def preset_config(name: str) -> Any:
+    from lora.config import load_config
+
+    if name not in presets():
+        raise InputError("preset", name, f"choose one of {', '.join(presets())}")
+    return load_config(paths.CONFIG_DIR / "lora" / f"{name}.yaml")
+
+
+def runs_root(runs_dir: Path) -> Path:
+    return runs_dir / "lora"
+
+
+def list_runs(runs_dir: Path) -> list[str]:
+    root = runs_root(runs_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "config.yaml").is_file())
+
+
+def run_dir(runs_dir: Path, name: str | None) -> Path:
+    from workbench.ui.lora_data import check_name
+
+    return runs_root(runs_dir) / check_name(name, "run")
+
+
+def train_config(
+    runs_dir: Path,
+    *,
+    preset: str,
+    dataset: str | None,
+    name: str,
+    model: str | None,
+    rank: Any,
+    alpha: Any,
+    learning_rate: Any,
+    max_steps: Any,
+    checkpoint_every: Any,
+    targets: list[str] | None,
+    preview: bool,
+) -> Any:
+    """A TrainConfig from the form: the preset's YAML with the form's values as overrides (validated by lora)."""
+    from lora.config import load_config
+    from workbench.ui.lora_data import data_root
+
+    if not dataset:
+        raise InputError("dataset", dataset, "save a dataset in step 1, or pick one from the list")
+    data = data_root() / dataset
+    if not (data / "dataset").is_dir():
+        raise InputError("dataset", dataset, "no saved dataset of that name; save it in step 1 first")
+    out = run_dir(runs_dir, name)
+    if (out / "config.yaml").exists():
+        raise InputError(
+            "run name", name, "a run of that name exists; press Resume to continue it, or rename"
+        )
+    if preset not in presets():
+        raise InputError("preset", preset, f"choose one of {', '.join(presets())}")
+    overrides: dict[str, Any] = {
+        "name": out.name,
+        "data": str(data),
+        "out": str(out),
+        "rank": rank,
+        "alpha": alpha,
+        "learning_rate": learning_rate,
+        "max_steps": max_steps,
+        "checkpoint_every": checkpoint_every,
+        "target_modules": list(targets or []),
+        "preview": bool(preview),
+    }
+    if model and model.strip():
+        overrides["model"] = model.strip()
+    return load_config(paths.CONFIG_DIR / "lora" / f"{preset}.yaml", overrides)
+
+
+def resume_config(runs_dir: Path, name: str | None) -> Any:
+    from lora import checkpoints as ck
+    from lora.config import load_config
+
+    folder = run_dir(runs_dir, name)
+    if not (folder / "config.yaml").is_file():
+        raise InputError("run", name, "no such run; pick one from the list")
+    if (folder / ck.SUMMARY_FILE).exists():
+        raise InputError("run", name, "this run finished; its adapters are in the list below")
+    if ck.latest_checkpoint(folder) is None:
+        raise InputError("run", name, "has no checkpoint to resume from yet; start it again under a new name")
+    return load_config(folder / "config.yaml")
+
+
+@dataclass
+class JobState:
+    """What the tab shows about the current (or last) training. A copy is handed out, never the live object."""
+
+    run: str
+    run_dir: Path
+    phase: str = "starting"  # starting | preprocess | train | checkpoint | done | stopped | failed
+    step: int = 0
+    total_steps: int = 0
+    loss: float | None = None
+    lr: float | None = None
+    message: str = ""
+    error: str | None = None
+    started_s: float = field(default_factory=time.monotonic)
+    train_started_s: float | None = None
+    train_started_step: int = 0
+    finished: bool = False
+    best_step: int | None = None
+
+    def line(self) -> str:
+        """One Markdown status line: the phase, progress and what to do next."""
+        if self.error:
+            return f"**{self.run}: failed.** {self.error}"
+        if self.phase == "preprocess":
+            return f"**{self.run}: preprocessing** {self.step}/{self.total_steps} clips · {self.message}"
+        if self.phase in ("train", "checkpoint"):
+            text = f"**{self.run}: training** step {self.step}/{self.total_steps}"
+            if self.loss is not None:
+                text += f" · loss {self.loss:.4f}"
+            if self.lr is not None:
+                text += f" · lr {self.lr:.2e}"
+            rate = self.steps_per_s()
+            if rate:
+                text += f" · {rate:.2f} steps/s · ETA {_eta((self.total_steps - self.step) / rate)}"
+            if self.phase == "checkpoint":
+                text += " · saving a checkpoint"
+            return text
+        if self.phase == "stopped":
+            return (
+                f"**{self.run}: stopped** at step {self.step}/{self.total_steps}. Press Resume to continue."
+            )
+        if self.phase == "done":
+            return f"**{self.run}: done**, {self.step} steps; best checkpoint: step {self.best_step}."
+        return f"**{self.run}: starting** (loading the model) …"
+
+    def steps_per_s(self) -> float | None:
+        if self.train_started_s is None or self.step <= self.train_started_step:
+            return None
+        elapsed = time.monotonic() - self.train_started_s
+        return (self.step - self.train_started_step) / elapsed if elapsed > 0 else None
+
+
+def _eta(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+class TrainingJobs:
+    """At most one LoRA training per app: its worker thread, stop flag and latest progress."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._state: JobState | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, config: Any, *, resume: bool = False) -> JobState:
+        """Start ``config`` in the background; refuses while another training runs."""
+        from lora import train
+
+        with self._lock:
+            if self.running and self._state is not None:
+                s = self._state
+                raise WorkbenchError(
+                    f"A training is already running ({s.run}, step {s.step}/{s.total_steps}); only one runs at "
+                    "a time. Stop it, or wait for it to finish."
+                )
+            state = JobState(run=config.name, run_dir=Path(config.out))
+            self._state, self._stop = state, threading.Event()
+            stop = self._stop
+
+            def work() -> None:
+                try:
+                    result = train(config, progress=self._update, stop=stop, resume=resume)
+                    with self._lock:
+                        state.best_step = result.best_step
+                        state.phase = "stopped" if result.stopped else "done"
+                        state.step = result.steps or state.step
+                except WorkbenchError as exc:
+                    self._fail(state, str(exc))
+                except (ValueError, FileNotFoundError) as exc:
+                    self._fail(state, str(exc))
+                except (
+                    Exception
+                ) as exc:  # a worker thread has no caller: the error must reach the tab's status
+                    log.exception("LoRA training %s failed", config.name)
+                    self._fail(state, f"{type(exc).__name__}: {exc} (details in the server log)")
+                finally:
+                    with self._lock:
+                        state.finished = True
+
+            self._thread = threading.Thread(target=work, name=f"lora-train-{config.name}", daemon=True)
+            self._thread.start()
+            return copy.copy(state)
+
+    def _fail(self, state: JobState, message: str) -> None:
+        with self._lock:
+            state.phase, state.error = "failed", message
+
+    def _update(self, p: Any) -> None:
+        with self._lock:
+            s = self._state
+            if s is None:
+                return
+            if p.phase == "train" and s.train_started_s is None:
+                s.train_started_s, s.train_started_step = time.monotonic(), p.step - 1
+            s.phase, s.step, s.total_steps, s.message = p.phase, p.step, p.total_steps, p.message
+            if p.loss is not None:
+                s.loss = p.loss
+            if p.lr is not None:
+                s.lr = p.lr
+
+    def stop(self) -> bool:
+        """Ask the running training to checkpoint and stop; False when none runs."""
+        with self._lock:
+            if not self.running:
+                return False
+            self._stop.set()
+            return True
+
+    def snapshot(self) -> JobState | None:
+        with self._lock:
+            return copy.copy(self._state) if self._state is not None else None
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the worker ends (tests and shutdown); True when it has."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout_s)
+        return not thread.is_alive()
+
+
+# --- reading a run back ---------------------------------------------------------------------------------------
+def loss_rows(folder: Path) -> list[dict[str, Any]]:
+    """(step, loss, series) rows from the run's tracking.jsonl: train loss per step, validation loss per
+    checkpoint. A resumed run re-logs the steps after its last checkpoint; the latest value of a step wins."""
+    from workbench.tracking import read_mirror
+
+    if not (folder / "tracking.jsonl").is_file():
+        return []
+    points: dict[tuple[str, int], float] = {}
+    for record in read_mirror(folder):
+        if record.get("event") != "log" or record.get("step") is None:
+            continue
+        values = record.get("values") or {}
+        for key, series in (("train/loss", TRAIN_LOSS), ("val_loss", VAL_LOSS)):
+            value = values.get(key)
+            if isinstance(value, (int, float)):
+                points[(series, int(record["step"]))] = float(value)
+    return [{"step": step, "loss": loss, "series": series} for (series, step), loss in sorted(points.items())]
+
+
+def checkpoint_rows(folder: Path) -> list[dict[str, Any]]:
+    """One row per checkpoint with its numbers (previews left out), rounded for the table."""
+    from lora.sweep import checkpoint_table
+
+    rows = []
+    for row in checkpoint_table(folder):
+        rows.append({k: round(v, 5) if isinstance(v, float) else v for k, v in row.items()})
+    return rows
+
+
+def checkpoint_names(folder: Path) -> list[str]:
+    from lora import checkpoints as ck
+
+    return [c.path.name for c in ck.list_checkpoints(folder)]
+
+
+@dataclass
+class PreviewPair:
+    prompt: str
+    base: Path | None
+    lora: Path
+
+
+def previews(folder: Path, checkpoint: str | None) -> list[PreviewPair]:
+    """The checkpoint's LoRA previews, each beside the base model's render of the same prompt and seed."""
+    from lora import checkpoints as ck
+
+    found = {c.path.name: c for c in ck.list_checkpoints(folder)}
+    if not checkpoint or checkpoint not in found:
+        return []
+    info = found[checkpoint]
+    prompts = info.metrics.get("preview_prompts") or []
+    out = []
+    for i, rel in enumerate(info.metrics.get("previews") or []):
+        lora_path = info.path / rel
+        stem = lora_path.stem.rsplit("_scale", 1)[0]  # p0_seed0_scale1 -> p0_seed0
+        base = next(iter(sorted((folder / "previews_base").glob(f"{stem}_scale*.wav"))), None)
+        prompt = prompts[i] if i < len(prompts) else stem
+        out.append(PreviewPair(prompt, base, lora_path))
+    return out
+
+
+def run_overview(folder: Path) -> str:
+    """A one-paragraph summary of a run on disk: its config, progress and verdict."""
+    from lora import checkpoints as ck
+
+    if not (folder / "config.yaml").is_file():
+        return "Pick a run."
+    cfg = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    found = ck.list_checkpoints(folder)
+    text = (
+        f"**{folder.name}**: model `{cfg.get('model')}`, rank {cfg.get('rank')}, alpha {cfg.get('alpha')}, "
+        f"lr {cfg.get('learning_rate')}, targets {', '.join(cfg.get('target_modules') or [])}. "
+    )
+    summary_path = folder / ck.SUMMARY_FILE
+    if summary_path.exists():
+        import json
+
+        summary = json.loads(summary_path.read_text())
+        best = summary.get("best") or {}
+        text += f"Finished at step {summary.get('final', {}).get('step')}; best: step {best.get('step')} ({best.get('reason', '')})."
+    elif found:
+        text += f"{len(found)} checkpoint(s), the latest at step {found[-1].step}; Resume continues it."
+    else:
+        text += "No checkpoint yet."
+    return text
+
+
+def adapter_rows(runs_dir: Path) -> list[dict[str, Any]]:
+    from lora.checkpoints import list_adapters
+
+    return [
+        {
+            "run": a.run,
+            "kind": a.kind,
+            "step": a.step,
+            "val_loss": None if a.val_loss is None else round(a.val_loss, 5),
+            "path": str(a.path),
+        }
+        for a in list_adapters(runs_root(runs_dir))
+    ]
+
+
+def install_adapter(adapter_dir: str | Path, runs_dir: Path, loras_dir: Path) -> str:
+    """Copy a trained adapter into the app's LoRA folder as ``<run>-<kind>`` (what Generate's LoRA picker
+    lists). Returns that name. Only adapters of this app's LoRA runs can be installed."""
+    from lora.model import ADAPTER_FILE
+
+    src = Path(adapter_dir)
+    root = runs_root(runs_dir).resolve()
+    if root not in src.resolve().parents or not (src / ADAPTER_FILE).is_file():
+        raise InputError("adapter", str(adapter_dir), "pick an adapter from the list")
+    rel = src.resolve().relative_to(root).parts  # (run, "best") or (run, "checkpoints", "step-000200")
+    name = f"{rel[0]}-{rel[-1]}"
+    dest = loras_dir / name
+    loras_dir.mkdir(parents=True, exist_ok=True)
+    tmp = loras_dir / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for item in (ADAPTER_FILE, "README.md"):
+        if (src / item).is_file():
+            shutil.copy2(src / item, tmp / item)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)  # whole, or not at all: the picker never lists a half-copied adapter
+    return name
+
+
+def generate_payload(adapter_dir: str | Path, runs_dir: Path) -> dict[str, Any]:
+    """What "Use in Generate" sends: the adapter at scale 1 and a prompt it was trained on (trigger tag
+    included), through the Generate tab's "reuse settings" receiver."""
+    import json
+
+    from workbench.ui.context import take_payload
+
+    src = Path(adapter_dir)
+    root = runs_root(runs_dir).resolve()
+    if root not in src.resolve().parents:
+        raise InputError("adapter", str(adapter_dir), "pick an adapter from the list")
+    run = root / src.resolve().relative_to(root).parts[0]
+    prompt = ""
+    summary = run / "summary.json"
+    if summary.is_file():
+        prompts = json.loads(summary.read_text()).get("preview_prompts") or []
+        prompt = prompts[0] if prompts else ""
+    cfg = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
+    request = {
+        "prompt": prompt,
+        "instrumental": True,
+        "duration_s": (cfg or {}).get("preview_duration_s") or 30,
+        "lora": {"path": str(src), "scale": 1.0},
+    }
+    return take_payload(None, str(src), request)
