@@ -141,6 +141,7 @@ def test_nothing_the_browser_receives_reveals_a_system(tmp_path):
             assert response.status_code == 200, page
             received.append(response.text)
         clips: list[bytes] = []
+        lengths: set[str] = set()
         view = client.predict(api_name="/current")
         for _ in range(6):
             received.append(repr(view))
@@ -148,6 +149,9 @@ def test_nothing_the_browser_receives_reveals_a_system(tmp_path):
                 response = http.get(src)
                 assert response.status_code == 200
                 assert not {"last-modified", "etag", "content-disposition"} & set(response.headers)
+                # never compressed: a compressed size would tell noisy clips from tonal ones
+                assert "content-encoding" not in response.headers
+                lengths.add(response.headers["content-length"])
                 received.append(repr(dict(response.headers)))
                 clips.append(response.content)
             view = client.predict(view[1], "3", "4", "", 0, 0, api_name="/vote_tie")
@@ -171,7 +175,7 @@ def test_nothing_the_browser_receives_reveals_a_system(tmp_path):
             audio, rate = sf.read(io.BytesIO(data), always_2d=True)
             frames.add(audio.shape[0])
             loudness.append(pyloudnorm.Meter(rate).integrated_loudness(audio))
-        assert len(frames) == 1 and np.ptp(loudness) <= 1.0, (frames, loudness)
+        assert len(frames) == 1 and len(lengths) == 1 and np.ptp(loudness) <= 1.0, (frames, lengths, loudness)
         # unauthenticated visitors get nothing: no page config, no audio tokens to guess
         anonymous = httpx.Client(base_url=url)
         assert "alphasys" not in anonymous.get("config").text
