@@ -69,7 +69,7 @@ def load_genres(path: Path | None = None) -> dict[str, GenrePreset]:
 
 def optional_int(field: str, value: Any, *, zero_is_none: bool = False) -> int | None:
     """Gradio Number gives None, floats or (via the API) strings; the requests want int or None."""
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
         number = float(value)
@@ -83,7 +83,7 @@ def optional_int(field: str, value: Any, *, zero_is_none: bool = False) -> int |
 
 
 def optional_float(field: str, value: Any) -> float | None:
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
         return float(value)
