@@ -23,6 +23,7 @@ class SweepResult:
     adapter_dir: Path
     previews: list[Preview]
     checkpoints: list[dict[str, Any]]
+    feature_gaps: dict[float, float | None]  # per scale; lower = closer to the training clips
 
 
 def resolve_adapter(run_dir: Path, which: str) -> Path:
@@ -61,13 +62,14 @@ def scale_sweep(
         )
     cfg = load_config(run / "config.yaml")
     adapter = resolve_adapter(run, checkpoint)
-    from lora.model import load_training_pipeline
     from workbench.audio_io import write_audio
     from workbench.engine import Engine
     from workbench.requests import LoraRef, Text2Music
 
     if cfg.model == "tiny":
-        load_training_pipeline("tiny", device="cpu", dtype="fp32")  # builds the local tiny model if absent
+        from workbench.tiny import ensure_tiny
+
+        ensure_tiny()  # the local random test model is built, never downloaded
     engine = Engine(cfg.model, device=device)
     use_prompts = prompts or cfg.preview_prompts
     if not use_prompts:
@@ -89,4 +91,24 @@ def scale_sweep(
                 result = engine.run(request, record=False)
                 path = write_audio(out / f"p{p_index}_seed{seed}_scale{scale:g}.wav", result.audio)
                 previews.append(Preview(prompt, seed, scale, path))
-    return SweepResult(adapter, previews, checkpoint_table(run))
+    return SweepResult(adapter, previews, checkpoint_table(run), _gaps_by_scale(cfg.data, previews))
+
+
+def _gaps_by_scale(data: str | None, previews: list[Preview]) -> dict[float, float | None]:
+    """Feature gap to the training clips per LoRA scale (scale 0 = the base model); empty without the dataset."""
+    from lora.analysis import feature_gap, mean_features
+    from lora.dataset import load_records
+
+    if not data or not Path(data).is_dir():
+        return {}
+    try:
+        train = [Path(r.audio_path) for r in load_records(data, "train") if Path(r.audio_path).exists()]
+    except InputError:
+        return {}
+    if not train:
+        return {}
+    reference = mean_features(train)
+    scales = sorted({p.scale for p in previews})
+    return {
+        s: feature_gap(mean_features([p.path for p in previews if p.scale == s]), reference) for s in scales
+    }

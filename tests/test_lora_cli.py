@@ -62,18 +62,24 @@ def test_prepare_train_eval_list(tmp_path: Path, capsys, tiny_model_dir: Path) -
         "checkpoint_every=2",
         "--set",
         "preview=false",
+        "--set",
+        "keep_checkpoints=1",
         "--tracking",
         "off",
     ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "done: 4 steps" in out and "best checkpoint: step" in out
+    best_step = json.loads((run / "summary.json").read_text())["best"]["step"]
+    kept = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert kept == sorted({f"step-{best_step:06d}", "step-000004"})  # keep 1 newest, and never prune the best
 
     assert (
         main(["lora", "eval", str(run), "--checkpoint", "final", "--scales", "0,1", "--duration", "1"]) == 0
     )
     out = capsys.readouterr().out
-    assert "       2" in out and "       4" in out  # the per-checkpoint table
+    assert "       4" in out  # the per-checkpoint table
+    assert "feature gap to the training clips" in out and "scale 0: " in out and "scale 1: " in out
     sweep = sorted(p.name for p in (run / "sweeps" / "final").glob("*.wav"))
     assert sweep == [
         "p0_seed0_scale0.wav",
@@ -84,7 +90,7 @@ def test_prepare_train_eval_list(tmp_path: Path, capsys, tiny_model_dir: Path) -
 
     assert main(["lora", "list", "--root", str(run.parent), "--json", "--checkpoints"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert {(a["kind"], a["step"]) for a in listed} >= {("final", 4), ("checkpoint", 2), ("checkpoint", 4)}
+    assert {(a["kind"], a["step"]) for a in listed} >= {("final", 4), ("best", best_step), ("checkpoint", 4)}
 
 
 def test_user_errors_exit_2_with_a_readable_message(tmp_path: Path, capsys) -> None:

@@ -197,6 +197,10 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"scale sweep of {result.adapter_dir}:")
     for p in result.previews:
         print(f"  scale {p.scale:g} seed {p.seed} '{p.prompt[:40]}' -> {p.path}")
+    if result.feature_gaps:
+        print("feature gap to the training clips (tempo, centroid, onsets, loudness; lower = closer):")
+        for scale, gap in result.feature_gaps.items():
+            print(f"  scale {scale:g}: {gap:.3f}" if gap is not None else f"  scale {scale:g}: -")
     return 0
 
 
