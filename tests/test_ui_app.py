@@ -298,3 +298,45 @@ def test_prune_temp_removes_only_old_entries(tmp_path: Path) -> None:
         os.utime(p, (past, past))
     assert prune_temp(tmp_path) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["new.png"]
+
+
+NETWORK_PROBE = """
+import os, socket, sys, time
+for name in ("GRADIO_ANALYTICS_ENABLED", "HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY", "TRANSFORMERS_OFFLINE"):
+    os.environ.pop(name, None)  # the app itself must switch these off
+looked_up = []
+real = socket.getaddrinfo
+def spy(host, *args, **kwargs):
+    if host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
+        looked_up.append(host)
+    return real(host, *args, **kwargs)
+socket.getaddrinfo = spy
+sys.argv = ["app.py", "--model", "tiny", "--port", sys.argv[1]]
+import runpy, threading
+threading.Thread(target=lambda: runpy.run_path(APP, run_name="__main__"), daemon=True).start()
+import urllib.request
+for _ in range(600):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[4]}/", timeout=1); break
+    except OSError:
+        time.sleep(0.1)
+time.sleep(3)  # analytics and version checks run in threads shortly after launch
+print("LOOKUPS", sorted(set(looked_up)))
+os._exit(0)
+"""
+
+
+def test_no_outbound_lookups_at_start(tiny_model_dir) -> None:
+    import subprocess
+    import sys
+
+    from ui_helpers import free_port
+
+    app_py = Path(__file__).resolve().parent.parent / "app.py"
+    code = NETWORK_PROBE.replace("APP", repr(str(app_py)))
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(free_port())], capture_output=True, text=True, timeout=300
+    )
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("LOOKUPS")), None)
+    assert line is not None, out.stderr[-2000:]
+    assert line == "LOOKUPS []"
