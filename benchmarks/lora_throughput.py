@@ -101,7 +101,7 @@ class HandLoop:
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
-        return float(loss)
+        return float(loss.detach())
 
 
 def _time(fn, steps: int) -> float:

@@ -369,3 +369,32 @@ def test_two_processes_share_the_work_and_save_per_rank_rng(data_dir, tmp_path) 
     final = ck.latest_checkpoint(out)
     assert final is not None and final.step == 6
     assert (final.path / "rng_rank0.pt").exists() and (final.path / "rng_rank1.pt").exists()
+
+
+def test_base_variant_samples_logit_normal_timesteps_and_drops_conditions(
+    data_dir, tmp_path, monkeypatch
+) -> None:
+    import lora.trainer as trainer_module
+
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    real = trainer_module.flow_matching_loss
+
+    def spy(model, x0, ehs, ctx, t, noise):
+        seen.append((t.detach().clone(), ehs.detach().clone()))
+        return real(model, x0, ehs, ctx, t, noise)
+
+    monkeypatch.setattr(trainer_module, "flow_matching_loss", spy)
+    trainer = Trainer(
+        tiny_config(
+            data_dir, tmp_path / "base", variant="base", cfg_dropout=0.5, max_steps=16, checkpoint_every=16
+        )
+    )
+    result = trainer.run()
+    assert result.steps == 16 and all(np.isfinite(h["loss"]) for h in trainer.history)
+    assert trainer.variant == "base" and trainer.cfg_dropout == 0.5
+    ts = torch.cat([t for t, _ in seen])
+    turbo = torch.tensor([1.0, 0.954545, 0.9, 0.833333, 0.75, 0.642857, 0.5, 0.3])
+    assert not any(bool((turbo - v).abs().lt(1e-4).any()) for v in ts)  # continuous, not the turbo table
+    null = trainer.pipe.condition_encoder.null_condition_emb.detach().reshape(-1)
+    dropped = [bool((ehs[0] == null).all()) for _, ehs in seen]
+    assert 0 < sum(dropped) < len(dropped)  # some samples see the null condition, the rest the real one
