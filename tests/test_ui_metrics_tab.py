@@ -1,0 +1,198 @@
+"""The Metrics & reports tab: per-track analysis of uploads and recorded runs with delivery verdicts per genre,
+Fréchet distance between two folders, and a campaign leaderboard with its report from votes in the store."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import write_tone
+from lora_train_helpers import write_beat_clip
+
+from evals.preference import Vote
+from evals.simulate import CampaignSimulation, simulate_votes
+from workbench import paths
+from workbench.errors import InputError
+from workbench.requests import Text2Music
+from workbench.store import Store
+from workbench.ui import metrics_views as mv
+
+
+@pytest.fixture
+def ctx(engine: Any, tmp_path: Path) -> Any:
+    from workbench.ui.context import AppSettings, ModelHandle, TabContext
+
+    return TabContext(
+        engine=engine,
+        model=ModelHandle(engine),
+        store=Store(tmp_path / "store.sqlite"),
+        settings=AppSettings(),
+        runs_dir=tmp_path / "runs",
+        temp_dir=tmp_path / "ui",
+    )
+
+
+def lobby_track(path: Path) -> Path:
+    """8 s with a click every beat at 96 BPM, at -18 LUFS: inside the hotel-lobby spec, outside spa and retail."""
+    import pyloudnorm as pyln
+
+    write_beat_clip(path, bpm=96, duration_s=8.0)
+    x, rate = sf.read(str(path))
+    gain_db = -18.0 - pyln.Meter(rate).integrated_loudness(x)
+    sf.write(str(path), (x * 10 ** (gain_db / 20)).astype(np.float32), rate)
+    return path
+
+
+def test_metrics_tab_builds_in_the_app(engine: Any, tmp_path: Path) -> None:
+    from workbench.ui import build_app
+
+    demo = build_app(
+        engine, Store(tmp_path / "s.sqlite"), tabs=["workbench.ui.tab_metrics"], load_model=False
+    )
+    assert demo.workbench_tab_errors == []
+
+
+def test_analyse_uploads_and_runs_gives_metrics_and_delivery_per_genre(ctx: Any, tmp_path: Path) -> None:
+    result = ctx.run(Text2Music(prompt="calm pads", duration_s=2.0, steps=2, seed=3, genre="spa"))
+    run_id = result.takes[0].run_id
+    assert run_id in [value for _label, value in mv.run_choices(ctx.store)]
+    uploads = [str(lobby_track(tmp_path / "lobby.wav"))]
+    clipped = tone_clipped(tmp_path / "clipped.wav")
+    items = mv.upload_inputs([*uploads, str(clipped)]) + mv.run_inputs(ctx.store, [run_id])
+    seen: list[tuple[int, int]] = []
+    tracks = mv.analyse(items, ["hotel_lobby", "spa"], lambda done, total, _name: seen.append((done, total)))
+    assert seen[-1] == (3, 3)
+    frame = mv.track_table(tracks, ["hotel_lobby", "spa"])
+    assert list(frame.columns[:6]) == [
+        "track",
+        "source",
+        "group",
+        "genre",
+        "delivery hotel_lobby",
+        "delivery spa",
+    ]
+    assert {"loudness_lufs", "true_peak_dbtp", "lra_lu", "tempo_bpm", "key", "silence_ratio"} <= set(
+        frame.columns
+    )
+    rows = {r["track"]: r for r in frame.to_dict("records")}
+    lobby = rows["lobby.wav"]
+    assert lobby["delivery hotel_lobby"] == "PASS"
+    assert lobby["delivery spa"].startswith("FAIL: loudness -18.0 LUFS outside -22 ± 2 LUFS (+1)")
+    assert lobby["loudness_lufs"] == pytest.approx(-18.0, abs=0.1) and lobby["tempo_bpm"] == pytest.approx(
+        96, abs=1
+    )
+    clipped_row = rows["clipped.wav"]
+    assert clipped_row["clipped_samples"] > 0 and clipped_row["delivery hotel_lobby"].startswith("FAIL: ")
+    run_row = next(r for r in rows.values() if r["source"] == f"run {run_id}")
+    assert run_row["group"] == "tiny" and run_row["genre"] == "spa"
+    text = mv.delivery_summary(tracks, ["hotel_lobby", "spa"])
+    assert "**hotel_lobby**: 1/3 pass" in text and "**spa**: 0/3 pass" in text
+    pngs = mv.distribution_pngs(tracks)
+    assert pngs["loudness"] is not None and pngs["loudness"].startswith(b"\x89PNG")
+    with pytest.raises(InputError, match="genre='lounge': choose from"):
+        mv.analyse(items[:1], ["lounge"])
+    with pytest.raises(InputError, match="upload audio files or pick recorded runs"):
+        mv.analyse([], ["spa"])
+    with pytest.raises(InputError, match="run='nope': no such run"):
+        mv.run_inputs(ctx.store, ["nope"])
+
+
+def tone_clipped(path: Path) -> Path:
+    write_tone(path, duration_s=4.0, level=1.5)  # written as float, read back over full scale: clipped runs
+    x, rate = sf.read(str(path))
+    sf.write(str(path), np.clip(x, -1.0, 1.0).astype(np.float32), rate, subtype="PCM_16")
+    return path
+
+
+def test_sets_fad_reports_n_and_refuses_folders_outside_home(tmp_path: Path) -> None:
+    home = paths.home()
+    base = home / f"sets-{uuid.uuid4().hex[:6]}"
+    for i in range(4):
+        write_tone(base / "a" / f"a{i}.wav", duration_s=2.0, freq_hz=200 + 30 * i)
+        write_tone(base / "b" / f"b{i}.wav", duration_s=2.0, freq_hz=900 + 30 * i, level=0.1)
+    write_tone(base / "b" / "b4.wav", duration_s=2.0, freq_hz=1200)
+    folder_a = mv.set_folder(f"{base.name}/a", "set A", home)
+    folder_b = mv.set_folder(str(base / "b"), "set B", home)
+    text, result = mv.compare_sets_text(folder_a, folder_b)
+    assert result.n_clips == 4 and result.subsampled_from == (4, 5)
+    assert f"= {result.fad:.4f}** at **n = 4** clips per set" in text and "subsampled" in text
+    assert result.fad > 0
+    same, same_result = mv.compare_sets_text(folder_a, folder_a)
+    assert same_result.fad == pytest.approx(0.0, abs=1e-6) and "not distinguishable" in same
+    with pytest.raises(InputError, match="set size"):
+        mv.compare_sets_text(folder_a, folder_b, "refuse")
+    with pytest.raises(InputError, match="must be inside WORKBENCH_HOME"):
+        mv.set_folder(str(tmp_path), "set A", home)
+    with pytest.raises(InputError, match="set B='../..': must be inside WORKBENCH_HOME"):
+        mv.set_folder("../..", "set B", home)
+
+
+def store_votes(store: Store, votes: list[Vote], genre: str) -> None:
+    """Votes as the campaign service stores them (migration 0002_campaigns), by plain SQL."""
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO campaigns (name, genre, status, config_json, created_at) VALUES (?, ?, 'open', '{}', ?)",
+            (votes[0].campaign, genre, "2026-11-21T09:00:00Z"),
+        )
+        for i, v in enumerate(votes):
+            conn.execute(
+                "INSERT INTO served_pairs (pair_id, campaign, rater, seq, prompt_id, clip_left, clip_right, "
+                "system_left, system_right, is_gold, gold_expected, repeat_of, token_left, token_right, served_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (v.pair_id, v.campaign, v.rater, i, v.prompt_id, f"cl{i}", f"cr{i}", v.system_left,
+                 v.system_right, int(v.is_gold), v.gold_expected, v.repeat_of, f"tl{i}", f"tr{i}", v.created_at),
+            )  # fmt: skip
+            conn.execute(
+                "INSERT INTO votes (pair_id, campaign, rater, genre, prompt_id, system_left, system_right, "
+                "clip_left, clip_right, outcome, is_gold, gold_expected, repeat_of, served_at, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (v.pair_id, v.campaign, v.rater, v.genre, v.prompt_id, v.system_left, v.system_right, f"cl{i}",
+                 f"cr{i}", v.outcome, int(v.is_gold), v.gold_expected, v.repeat_of, v.created_at, v.created_at),
+            )  # fmt: skip
+
+
+SPEC = CampaignSimulation(
+    ratings={"catalogue": 1000.0, "ace_lora": 1060.0, "ace_base": 700.0},
+    genres=("spa",),
+    raters=8,
+    votes_per_rater=50,
+    tie_rate=0.1,
+    seed=5,
+)
+
+
+def test_campaign_leaderboard_and_report(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.sqlite")
+    name = f"lobby-{uuid.uuid4().hex[:6]}"
+    store_votes(store, simulate_votes(dataclasses.replace(SPEC, campaign=name)), "spa")
+    assert name in mv.campaign_names(store)
+    assert mv.campaign_systems(store, name) == ["ace_base", "ace_lora", "catalogue"]
+    board = mv.leaderboard(store, name, "catalogue", bootstrap_rounds=200)
+    standings = board.standings()
+    spa = standings[standings["scope"] == "spa"].sort_values("rating", ascending=False)
+    assert list(spa["system"]) == ["ace_lora", "catalogue", "ace_base"]  # the simulated order
+    assert (spa["ci_low"] <= spa["rating"]).all() and (spa["rating"] <= spa["ci_high"]).all()
+    assert spa["votes"].sum() == 2 * 400  # each preference vote counts for both of its systems
+    decisions = board.decisions()
+    assert set(decisions["candidate"]) == {"ace_lora", "ace_base"}
+    assert set(decisions["verdict"]) <= {"PASS", "FAIL", "NEED MORE VOTES"}
+    assert decisions.set_index("candidate").loc["ace_base", "verdict"] == "FAIL"
+    assert "400 preference votes from 8 of 8 raters" in board.summary()
+    assert board.standings_png().startswith(b"\x89PNG")
+    files = mv.write_report_files(board, tmp_path / "report" / name)
+    assert Path(files[0]).name == "report.html" and "ace_lora" in Path(files[0]).read_text()
+    import zipfile
+
+    names = zipfile.ZipFile(files[1]).namelist()
+    assert {"report.md", "report.html", "decisions.csv", "standings.csv"} <= set(names)
+    no_baseline = mv.leaderboard(store, name, None, bootstrap_rounds=100)
+    assert no_baseline.decisions().empty and "no baseline named" in no_baseline.summary()
+    with pytest.raises(InputError, match="pick a campaign"):
+        mv.leaderboard(store, "", None)
+    with pytest.raises(InputError, match="no votes stored for this campaign"):
+        mv.leaderboard(store, "nothing-here", None)
