@@ -5,7 +5,8 @@ checkpoint evaluation. The public API (what the CLI and the LoRA tab call):
   -> `DatasetReport` (`.to_text()`, `.issues`, `.records`); `load_records(dir)`
 - `preprocess(records, pipe, model_revision, cache_dir, progress=, stop=)` -> `PreprocessResult`
 - `load_config(path, overrides)` -> `TrainConfig`; `train(config, progress=, stop=, resume=)` -> `TrainResult`
-- `list_adapters(root)`, `list_checkpoints(run_dir)`, `scale_sweep(run_dir, checkpoint, scales)`
+- `list_adapters(root)`, `list_checkpoints(run_dir)`, `loss_curve(run_dir)`, `checkpoint_previews(run_dir)`
+- `scale_sweep(run_dir, checkpoint, scales)`
 
 Heavy imports (torch, diffusers, datasets) happen inside the functions, so importing this package is cheap.
 """

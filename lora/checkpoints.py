@@ -208,3 +208,40 @@ def list_adapters(root: str | Path | None = None, include_checkpoints: bool = Fa
                     AdapterInfo(run.name, "checkpoint", ckpt.path, ckpt.step, ckpt.metrics.get("val_loss"))
                 )
     return out
+
+
+def loss_curve(run_dir: str | Path) -> list[tuple[int, float]]:
+    """(step, training loss) from the run's tracking mirror; after a resume the re-run steps replace the ones
+    logged before the interruption, so the curve has one point per step."""
+    from workbench.tracking import read_mirror
+
+    if not (Path(run_dir) / "tracking.jsonl").exists():
+        return []
+    curve: dict[int, float] = {}
+    for record in read_mirror(run_dir):
+        if record.get("event") == "log" and "train/loss" in record.get("values", {}):
+            curve[int(record["step"])] = float(record["values"]["train/loss"])
+    return sorted(curve.items())
+
+
+@dataclass
+class PreviewPair:
+    """One fixed prompt/seed at one checkpoint: the base model's take and the LoRA's."""
+
+    step: int
+    prompt: str
+    base: Path | None
+    lora: Path
+
+
+def checkpoint_previews(run_dir: str | Path) -> list[PreviewPair]:
+    """Base-vs-LoRA preview pairs for every checkpoint, for side-by-side players."""
+    run = Path(run_dir)
+    pairs = []
+    for ckpt in list_checkpoints(run):
+        prompts = ckpt.metrics.get("preview_prompts", [])
+        for rel, prompt in zip(ckpt.metrics.get("previews", []), prompts, strict=False):
+            lora_path = ckpt.path / rel
+            base_path = run / "previews_base" / Path(rel).name.replace("_scale1.wav", "_scale0.wav")
+            pairs.append(PreviewPair(ckpt.step, prompt, base_path if base_path.exists() else None, lora_path))
+    return pairs

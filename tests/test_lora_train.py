@@ -186,6 +186,9 @@ def test_checkpoints_best_choice_model_card_and_previews(trained) -> None:
         )
         assert c.metrics["eval/spectral_centroid_hz"] > 0
     assert "feature gap LoRA" in card
+    pairs = ck.checkpoint_previews(run)
+    assert len(pairs) == 6 and all(p.base is not None and p.base.exists() and p.lora.exists() for p in pairs)
+    assert pairs[0].prompt.startswith("zzlobby") and pairs[0].base.name == "p0_seed0_scale0.wav"
     phases = [e.phase for e in events]
     assert phases[0] == "preprocess" and phases[-1] == "done" and phases.count("checkpoint") == 3
 
@@ -330,6 +333,7 @@ def test_sigkill_then_resume_reaches_the_same_steps_with_a_continuous_curve(
     assert ck.latest_checkpoint(out).step == 60
     curve = _loss_curve(out)
     assert sorted(curve) == list(range(1, 61))  # no gap, no step missing around the kill
+    assert ck.loss_curve(out) == sorted(curve.items())
     np.testing.assert_allclose(
         [curve[s] for s in range(1, 61)], [reference[s] for s in range(1, 61)], rtol=1e-6
     )
