@@ -42,7 +42,8 @@ def estimate_key(mono: np.ndarray, rate: int = _ANALYSIS_RATE) -> str | None:
 
     if mono.size < rate or float(np.abs(mono).max()) < 1e-4:
         return None
-    chroma = librosa.feature.chroma_stft(y=mono, sr=rate).mean(axis=1)
+    # CQT chroma: log-spaced bins resolve low notes that a 2048-point STFT smears into their neighbours.
+    chroma = librosa.feature.chroma_cqt(y=mono, sr=rate).mean(axis=1)
     if not np.isfinite(chroma).all() or chroma.std() < 1e-9:
         return None
     best, best_r = None, -math.inf
@@ -64,7 +65,26 @@ def estimate_tempo(mono: np.ndarray, rate: int = _ANALYSIS_RATE) -> float | None
     return round(value, 1) if value > 0 else None
 
 
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), 2)
+
+
 def measure(audio: Audio) -> Measures:
+    """The evals package's analysis when it is installed (the same numbers the reports use), else a minimal
+    local measurement (BS.1770 loudness, 4x true peak, librosa beat tracking, Krumhansl key profiles)."""
+    try:
+        from evals import analyze_audio
+    except ImportError:
+        return _local_measure(audio)
+    a = analyze_audio(audio)
+    key = f"{a.key} {a.mode}" if a.key and a.mode else a.key
+    tempo = None if a.tempo_bpm is None else round(float(a.tempo_bpm), 1)
+    return Measures(
+        _finite_or_none(a.integrated_loudness_lufs), _finite_or_none(a.true_peak_dbtp), tempo, key
+    )
+
+
+def _local_measure(audio: Audio) -> Measures:
     from workbench import mastering
 
     levels = mastering.measure(audio.samples, audio.sample_rate)
