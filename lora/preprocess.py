@@ -43,8 +43,9 @@ class PreprocessResult:
     stopped: bool = False
 
 
-def cache_key(record: Record, model_revision: str, max_duration_s: float) -> str:
+def cache_key(record: Record, model_revision: str, max_duration_s: float, precision: str = "") -> str:
     payload = {
+        "precision": precision,
         "v": CACHE_VERSION,
         "audio": record.audio_sha256,
         "caption": record.caption,
@@ -147,11 +148,13 @@ def preprocess(
     folder = Path(cache_dir)
     folder.mkdir(parents=True, exist_ok=True)
     result = PreprocessResult(cache_dir=folder, entries={})
+    # Encoder precision is part of the key: latents from a bf16 VAE are not those of an fp32 one.
+    precision = f"{pipe.vae.dtype}/{pipe.text_encoder.dtype}/{pipe.condition_encoder.dtype}"
     for i, record in enumerate(records):
         if stop is not None and stop.is_set():
             result.stopped = True
             break
-        key = cache_key(record, model_revision, max_duration_s)
+        key = cache_key(record, model_revision, max_duration_s, precision)
         path = folder / f"{key}.pt"
         if path.exists():
             result.skipped += 1

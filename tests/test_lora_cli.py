@@ -39,6 +39,8 @@ def test_prepare_train_eval_list(tmp_path: Path, capsys, tiny_model_dir: Path) -
                 "--val-fraction",
                 "0.34",
                 "--no-estimate",
+                "--model",
+                "tiny",
             ]
         )
         == 0
@@ -46,6 +48,7 @@ def test_prepare_train_eval_list(tmp_path: Path, capsys, tiny_model_dir: Path) -
     out = capsys.readouterr().out
     assert "3 clips kept (2 train, 1 validation), 1 rejected" in out
     assert "too_long.wav: is 10800 s long" in out
+    assert "encoded 3, already cached 0, failed 0" in out  # --model encodes now; training then finds it cached
 
     run = tmp_path / "runs" / "spa-test"
     argv = [
@@ -70,6 +73,7 @@ def test_prepare_train_eval_list(tmp_path: Path, capsys, tiny_model_dir: Path) -
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "done: 4 steps" in out and "best checkpoint: step" in out
+    assert out.count("[preprocess]") == 3 and "encoding" not in out
     best_step = json.loads((run / "summary.json").read_text())["best"]["step"]
     kept = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert kept == sorted({f"step-{best_step:06d}", "step-000004"})  # keep 1 newest, and never prune the best
