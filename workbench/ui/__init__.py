@@ -12,8 +12,8 @@ Create ``workbench/ui/tab_<name>.py`` with module attributes and one function:
     def build(ctx: TabContext) -> None:
         ...  # create components inside the gr.Tab the shell opened, and wire their events
 
-then add its module path to ``DEFAULT_TABS`` in ``workbench/ui/shell.py`` (one line; ``tab_ab``, ``tab_lora`` and
-``tab_metrics`` are already listed as optional: a missing module is skipped quietly). A tab module that fails to
+then add its module path to ``DEFAULT_TABS`` in ``workbench/ui/shell.py`` (one line; modules also listed in
+``OPTIONAL_TABS`` are skipped quietly while they do not exist yet). A tab module that fails to
 import, or whose ``build`` raises, is reported in a "Problems" tab and the other tabs still work. Tests can pass
 their own list: ``build_app(engine, store, tabs=["workbench.ui.tab_history", my_module])``.
 
@@ -30,10 +30,16 @@ their own list: ``build_app(engine, store, tabs=["workbench.ui.tab_history", my_
   (fn: payload dict -> values for outputs); ``ctx.send.sender(button, payload_state, name)`` a source. Payloads
   are ``take_payload(run_id, path, request_dict)``. Targets in use: "generate" (reload settings), "edit",
   "style", "stems", "master".
-- ``ctx.on_model_ready(outputs, fn)``: fill components once per session when the model is ready.
+- ``ctx.on_model_ready(outputs, fn)``: fill components once per session when the model is ready;
+  ``ctx.on_page_load(outputs, fn)``: refresh components on every page load (e.g. the newest runs).
+- ``ctx.separator()``: the app's demucs separator; ``ctx.source_path(upload, run_id)``: the audio a source task
+  works on (an upload or a recorded run id, never a typed server path).
 - ``ctx.status``: the status-line Markdown (model, device, dtype, LoRA); refresh with ``ctx.model.status_line``.
 Rules: wrap handlers in ``ui_errors`` (every error becomes gr.Error with its message, never a traceback); give
 UI-only events ``api_visibility="private"``; run model/demucs work with ``concurrency_id=GPU_CONCURRENCY_ID``.
+Import gradio at module level (``import gradio as gr``) in a tab that annotates ``gr.Request`` or ``gr.SelectData``:
+with postponed annotations Gradio resolves them through the module globals, and a local import leaves them
+unresolved (the request is silently not injected, so every session shares one cancel key).
 Public API endpoints live in ``workbench/ui/api.py`` and take uploads or run ids, never server paths.
 
 Rater mode (issue 6) provides ``workbench.ui.rater.build_rater_app(store, settings=...)``; app.py delegates to it.

@@ -37,11 +37,6 @@ OPTIONAL_TABS = frozenset({"workbench.ui.tab_ab", "workbench.ui.tab_lora", "work
 STATUS_POLL_S = 1.5
 TEMP_MAX_AGE_S = 7 * 86_400
 
-CSS = """
-.model-notice p { font-size: 0.95rem; }
-#status-line { padding: 4px 8px; border-radius: 6px; background: var(--block-background-fill); }
-"""
-
 
 @dataclass
 class TabError:
@@ -57,9 +52,8 @@ def no_network_defaults() -> None:
     unless the user explicitly set them."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault(
-        "HF_HUB_OFFLINE", "1"
-    )  # model loading never downloads (`workbench models pull` does)
+    # Model loading never downloads (`workbench models pull` does, or HF Spaces' preload_from_hub).
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("GRADIO_RUN_HISTORY", "False")
 
