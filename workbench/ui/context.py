@@ -317,7 +317,12 @@ class TabContext:
 def session_key(request: Any, tab: str) -> str:
     """Per-browser-session key; API clients without a session share one key per tab, which is harmless because
     the API endpoints take no cancel."""
-    session = getattr(request, "session_hash", None) or "no-session"
+    session = getattr(request, "session_hash", None)
+    if not session:
+        # Almost always a handler whose ``gr.Request`` annotation Gradio could not resolve (gradio imported inside
+        # a function): then every browser shares this key and one user's Cancel stops another's run.
+        log.warning("no gr.Request session for tab %r; import gradio at module level in that tab", tab)
+        session = "no-session"
     return f"{session}:{tab}"
 
 
