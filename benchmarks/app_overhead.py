@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def cold_start_s(port: int) -> float:
@@ -65,8 +72,6 @@ def main() -> int:
     from workbench.ui.launch import ServeOptions, launch
 
     ensure_tiny()
-    sys.path.insert(0, str(ROOT / "tests"))
-    from ui_helpers import free_port
 
     store = Store()
     engine = Engine("tiny")
