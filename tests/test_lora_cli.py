@@ -48,7 +48,8 @@ def test_prepare_train_eval_list(tmp_path: Path, capsys, tiny_model_dir: Path) -
     out = capsys.readouterr().out
     assert "3 clips kept (2 train, 1 validation), 1 rejected" in out
     assert "too_long.wav: is 10800 s long" in out
-    assert "encoded 3, already cached 0, failed 0" in out  # --model encodes now; training then finds it cached
+    # --model encodes now; training then finds everything cached
+    assert "encoded 3, already cached 0, failed 0" in out
 
     run = tmp_path / "runs" / "spa-test"
     argv = [

@@ -91,7 +91,7 @@ def test_overfitting_a_few_clips_lowers_the_loss_markedly(trained) -> None:
         transformer.enable_adapters()
     assert after < 0.75 * before, (before, after)
     losses = [h["loss"] for h in trainer.history]
-    assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
+    assert np.mean(losses[-10:]) < 0.9 * np.mean(losses[:10])  # the noisy running loss falls too
 
 
 def test_only_lora_parameters_change(trained, tiny_model_dir: Path) -> None:
