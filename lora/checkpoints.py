@@ -213,12 +213,15 @@ def list_adapters(root: str | Path | None = None, include_checkpoints: bool = Fa
 def loss_curve(run_dir: str | Path) -> list[tuple[int, float]]:
     """(step, training loss) from the run's tracking mirror; after a resume the re-run steps replace the ones
     logged before the interruption, so the curve has one point per step."""
-    from workbench.tracking import read_mirror
-
-    if not (Path(run_dir) / "tracking.jsonl").exists():
+    path = Path(run_dir) / "tracking.jsonl"
+    if not path.exists():
         return []
     curve: dict[int, float] = {}
-    for record in read_mirror(run_dir):
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a killed process
+            continue
         if record.get("event") == "log" and "train/loss" in record.get("values", {}):
             curve[int(record["step"])] = float(record["values"]["train/loss"])
     return sorted(curve.items())
