@@ -177,13 +177,15 @@ def test_model_that_cannot_load_explains_the_fix() -> None:
     from workbench.store import Store
     from workbench.ui import build_app
 
-    demo = build_app(Engine("turbo"), Store(), tabs=["workbench.ui.tab_generate", "workbench.ui.tab_history"])
+    # A hub id that is in no cache (a registry name like "turbo" could be downloaded on a developer's machine).
+    model = "nobody-here/no-such-model"
+    demo = build_app(Engine(model), Store(), tabs=["workbench.ui.tab_generate", "workbench.ui.tab_history"])
     ctx = demo.workbench_context
     assert ctx.model.wait(30)
     assert ctx.model.state == "failed"
-    assert "workbench models pull turbo" in ctx.model.notice()
+    assert f"workbench models pull {model}" in ctx.model.notice()
     assert "generation is off" in ctx.model.status_line()
-    with pytest.raises(Exception, match="workbench models pull turbo"):
+    with pytest.raises(Exception, match=f"workbench models pull {model}"):
         ctx.require_engine()
     assert ctx.store.list_runs() is not None  # the store (History) is unaffected
 
