@@ -42,3 +42,11 @@ def test_mode_resolution(monkeypatch):
     assert resolve_mode() == "online"
     with pytest.raises(InputError, match="tracking='loud': choose one of auto, online, offline, off"):
         resolve_mode("loud")
+
+
+def test_mirror_survives_a_line_cut_short_by_a_kill(tmp_path):
+    tr = Tracker(tmp_path, mode="off")
+    tr.log({"loss": 1.0}, step=1)
+    with (tmp_path / "tracking.jsonl").open("a") as fh:
+        fh.write('{"event": "log", "step": 2, "val')
+    assert [e["event"] for e in read_mirror(tmp_path)] == ["init", "log"]

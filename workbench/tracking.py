@@ -172,4 +172,10 @@ class Tracker:
 def read_mirror(run_dir: str | Path) -> list[dict[str, Any]]:
     """Read back a run's JSONL mirror (what reports and tests use instead of W&B's binary log)."""
     path = Path(run_dir) / "tracking.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed process; everything before it is intact
+    return records
