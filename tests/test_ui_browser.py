@@ -1,8 +1,9 @@
 """Real-browser tests of the workbench (Debian Chromium through Playwright) on the tiny engine.
 
-Screenshots go to test-artifacts/ui/. The default run covers generate (progress, then audio) and cancel; the
-tour of the other tabs and the two-session test are marked slow (`pytest -m "browser and slow"`). The tiny model finishes a step in milliseconds, so a progress hook slows
-steps down where a test needs to see progress or press Cancel mid-run.
+Screenshots go to test-artifacts/ui/. The default run covers generate (progress, then audio), cancel and two
+concurrent sessions; the tour of the other tabs is marked slow (`pytest -m "browser and slow"`). The tiny
+model finishes a step in milliseconds, so a progress hook slows steps down where a test needs to see progress
+or press Cancel mid-run.
 """
 
 from __future__ import annotations
@@ -141,7 +142,6 @@ def test_cancel_stops_the_run(browser, app_url, slow) -> None:
     _shot(page, "generate-cancelled")
 
 
-@pytest.mark.slow  # about a minute each on the shared 2-core machine; run with -m slow
 def test_two_sessions_do_not_mix_and_cancel_is_per_user(browser, app_url, slow) -> None:
     alice, bob = _page(browser, app_url), _page(browser, app_url)
     slow.enabled.set()
