@@ -269,7 +269,17 @@ def test_app_mode_rater_serves_only_the_rating_page_with_rater_logins(tmp_path):
     create(store, tmp_path / "imp", name="srv-app-mode", raters=1, quota=10)  # the newest open campaign
     port = free_port()
     args = build_parser().parse_args(
-        ["app", "--mode", "rater", "--port", str(port), "--auth", "admin:adminpw"]
+        [
+            "app",
+            "--mode",
+            "rater",
+            "--campaign",
+            "srv-app-mode",
+            "--port",
+            str(port),
+            "--auth",
+            "admin:adminpw",
+        ]
     )
     demo, options = build_from_args(args)
     serve(demo, options, prevent_thread_lock=True, quiet=True)

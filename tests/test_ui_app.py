@@ -197,6 +197,7 @@ def test_share_without_auth_is_refused_and_auth_parses(tmp_path: Path) -> None:
         check_exposure(ServeOptions(share=True))
     check_exposure(ServeOptions(share=True, share_without_auth=True))
     check_exposure(ServeOptions(share=True, auth=[("a", "b")]))
+    check_exposure(ServeOptions(share=True, own_logins=True))  # rater mode: raters log in with their codes
     assert parse_auth("ann:secret") == [("ann", "secret")]
     creds = tmp_path / "users.txt"
     creds.write_text("# raters\nann:one\nbob:two:three\n")

@@ -44,6 +44,11 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mode", default="full", choices=MODES, help="full workbench, or the rater-only app")
     parser.add_argument(
+        "--campaign",
+        default=None,
+        help="rater mode: the campaign to serve (default: $WORKBENCH_CAMPAIGN, else the newest open one)",
+    )
+    parser.add_argument(
         "--demucs-repo",
         default=os.environ.get("WORKBENCH_DEMUCS_REPO"),
         help="local demucs model folder for the Stems tab (default: the usual caches)",
@@ -73,6 +78,7 @@ def build_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
         share=args.share,
         auth=parse_auth(args.auth),
         share_without_auth=args.share_without_auth,
+        own_logins=args.mode == "rater",
     )
     check_exposure(options)
     from workbench.store import Store
@@ -87,7 +93,7 @@ def build_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
             raise InputError(
                 "mode", "rater", "the rater app is not installed in this version; use --mode full"
             ) from None
-        return rater.build_rater_app(store), options
+        return rater.build_rater_app(store, campaign=args.campaign), options
     from workbench.engine import Engine
     from workbench.ui import AppSettings, build_app
 

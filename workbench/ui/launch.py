@@ -21,6 +21,7 @@ class ServeOptions:
     share: bool = False
     auth: tuple[str, str] | list[tuple[str, str]] | None = None
     share_without_auth: bool = False  # --i-know-share-is-public
+    own_logins: bool = False  # the rater app: every rater logs in with a campaign code, admin auth is unused
 
 
 def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
@@ -48,7 +49,7 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
 
 def check_exposure(options: ServeOptions) -> None:
     """A public share link without a login would expose every tab, including file access and training."""
-    if options.share and not options.auth and not options.share_without_auth:
+    if options.share and not options.auth and not options.share_without_auth and not options.own_logins:
         raise InputError(
             "share",
             True,
@@ -66,7 +67,7 @@ def launch(
     demo: Any, options: ServeOptions, *, prevent_thread_lock: bool = False, quiet: bool = False
 ) -> Any:
     check_exposure(options)
-    if options.share and not options.auth:
+    if options.share and not options.auth and not options.own_logins:
         log.warning("PUBLIC SHARE LINK WITHOUT LOGIN: anyone with the link can use every tab")
     result = demo.launch(
         server_name=options.host,
