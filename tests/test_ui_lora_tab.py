@@ -160,6 +160,10 @@ def test_training_progress_checkpoints_adapters_and_use_in_generate(
     train_steps = [r["step"] for r in rows if r["series"] == lora_jobs.TRAIN_LOSS]
     assert train_steps == [1, 2, 3]
     assert [r["step"] for r in rows if r["series"] == lora_jobs.VAL_LOSS] == [2, 3]
+    figure = lora_jobs.loss_figure(rows, "short")
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert list(lines[lora_jobs.TRAIN_LOSS].get_xdata()) == [1, 2, 3]
+    assert lines[lora_jobs.VAL_LOSS].get_marker() == "o"  # visible even when a run has one checkpoint
     assert lora_jobs.checkpoint_names(final.run_dir) == ["step-000002", "step-000003"]
     assert [r["step"] for r in lora_jobs.checkpoint_rows(final.run_dir)] == [2, 3]
     assert "Finished at step 3" in lora_jobs.run_overview(final.run_dir)

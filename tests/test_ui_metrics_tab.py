@@ -196,3 +196,78 @@ def test_campaign_leaderboard_and_report(tmp_path: Path) -> None:
         mv.leaderboard(store, "", None)
     with pytest.raises(InputError, match="no votes stored for this campaign"):
         mv.leaderboard(store, "nothing-here", None)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ui"
+DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+
+
+def _shot(page: Any, name: str) -> None:
+    import shutil
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    shutil.copyfile(ARTIFACTS / f"{name}.png", DOCS_IMG / f"{name}.png")
+
+
+def _pick(page: Any, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
+def test_lora_and_metrics_tabs_in_chromium(engine: Any, tmp_path: Path) -> None:
+    """Build a dataset and train 3 steps from the LoRA tab; analyse an upload in the Metrics tab; screenshots."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from lora_train_helpers import write_clip
+    from ui_helpers import running_app
+
+    clips = [str(write_clip(tmp_path / "in" / f"clip{i}.wav", 200.0 + 90 * i, 1.5, seed=i)) for i in range(3)]
+    lobby = lobby_track(tmp_path / "lobby.wav")
+    dataset, run = f"br-{uuid.uuid4().hex[:6]}", f"br-run-{uuid.uuid4().hex[:6]}"
+    tabs = ["workbench.ui.tab_generate", "workbench.ui.tab_lora", "workbench.ui.tab_metrics"]
+    with running_app(engine, tmp_path, tabs=tabs) as (demo, url), sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(url, wait_until="load")
+        page.get_by_role("tab", name="LoRA").click()
+        page.locator("#lora-ds-name textarea, #lora-ds-name input").first.fill(dataset)
+        page.locator("#lora-uploads input[type=file]").set_input_files(clips)
+        page.locator("#lora-scan").click()
+        page.wait_for_selector("#lora-ds-table:has-text('clip2.wav')")
+        page.locator("#lora-trigger textarea, #lora-trigger input").first.fill("zzbrowser")
+        page.locator("#lora-save").click()
+        page.wait_for_function(
+            "document.querySelector('#lora-ds-report textarea').value.startsWith('Saved to')"
+        )
+        _pick(page, "lora-preset", "tiny")
+        page.wait_for_function(
+            "document.querySelector('#lora-model textarea, #lora-model input').value === 'tiny'"
+        )
+        page.locator("#lora-run-name textarea, #lora-run-name input").first.fill(run)
+        for elem_id, value in (("lora-steps", 3), ("lora-every", 3)):
+            page.locator(f"#{elem_id} input").fill(str(value))
+            page.locator(f"#{elem_id} input").press("Tab")
+        page.locator("#lora-start").click()
+        page.wait_for_selector("#lora-status:has-text('done')", timeout=300_000)
+        page.wait_for_selector("#lora-checkpoints:has-text('3')")
+        page.wait_for_selector("#lora-preview-0 audio, #lora-preview-0 a[download]", state="attached")
+        assert demo.workbench_context.lora_jobs.snapshot().step == 3
+        _shot(page, "tab_lora")
+
+        page.get_by_role("tab", name="Metrics & reports").click()
+        page.locator("#metrics-uploads input[type=file]").set_input_files([str(lobby)])
+        page.locator("#metrics-analyse").click()
+        page.wait_for_selector("#metrics-table:has-text('lobby.wav')")
+        page.wait_for_selector("#metrics-summary:has-text('hotel_lobby')")
+        assert "1/1 pass" in page.locator("#metrics-summary").inner_text()
+        assert "PASS" in page.locator("#metrics-table").inner_text()
+        _shot(page, "tab_metrics")
+        browser.close()

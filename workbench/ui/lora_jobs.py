@@ -289,6 +289,30 @@ def loss_rows(folder: Path) -> list[dict[str, Any]]:
     return [{"step": step, "loss": loss, "series": series} for (series, step), loss in sorted(points.items())]
 
 
+def loss_figure(rows: list[dict[str, Any]], title: str) -> Any:
+    """Train loss as a line, validation loss as marked points (a run may have a single checkpoint). A matplotlib
+    Figure through the object API (no pyplot global state in a threaded server)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(8, 2.8))
+    ax = fig.add_subplot(1, 1, 1)
+    for series, style in ((TRAIN_LOSS, {"lw": 1.2}), (VAL_LOSS, {"marker": "o", "lw": 1.0})):
+        points = [(r["step"], r["loss"]) for r in rows if r["series"] == series]
+        if points:
+            steps, losses = zip(*points, strict=True)
+            ax.plot(steps, losses, label=series, **style)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title if rows else f"{title}: no steps yet", fontsize=10)
+    ax.grid(alpha=0.3)
+    if rows:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def checkpoint_rows(folder: Path) -> list[dict[str, Any]]:
     """One row per checkpoint with its numbers (previews left out), rounded for the table."""
     from lora.sweep import checkpoint_table

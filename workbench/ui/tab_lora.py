@@ -41,12 +41,6 @@ def _table(rows: list[dict[str, Any]], headers: list[str]) -> Any:
     return frame[headers]
 
 
-def _loss_frame(rows: list[dict[str, Any]]) -> Any:
-    import pandas as pd
-
-    return pd.DataFrame(rows, columns=["step", "loss", "series"])
-
-
 def build(ctx: TabContext) -> None:
     jobs = lora_jobs.TrainingJobs()  # one per app: the "only one training at a time" rule lives here
     ctx.lora_jobs = jobs  # type: ignore[attr-defined]  # for tests and a clean shutdown
@@ -119,15 +113,7 @@ def build(ctx: TabContext) -> None:
             stop_btn = gr.Button("Stop", variant="stop", elem_id="lora-stop")
             resume_btn = gr.Button("Resume selected run", elem_id="lora-resume")
         status = gr.Markdown("No training in this app yet.", elem_id="lora-status")
-        loss_plot = gr.LinePlot(
-            _loss_frame([]),
-            x="step",
-            y="loss",
-            color="series",
-            title="Loss",
-            height=260,
-            elem_id="lora-loss",
-        )
+        loss_plot = gr.Plot(label="Loss (train per step, validation per checkpoint)", elem_id="lora-loss")
         timer = gr.Timer(POLL_S, active=False)
 
     with gr.Accordion("3 · Checkpoints and adapters", open=True):
@@ -232,7 +218,8 @@ def build(ctx: TabContext) -> None:
     )
 
     def started(state: lora_jobs.JobState) -> list[Any]:
-        runs = lora_jobs.list_runs(runs_dir)
+        # The trainer writes the run's config.yaml only once the model is loaded: list the new run already.
+        runs = sorted({*lora_jobs.list_runs(runs_dir), state.run})
         return [state.line(), gr.Timer(active=True), gr.Dropdown(choices=runs, value=state.run)]
 
     @ui_errors
@@ -305,7 +292,16 @@ def build(ctx: TabContext) -> None:
         ]
 
     run_outputs = [overview, checkpoints, checkpoint, *pair_outputs]
-    run.input(on_run, run, run_outputs, api_visibility="private")
+
+    @ui_errors
+    def run_loss(name: str | None) -> Any:
+        if not name:
+            return gr.skip()
+        return lora_jobs.loss_figure(lora_jobs.loss_rows(lora_jobs.run_dir(runs_dir, name)), name)
+
+    run.input(on_run, run, run_outputs, api_visibility="private").then(
+        run_loss, run, loss_plot, api_visibility="private"
+    )
 
     @ui_errors
     def on_checkpoint(name: str | None, chosen: str | None) -> list[Any]:
@@ -315,7 +311,8 @@ def build(ctx: TabContext) -> None:
 
     @ui_errors
     def on_refresh(name: str | None) -> list[Any]:
-        listed = lora_jobs.list_runs(runs_dir)
+        job = jobs.snapshot()
+        listed = sorted({*lora_jobs.list_runs(runs_dir), *([job.run] if job else [])})
         keep = name if name in listed else None
         return [
             gr.Dropdown(choices=listed, value=keep),
@@ -325,22 +322,22 @@ def build(ctx: TabContext) -> None:
         ]
 
     refresh_btn.click(on_refresh, run, [run, adapters, dataset, *run_outputs], api_visibility="private")
-    seen = gr.State(None)  # (run, checkpoints, finished) at the last poll: refresh the lists when it changes
+    # [run, checkpoints, finished, loss points] at the last poll: lists and plot are redrawn only on a change.
+    seen = gr.State(None)
 
     def poll(selected: str | None, last: Any) -> list[Any]:
         state = jobs.snapshot()
         refresh_outputs = 3 + len(run_outputs)
         if state is None:
             return [gr.skip(), gr.skip(), gr.Timer(active=False), last, *[gr.skip()] * refresh_outputs]
-        values = [
-            state.line(),
-            _loss_frame(lora_jobs.loss_rows(state.run_dir)),
-            gr.Timer(active=not state.finished),
-        ]
-        now = [state.run, len(lora_jobs.checkpoint_names(state.run_dir)), state.finished]
-        if now == last:
-            return [*values, last, *[gr.skip()] * refresh_outputs]
-        return [*values, now, *on_refresh(selected or state.run)]
+        rows = lora_jobs.loss_rows(state.run_dir)
+        now = [state.run, len(lora_jobs.checkpoint_names(state.run_dir)), state.finished, len(rows)]
+        last = last or [None] * 4
+        plot = gr.skip() if now[::3] == last[::3] else lora_jobs.loss_figure(rows, state.run)
+        values = [state.line(), plot, gr.Timer(active=not state.finished), now]
+        if now[:3] == last[:3]:
+            return [*values, *[gr.skip()] * refresh_outputs]
+        return [*values, *on_refresh(selected or state.run)]
 
     timer.tick(
         poll,
