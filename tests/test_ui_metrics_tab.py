@@ -261,13 +261,22 @@ def test_lora_and_metrics_tabs_in_chromium(engine: Any, tmp_path: Path) -> None:
         page.wait_for_selector("#lora-preview-0 audio, #lora-preview-0 a[download]", state="attached")
         assert demo.workbench_context.lora_jobs.snapshot().step == 3
         _shot(page, "tab_lora")
+        # Pick the best adapter and use it in Generate: its form gets the adapter and a trained caption.
+        page.locator("#lora-adapters [role=gridcell]", has_text="best").first.click()
+        page.wait_for_selector("#lora-adapter-msg:has-text('Picked')")
+        page.locator("#lora-use").click()
+        page.wait_for_function(
+            "document.querySelector('#gen-caption textarea').value.startsWith('zzbrowser')"
+        )
+        assert page.get_by_label("…or LoRA path").input_value().endswith(f"{run}/best")
 
         page.get_by_role("tab", name="Metrics & reports").click()
-        page.locator("#metrics-uploads input[type=file]").set_input_files([str(lobby)])
+        page.locator("#metrics-uploads input[type=file]").set_input_files([str(lobby), *clips[:2]])
         page.locator("#metrics-analyse").click()
         page.wait_for_selector("#metrics-table:has-text('lobby.wav')")
         page.wait_for_selector("#metrics-summary:has-text('hotel_lobby')")
-        assert "1/1 pass" in page.locator("#metrics-summary").inner_text()
+        page.wait_for_selector("#metrics-table:has-text('clip1.wav')")
+        assert "hotel_lobby: 1/3 pass" in page.locator("#metrics-summary").inner_text()
         assert "PASS" in page.locator("#metrics-table").inner_text()
         _shot(page, "tab_metrics")
         browser.close()
