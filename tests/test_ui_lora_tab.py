@@ -54,9 +54,8 @@ def saved_dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
     name = _unique("ui-ds")
     files = _uploads(tmp_path_factory.mktemp("uploads"))
     folder = lora_data.import_uploads(name, files)
-    records = lora_data.scan_state(lora_data.scan(folder))
-    rows = lora_data.table_rows(records)
-    lora_data.save(name, records, rows, "zzspa", "prepend", 0.34)
+    scanned, _issues = lora_data.scan(folder)
+    lora_data.save(name, scanned, lora_data.table_rows(scanned), "zzspa", "prepend", 0.34)
     return name
 
 
@@ -81,30 +80,35 @@ def test_lora_tab_builds_with_generate_and_wires_use_in_generate(engine: Any, tm
 def test_dataset_builder_table_edits_and_report(tmp_path: Path) -> None:
     name = _unique("edit-ds")
     folder = lora_data.import_uploads(name, _uploads(tmp_path / "in"))
-    scanned = lora_data.scan(folder)
-    assert any("silent.wav" in i.source and "silent" in i.reason for i in scanned.issues)
-    records = lora_data.scan_state(scanned)
-    rows = lora_data.table_rows(records)
-    assert [r[0] for r in rows] == ["clip0.wav", "clip1.wav", "clip2.wav"]
+    scanned, issues = lora_data.scan(folder)
+    assert issues == [] and "Found 4 audio file(s)" in lora_data.scan_text(folder, scanned, issues)
+    rows = lora_data.table_rows(scanned)
+    assert [r[0] for r in rows] == ["clip0.wav", "clip1.wav", "clip2.wav", "silent.wav"]
     by_file = {r[0]: r for r in rows}
-    assert by_file["clip0.wav"][1:5] == ["soft tone 0", "", 90, "C major"]
-    estimated = by_file["clip2.wav"][8]  # no metadata: bpm and/or key estimated and marked
-    assert estimated and set(estimated.split(", ")) <= {"bpm", "key"}
-    # The user fixes a caption and a bpm in the table, then saves with a trigger tag.
+    assert by_file["clip0.wav"][1:] == ["soft tone 0", "", 90, "C major", "", "", True]
+    assert by_file["clip2.wav"][3:5] == [None, ""]  # no metadata: estimated on save
+    # The user fixes a caption and a bpm, and writes lyrics for clip1 (instrumental left as shown: decided
+    # from the lyrics), then saves with a trigger tag.
     by_file["clip0.wav"][1] = "warm pad, slow"
+    by_file["clip1.wav"][2] = "[verse]\nla la"
     by_file["clip1.wav"][3] = 100.0
-    report = lora_data.save(name, records, rows, "zzspa", "prepend", 0.34)
+    report = lora_data.save(name, scanned, rows, "zzspa", "prepend", 0.34)
     saved = {Path(r.audio_path).name: r for r in report.records}
     assert saved["clip0.wav"].caption == "zzspa, warm pad, slow"
     assert saved["clip1.wav"].bpm == 100 and "bpm" not in saved["clip1.wav"].estimated
-    # An estimate left as it was stays marked as estimated in the saved dataset.
-    assert set(estimated.split(", ")) <= set(saved["clip2.wav"].estimated)
+    assert saved["clip1.wav"].lyrics == "[verse]\nla la" and saved["clip1.wav"].instrumental is False
+    assert saved["clip0.wav"].instrumental is True
+    assert {"bpm", "key"} & set(saved["clip2.wav"].estimated)  # estimated and marked so
+    assert "silent.wav" not in saved and any("silent" in i.reason for i in report.issues)
     assert report.counts()["validation"] == 1 and name in lora_data.list_datasets()
-    assert "ESTIMATE" in report.to_text()
+    text = lora_data.report_text(report)
+    assert "ESTIMATE" in text and "silent" in text
     # A bad bpm typed into the table goes into the report with its row, not a crash.
     rows[0][3] = "fast"
-    bad = lora_data.save(name, records, rows, "", "prepend", 0.0)
+    bad = lora_data.save(name, scanned, rows, "", "prepend", 0.0)
     assert any("bpm" in i.reason for i in bad.issues) and len(bad.records) == 2
+    with pytest.raises(InputError, match="the table must keep its 4 rows"):
+        lora_data.save(name, scanned, rows[:2], "", "prepend", 0.0)
 
 
 def test_dataset_inputs_are_checked(tmp_path: Path) -> None:

@@ -1,21 +1,17 @@
-"""The LoRA tab's dataset half, without Gradio: import uploads, scan a folder, turn the edited table back into a
-dataset through ``lora.build_dataset``.
+"""The LoRA tab's dataset half, without Gradio: import uploads, scan a folder into editable rows (``lora.scan``)
+and build the dataset from the edited rows (``lora.build_dataset``).
 
-Datasets live in ``WORKBENCH_HOME/lora-data/<name>`` (uploads in its ``audio/`` folder). Scanning builds the dataset
-in memory with no trigger tag, so the table shows the captions as written; saving writes the edited table as a
-JSON manifest (``manifest.json``, a format ``lora prepare`` reads) and builds the real dataset from it, trigger tag
-and split included. A bpm or key that was estimated and left as it was is written blank, so the saved dataset
-estimates it again and keeps marking it as estimated.
+Datasets live in ``WORKBENCH_HOME/lora-data/<name>`` (uploads in its ``audio/`` folder). Scanning reads files and
+sidecars only; the audio is checked, and missing bpm/key estimated (and marked so in the report), when the
+dataset is saved.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,20 +19,10 @@ from workbench import paths
 from workbench.errors import InputError
 
 DATA_DIRNAME = "lora-data"
-MANIFEST = "manifest.json"
-# The editable table: what a user fixes by hand before training (file and estimated are shown, not edited).
-TABLE_COLUMNS = [
-    "file",
-    "caption",
-    "lyrics",
-    "bpm",
-    "key",
-    "time_signature",
-    "genre",
-    "instrumental",
-    "estimated",
-]
-STATIC_COLUMNS = [0, 8]
+# The editable table: what a user fixes by hand before training (the file is shown, not edited).
+TABLE_COLUMNS = ["file", "caption", "lyrics", "bpm", "key", "time_signature", "genre", "instrumental"]
+EDITABLE = TABLE_COLUMNS[1:]
+STATIC_COLUMNS = [0]
 TABLE_TYPES: list[Literal["str", "number", "bool"]] = [
     "str",
     "str",
@@ -46,7 +32,6 @@ TABLE_TYPES: list[Literal["str", "number", "bool"]] = [
     "str",
     "str",
     "bool",
-    "str",
 ]
 UPLOAD_SUFFIXES = (".txt", ".json")  # sidecars travel with the audio: lyrics and metadata
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -113,33 +98,42 @@ def import_uploads(name: str, files: list[str] | None) -> Path:
     return folder
 
 
-def scan(folder: Path, progress: Any = None) -> Any:
-    """Validate every file and estimate missing bpm/key, without a trigger tag or saving: the table's contents."""
-    from lora.dataset import DatasetOptions, build_dataset
+def scan(folder: Path) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Rows for the table (absolute file paths, every manifest field) and the problems met reading them."""
+    from lora import scan as lora_scan
 
-    return build_dataset(folder, None, DatasetOptions(val_fraction=0.0), progress=progress)
-
-
-def scan_state(report: Any) -> list[dict[str, Any]]:
-    """What the tab keeps between Scan and Save: each kept record as a plain dict."""
-    return [asdict(r) for r in report.records]
+    return lora_scan(folder)
 
 
-def table_rows(records: list[dict[str, Any]]) -> list[list[Any]]:
+def _shown_instrumental(row: dict[str, Any]) -> bool:
+    """Unset means "decided from the lyrics" (lora's rule); the box shows what that decides."""
+    value = row.get("instrumental")
+    return bool(value) if value is not None else not str(row.get("lyrics") or "").strip()
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
     return [
         [
-            Path(r["audio_path"]).name if not r["source"] else r["source"],
+            Path(r["file"]).name,
             r["caption"],
             r["lyrics"],
             r["bpm"],
             r["key"] or "",
             r["time_signature"] or "",
             r["genre"],
-            bool(r["instrumental"]),
-            ", ".join(k for k in r["estimated"] if k != "duration_s"),
+            _shown_instrumental(r),
         ]
-        for r in records
+        for r in rows
     ]
+
+
+def scan_text(folder: Path, rows: list[dict[str, Any]], issues: list[Any]) -> str:
+    lines = [
+        f"Found {len(rows)} audio file(s) in {folder}. Edit the table, then Save: every file is checked then, and "
+        "an empty bpm or key is estimated from the audio (marked ESTIMATE in the report)."
+    ]
+    lines += [f"  {i.severity.upper():7s} {i.source}: {i.reason}" for i in issues]
+    return "\n".join(lines)
 
 
 def _rows_of(table: Any) -> list[list[Any]]:
@@ -168,73 +162,63 @@ def _as_bool(value: Any, where: str) -> bool:
     raise InputError(where, value, "tick or untick the box (true / false)")
 
 
-def manifest_rows(records: list[dict[str, Any]], table: Any) -> list[dict[str, Any]]:
-    """The edited table as manifest rows; parsing (bpm range, key spelling) is left to lora's manifest reader."""
+def _whole(value: Any) -> Any:
+    """Gradio numbers arrive as floats (92.0); a bpm is whole. Anything else goes to lora, which reports it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def edited_rows(scanned: list[dict[str, Any]], table: Any) -> list[dict[str, Any]]:
+    """The scanned rows with the table's edits applied; parsing (bpm range, key spelling) is lora's job."""
     rows = _rows_of(table)
-    if len(rows) != len(records):
+    if len(rows) != len(scanned):
         raise InputError(
-            "table", f"{len(rows)} rows", f"scan again: the table must keep its {len(records)} rows"
+            "table", f"{len(rows)} rows", f"scan again: the table must keep its {len(scanned)} rows"
         )
     out = []
-    for record, row in zip(records, rows, strict=True):
+    for original, row in zip(scanned, rows, strict=True):
         values = dict(zip(TABLE_COLUMNS, row, strict=False))
-        where = f"row {values.get('file') or record['source']}"
-        entry: dict[str, Any] = {
-            "file": record["audio_path"],
-            "caption": "" if _blank(values.get("caption")) else str(values["caption"]).strip(),
-            "lyrics": "" if _blank(values.get("lyrics")) else str(values["lyrics"]),
-            "language": record["language"],
-            "genre": "" if _blank(values.get("genre")) else str(values["genre"]).strip(),
-            "instrumental": _as_bool(values.get("instrumental"), f"{where} instrumental"),
-            "time_signature": None if _blank(values.get("time_signature")) else str(values["time_signature"]),
-        }
-        for field in ("bpm", "key"):
-            value = values.get(field)
-            if _blank(value):
-                entry[field] = None
-                continue
-            if field == "bpm":
-                value = _whole(value, f"{where} bpm")
-            unchanged = str(value).strip() == str(record[field]).strip()
-            # Left as estimated: blank, so the build estimates it again and the report still says "estimated".
-            entry[field] = None if unchanged and field in record["estimated"] else value
-        out.append(entry)
+        edited = dict(original)
+        for column in EDITABLE:
+            value = values.get(column)
+            if column == "instrumental":
+                ticked = _as_bool(value, f"{Path(original['file']).name} instrumental")
+                # Left as shown: keep "decide from the lyrics" so edited lyrics still decide.
+                edited[column] = (
+                    None if original[column] is None and ticked == _shown_instrumental(original) else ticked
+                )
+            elif _blank(value):
+                edited[column] = None if column in ("bpm", "key", "time_signature") else ""
+            else:
+                edited[column] = _whole(value) if column == "bpm" else str(value).strip()
+        out.append(edited)
     return out
-
-
-def _whole(value: Any, where: str) -> int | str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)  # the manifest reader names the bad value in the report
-    return int(number) if number.is_integer() else str(value)
 
 
 def save(
     name: str,
-    records: list[dict[str, Any]] | None,
+    scanned: list[dict[str, Any]] | None,
     table: Any,
     trigger_tag: str = "",
     trigger_mode: str = "prepend",
     val_fraction: float = 0.1,
     progress: Any = None,
 ) -> Any:
-    """Write the manifest and build the dataset in ``lora-data/<name>``. Returns lora's DatasetReport."""
+    """Build the dataset from the edited rows into ``lora-data/<name>``. Returns lora's DatasetReport."""
     from lora.dataset import DatasetOptions, build_dataset
 
-    if not records:
+    if not scanned:
         raise InputError("dataset", None, "scan uploads or a folder first, then edit the table and save")
     folder = dataset_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = folder / MANIFEST
-    manifest.write_text(json.dumps(manifest_rows(records, table), indent=2))
     options = DatasetOptions(
         trigger_tag=trigger_tag or "",
         trigger_mode=trigger_mode or "prepend",
         val_fraction=float(val_fraction),
     )
-    return build_dataset(manifest, folder, options, progress=progress)
+    return build_dataset(edited_rows(scanned, table), folder, options, progress=progress)
 
 
 def report_text(report: Any) -> str:
+    """lora's validation report: counts, every rejected file or row with its reason, every estimate."""
     return str(report.to_text())

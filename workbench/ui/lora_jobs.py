@@ -271,22 +271,16 @@ class TrainingJobs:
 
 # --- reading a run back ---------------------------------------------------------------------------------------
 def loss_rows(folder: Path) -> list[dict[str, Any]]:
-    """(step, loss, series) rows from the run's tracking.jsonl: train loss per step, validation loss per
-    checkpoint. A resumed run re-logs the steps after its last checkpoint; the latest value of a step wins."""
-    from workbench.tracking import read_mirror
+    """(step, loss, series) rows: lora's training-loss curve (one point per step, also across a resume) and the
+    validation loss of each checkpoint."""
+    from lora import checkpoints as ck
 
-    if not (folder / "tracking.jsonl").is_file():
-        return []
-    points: dict[tuple[str, int], float] = {}
-    for record in read_mirror(folder):
-        if record.get("event") != "log" or record.get("step") is None:
-            continue
-        values = record.get("values") or {}
-        for key, series in (("train/loss", TRAIN_LOSS), ("val_loss", VAL_LOSS)):
-            value = values.get(key)
-            if isinstance(value, (int, float)):
-                points[(series, int(record["step"]))] = float(value)
-    return [{"step": step, "loss": loss, "series": series} for (series, step), loss in sorted(points.items())]
+    rows = [{"step": step, "loss": loss, "series": TRAIN_LOSS} for step, loss in ck.loss_curve(folder)]
+    for c in ck.list_checkpoints(folder):
+        value = c.metrics.get("val_loss")
+        if isinstance(value, (int, float)):
+            rows.append({"step": c.step, "loss": float(value), "series": VAL_LOSS})
+    return rows
 
 
 def loss_figure(rows: list[dict[str, Any]], title: str) -> Any:
@@ -329,30 +323,14 @@ def checkpoint_names(folder: Path) -> list[str]:
     return [c.path.name for c in ck.list_checkpoints(folder)]
 
 
-@dataclass
-class PreviewPair:
-    prompt: str
-    base: Path | None
-    lora: Path
-
-
-def previews(folder: Path, checkpoint: str | None) -> list[PreviewPair]:
-    """The checkpoint's LoRA previews, each beside the base model's render of the same prompt and seed."""
+def previews(folder: Path, checkpoint: str | None) -> list[Any]:
+    """lora's base-vs-LoRA preview pairs of one checkpoint (``step-000200``)."""
     from lora import checkpoints as ck
 
-    found = {c.path.name: c for c in ck.list_checkpoints(folder)}
-    if not checkpoint or checkpoint not in found:
+    steps = {c.path.name: c.step for c in ck.list_checkpoints(folder)}
+    if not checkpoint or checkpoint not in steps:
         return []
-    info = found[checkpoint]
-    prompts = info.metrics.get("preview_prompts") or []
-    out = []
-    for i, rel in enumerate(info.metrics.get("previews") or []):
-        lora_path = info.path / rel
-        stem = lora_path.stem.rsplit("_scale", 1)[0]  # p0_seed0_scale1 -> p0_seed0
-        base = next(iter(sorted((folder / "previews_base").glob(f"{stem}_scale*.wav"))), None)
-        prompt = prompts[i] if i < len(prompts) else stem
-        out.append(PreviewPair(prompt, base, lora_path))
-    return out
+    return [p for p in ck.checkpoint_previews(folder) if p.step == steps[checkpoint]]
 
 
 def run_overview(folder: Path) -> str:

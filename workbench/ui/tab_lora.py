@@ -73,7 +73,7 @@ def build(ctx: TabContext) -> None:
             static_columns=lora_data.STATIC_COLUMNS,
             interactive=True,
             wrap=True,
-            label="Clips (edit caption, lyrics, bpm, key, time signature, genre, instrumental)",
+            label="Clips (edit any column but file; an empty bpm or key is estimated from the audio on save)",
             elem_id="lora-ds-table",
         )
         with gr.Row():
@@ -82,7 +82,9 @@ def build(ctx: TabContext) -> None:
             val_fraction = gr.Slider(0.0, 0.5, value=0.1, step=0.05, label="Validation share")
             save_btn = gr.Button("Save dataset", variant="primary", elem_id="lora-save")
         report = gr.Textbox(label="Validation report", lines=6, interactive=False, elem_id="lora-ds-report")
-        scanned = gr.State(None)  # the scanned records, matched to the table's rows on save
+        scanned = gr.State(
+            None
+        )  # the scanned rows (with absolute paths), matched to the table's rows on save
 
     with gr.Accordion("2 · Train", open=True):
         with gr.Row():
@@ -149,19 +151,11 @@ def build(ctx: TabContext) -> None:
 
     # --- dataset -------------------------------------------------------------------------------------------
     @ui_errors
-    def on_scan(
-        name: str, files: list[str] | None, typed: str, progress: gr.Progress = gr.Progress()
-    ) -> list[Any]:
+    def on_scan(name: str, files: list[str] | None, typed: str) -> list[Any]:
         lora_data.check_name(name)
         source = lora_data.import_uploads(name, files) if files else lora_data.inside_home(typed, "folder")
-
-        def tick(done: int, total: int, message: str) -> None:
-            progress((done, max(total, 1)), desc=message, unit="files")
-
-        found = lora_data.scan(source, progress=tick)
-        records = lora_data.scan_state(found)
-        head = f"Scanned {source}. Edit the table, then press Save dataset.\n"
-        return [lora_data.table_rows(records), head + lora_data.report_text(found), records]
+        rows, issues = lora_data.scan(source)
+        return [lora_data.table_rows(rows), lora_data.scan_text(source, rows, issues), rows]
 
     scan_btn.click(on_scan, [ds_name, uploads, folder], [table, report, scanned], api_visibility="private")
 
