@@ -50,7 +50,7 @@ def test_batch_writes_tagged_mastered_tracks_and_a_manifest_then_resumes(tmp_pat
     plan = load_plan(
         plan_file(
             tmp_path,
-            "export: {format: flac}\nqc: {reject: [clipping, silence, loudness, true_peak]}\nentries:\n  - {genre: spa, seeds: 0-2}\n"
+            "export: {format: flac}\nrun: {max_group: 4}\nqc: {reject: [clipping, silence, loudness, true_peak]}\nentries:\n  - {genre: spa, seeds: 0-2}\n"
             "  - {prompt: soft piano, seeds: 5, title: Piano}\n",
         )
     )
@@ -260,7 +260,7 @@ def test_lora_rows_and_scales_are_grouped_tagged_and_recorded(tmp_path: Path, en
     plan = load_plan(
         plan_file(
             tmp_path,
-            "entries:\n  - {prompt: a, seeds: 0-1, lora: spa-lora, lora_scale: [0.5, 1.0]}\n"
+            "run: {max_group: 4}\nentries:\n  - {prompt: a, seeds: 0-1, lora: spa-lora, lora_scale: [0.5, 1.0]}\n"
             "  - {prompt: a, seeds: 0}\n",
         )
     )

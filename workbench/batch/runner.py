@@ -32,11 +32,19 @@ from workbench.requests import MAX_BATCH
 _SEED_LIMIT = 2**31
 
 
+def default_max_group() -> int:
+    import torch
+
+    return 4 if torch.cuda.is_available() else 1
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """How the runner batches and retries. Load from the plan's ``run:`` mapping; the CLI overrides."""
 
-    max_group: int = 4  # jobs per pipeline call (consecutive seeds, same recipe); 1 = no batching
+    # Jobs per pipeline call (consecutive seeds, same recipe); 1 = no batching. Default: 4 with CUDA, 1 without,
+    # because on a CPU a batch of N costs more than N single calls (benchmarks/batch_overhead.py: 1.2-2.2x).
+    max_group: int = dataclasses.field(default_factory=default_max_group)
     retries: int = 1  # extra attempts after a generation error
 
     @classmethod

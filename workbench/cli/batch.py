@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
         "--max-group",
         type=int,
         default=None,
-        help="jobs per pipeline call (default: plan's run.max_group or 4)",
+        help="jobs per pipeline call (default: plan's run.max_group, else 4 with CUDA, 1 on CPU)",
     )
     run.add_argument(
         "--retries", type=int, default=None, help="extra attempts after a generation error (default 1)"
