@@ -145,9 +145,9 @@ def _finish_tracker(tracker: Any, out: Path, processes: int) -> None:
     latest = manifest.latest_by_job(manifest.read_records(out))
     counts = Counter(r["status"] for r in latest.values())
     made = sum(counts.values())
-    summaries = [
-        json.loads(p.read_text()) for p in sorted((out / manifest.MANIFEST_DIR).glob("summary-*.json"))
-    ]
+    # Only this invocation's processes: a batch resumed with fewer processes still has the old summaries.
+    paths = [out / manifest.MANIFEST_DIR / f"summary-{i}.json" for i in range(processes)]
+    summaries = [json.loads(p.read_text()) for p in paths if p.is_file()]
     done_now = sum(s["ok"] + s["rejected"] + s["failed"] for s in summaries)
     wall_s = max((s["elapsed_s"] for s in summaries), default=0.0)
     failed_checks = Counter(c for r in latest.values() if r.get("qc") for c in r["qc"]["failed"])
