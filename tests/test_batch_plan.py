@@ -289,3 +289,27 @@ def test_batch_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None
         main([*argv, "--help"])
     assert exc.value.code == 0
     assert "usage: workbench batch" in capsys.readouterr().out
+
+
+def test_leftovers_of_uncommitted_jobs_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    from workbench.batch.commit import ItemWriter
+
+    plan = load_plan(yaml_plan(tmp_path, "model: tiny\nentries:\n  - {prompt: a, seeds: 0-2}\n"))
+    done, pending = plan.jobs[0].job_id, [plan.jobs[1], plan.jobs[2]]
+    tracks, rejected = tmp_path / "out" / "tracks", tmp_path / "out" / "rejected"
+    tracks.mkdir(parents=True)
+    rejected.mkdir()
+    keep = [tracks / f"{done}.wav", tracks / f"{done}.json"]
+    drop = [
+        tracks / f"{pending[0].job_id}.wav",
+        tracks / f".{pending[0].job_id}.staging.wav",
+        tracks / f"..{pending[0].job_id}.staging.abc123.wav",
+        rejected / f"{pending[1].job_id}.json",
+    ]
+    for path in keep + drop:
+        path.write_text("x")
+    writer = ItemWriter(tmp_path / "out", batch_id="b", plan_source="p", settings=ExportSettings())
+    assert writer.clean_uncommitted(pending) == len(drop)
+    assert sorted(p.name for p in tracks.iterdir()) == sorted(p.name for p in keep) and not list(
+        rejected.iterdir()
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,18 +45,19 @@ class ItemWriter:
         self.process_index = process_index
 
     def clean_uncommitted(self, jobs: list[Job]) -> int:
-        """Remove leftovers of jobs that were never committed: staging files and files from a killed run."""
+        """Remove leftovers of jobs that were never committed: staging files and files from a killed run.
+
+        Each folder is listed once (not globbed per job), so this stays linear for batches of many thousands.
+        Names are ``<id>.<ext>``, or hidden temporaries ``.<id>.*`` / ``..<id>.*`` (staging, mkstemp).
+        """
+        pending = {job.job_id for job in jobs}
         removed = 0
         for folder in (self.out_dir / TRACKS_DIR, self.out_dir / REJECTED_DIR):
             if not folder.is_dir():
                 continue
-            for job in jobs:
-                for path in (
-                    *folder.glob(f"{job.job_id}.*"),
-                    *folder.glob(f".{job.job_id}.*"),
-                    *folder.glob(f"..{job.job_id}.*"),
-                ):
-                    path.unlink(missing_ok=True)
+            for entry in os.scandir(folder):
+                if entry.name.lstrip(".").split(".", 1)[0] in pending:
+                    Path(entry.path).unlink(missing_ok=True)
                     removed += 1
         return removed
 
