@@ -227,6 +227,14 @@ def test_lora_and_metrics_tabs_in_chromium(engine: Any, tmp_path: Path) -> None:
     clips = [str(write_clip(tmp_path / "in" / f"clip{i}.wav", 200.0 + 90 * i, 1.5, seed=i)) for i in range(3)]
     lobby = lobby_track(tmp_path / "lobby.wav")
     dataset, run = f"br-{uuid.uuid4().hex[:6]}", f"br-run-{uuid.uuid4().hex[:6]}"
+    campaign = f"br-camp-{uuid.uuid4().hex[:6]}"
+    store_votes(
+        Store(), simulate_votes(dataclasses.replace(SPEC, campaign=campaign)), "spa"
+    )  # the app's store
+    sets = paths.home() / f"br-sets-{uuid.uuid4().hex[:6]}"
+    for i in range(4):
+        write_tone(sets / "a" / f"a{i}.wav", duration_s=2.0, freq_hz=200 + 30 * i)
+        write_tone(sets / "b" / f"b{i}.wav", duration_s=2.0, freq_hz=900 + 30 * i)
     tabs = ["workbench.ui.tab_generate", "workbench.ui.tab_lora", "workbench.ui.tab_metrics"]
     with running_app(engine, tmp_path, tabs=tabs) as (demo, url), sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
@@ -279,4 +287,21 @@ def test_lora_and_metrics_tabs_in_chromium(engine: Any, tmp_path: Path) -> None:
         assert "hotel_lobby: 1/3 pass" in page.locator("#metrics-summary").inner_text()
         assert "PASS" in page.locator("#metrics-table").inner_text()
         _shot(page, "tab_metrics")
+
+        page.get_by_role("tab", name="Sets (FAD)").click()
+        page.locator("#metrics-set-a textarea, #metrics-set-a input").first.fill(f"{sets.name}/a")
+        page.locator("#metrics-set-b textarea, #metrics-set-b input").first.fill(f"{sets.name}/b")
+        page.locator("#metrics-compare").click()
+        page.wait_for_selector("#metrics-set-result:has-text('n = 4')")
+
+        page.get_by_role("tab", name="Campaign leaderboard").click()
+        page.locator("#metrics-campaigns-refresh").click()
+        _pick(page, "metrics-campaign", campaign)
+        _pick(page, "metrics-baseline", "catalogue")
+        page.locator("#metrics-board").click()
+        page.wait_for_selector("#metrics-decisions:has-text('ace_base')")
+        assert "FAIL" in page.locator("#metrics-decisions").inner_text()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "tab_metrics_leaderboard.png"), full_page=True)
+        page.wait_for_selector("#metrics-report td[aria-label='report.html']")
         browser.close()

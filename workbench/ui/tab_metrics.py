@@ -88,13 +88,15 @@ def build(ctx: TabContext) -> None:
                 baseline = gr.Dropdown(
                     [], label="Baseline (the system to replace)", elem_id="metrics-baseline", scale=3
                 )
-                campaigns_refresh = gr.Button("↻", scale=0, min_width=40)
+                campaigns_refresh = gr.Button("↻", scale=0, min_width=40, elem_id="metrics-campaigns-refresh")
             with gr.Row():
                 rounds = gr.Number(1000, label="Bootstrap rounds", precision=0, minimum=100, maximum=10000)
                 check = gr.Checkbox(False, label="Delivery-check the campaign's clips (slower)")
             board_btn = gr.Button("Build leaderboard and report", variant="primary", elem_id="metrics-board")
             board_summary = gr.Markdown(elem_id="metrics-board-summary")
-            decisions = gr.Dataframe(label="Decisions per genre", interactive=False, wrap=True)
+            decisions = gr.Dataframe(
+                label="Decisions per genre", interactive=False, wrap=True, elem_id="metrics-decisions"
+            )
             standings = gr.Dataframe(label="Standings", interactive=False, elem_id="metrics-standings")
             standings_plot = gr.Image(label="Ratings with intervals", type="filepath", interactive=False)
             report_files = gr.File(
