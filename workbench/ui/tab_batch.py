@@ -14,6 +14,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+# Module level, not inside build(): Gradio resolves the `request: gr.Request` annotations against this module's
+# globals; if it cannot, the handlers get no request and every session shares one cancel key.
+import gradio as gr
+
 from workbench import paths
 from workbench.errors import InputError
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, session_key, ui_errors
@@ -152,8 +156,6 @@ def _eta(seconds: float | None) -> str:
 
 
 def build(ctx: TabContext) -> None:
-    import gradio as gr
-
     with gr.Row():
         with gr.Column(scale=2):
             upload = gr.File(
