@@ -16,7 +16,7 @@ from lora_train_helpers import write_clip
 
 from workbench.errors import InputError, WorkbenchError
 from workbench.store import Store
-from workbench.ui import forms, lora_data, lora_jobs
+from workbench.ui import forms, lora_data, lora_jobs, lora_runs
 
 
 def _unique(prefix: str) -> str:
@@ -160,29 +160,29 @@ def test_training_progress_checkpoints_adapters_and_use_in_generate(
     assert final.phase == "done" and final.step == 3 and final.best_step is not None
     assert "done" in final.line()
     assert any("training** step" in line for line in seen)
-    rows = lora_jobs.loss_rows(final.run_dir)
-    train_steps = [r["step"] for r in rows if r["series"] == lora_jobs.TRAIN_LOSS]
+    rows = lora_runs.loss_rows(final.run_dir)
+    train_steps = [r["step"] for r in rows if r["series"] == lora_runs.TRAIN_LOSS]
     assert train_steps == [1, 2, 3]
-    assert [r["step"] for r in rows if r["series"] == lora_jobs.VAL_LOSS] == [2, 3]
-    figure = lora_jobs.loss_figure(rows, "short")
+    assert [r["step"] for r in rows if r["series"] == lora_runs.VAL_LOSS] == [2, 3]
+    figure = lora_runs.loss_figure(rows, "short")
     lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
-    assert list(lines[lora_jobs.TRAIN_LOSS].get_xdata()) == [1, 2, 3]
-    assert lines[lora_jobs.VAL_LOSS].get_marker() == "o"  # visible even when a run has one checkpoint
-    assert lora_jobs.checkpoint_names(final.run_dir) == ["step-000002", "step-000003"]
-    assert [r["step"] for r in lora_jobs.checkpoint_rows(final.run_dir)] == [2, 3]
-    assert "Finished at step 3" in lora_jobs.run_overview(final.run_dir)
-    adapters = {(a["run"], a["kind"]): a for a in lora_jobs.adapter_rows(tmp_path)}
+    assert list(lines[lora_runs.TRAIN_LOSS].get_xdata()) == [1, 2, 3]
+    assert lines[lora_runs.VAL_LOSS].get_marker() == "o"  # visible even when a run has one checkpoint
+    assert lora_runs.checkpoint_names(final.run_dir) == ["step-000002", "step-000003"]
+    assert [r["step"] for r in lora_runs.checkpoint_rows(final.run_dir)] == [2, 3]
+    assert "Finished at step 3" in lora_runs.run_overview(final.run_dir)
+    adapters = {(a["run"], a["kind"]): a for a in lora_runs.adapter_rows(tmp_path)}
     assert {("short", "best"), ("short", "final")} <= set(adapters)
     # "Add to Generate's LoRA list" and "Use in Generate"
     loras = tmp_path / "loras"
-    name = lora_jobs.install_adapter(adapters[("short", "best")]["path"], tmp_path, loras)
+    name = lora_runs.install_adapter(adapters[("short", "best")]["path"], tmp_path, loras)
     assert name == "short-best" and name in forms.scan_loras(loras)
     assert forms.lora_from_name(loras, name, 1.0) is not None
-    payload = lora_jobs.generate_payload(adapters[("short", "final")]["path"], tmp_path)
+    payload = lora_runs.generate_payload(adapters[("short", "final")]["path"], tmp_path)
     assert payload["request"]["lora"] == {"path": adapters[("short", "final")]["path"], "scale": 1.0}
     assert payload["request"]["prompt"].startswith("zzspa, ")
     with pytest.raises(InputError, match="pick an adapter from the list"):
-        lora_jobs.install_adapter(str(tmp_path), tmp_path, loras)
+        lora_runs.install_adapter(str(tmp_path), tmp_path, loras)
     with pytest.raises(InputError, match="a run of that name exists"):
         _config(tmp_path, saved_dataset, "short", max_steps=3, every=2)
     with pytest.raises(InputError, match="this run finished"):
@@ -199,13 +199,13 @@ def test_stop_checkpoints_and_resume_finishes(tmp_path: Path, saved_dataset: str
     stopped = jobs.snapshot()
     assert stopped is not None and stopped.error is None and stopped.phase == "stopped", stopped
     assert 1 <= stopped.step < 5 and "Resume" in stopped.line()
-    assert lora_jobs.checkpoint_names(stopped.run_dir) == [f"step-{stopped.step:06d}"]
+    assert lora_runs.checkpoint_names(stopped.run_dir) == [f"step-{stopped.step:06d}"]
     jobs.start(lora_jobs.resume_config(tmp_path, "stoppable"), resume=True)
     assert jobs.wait(240)
     done = jobs.snapshot()
     assert done is not None and done.error is None and done.phase == "done" and done.step == 5, done
     train_steps = [
-        r["step"] for r in lora_jobs.loss_rows(done.run_dir) if r["series"] == lora_jobs.TRAIN_LOSS
+        r["step"] for r in lora_runs.loss_rows(done.run_dir) if r["series"] == lora_runs.TRAIN_LOSS
     ]
     assert train_steps == [1, 2, 3, 4, 5]  # one continuous curve across the stop
 
@@ -226,3 +226,17 @@ def test_training_errors_reach_the_status(tmp_path: Path, saved_dataset: str) ->
     state = jobs.snapshot()
     assert state is not None and state.phase == "failed" and state.error
     assert "failed" in state.line() and state.error in state.line()
+
+
+def test_status_line_names_each_phase(tmp_path: Path) -> None:
+    state = lora_jobs.JobState(run="spa-r4", run_dir=tmp_path, phase="preprocess", step=2, total_steps=5)
+    state.message = "encoding clip2.wav"
+    assert state.line() == "**spa-r4: preprocessing** 2/5 clips · encoding clip2.wav"
+    state.phase, state.step, state.total_steps, state.loss, state.lr = "train", 3, 10, 0.5, 1e-4
+    assert state.line().startswith("**spa-r4: training** step 3/10 · loss 0.5000 · lr 1.00e-04")
+    state.phase = "checkpoint"
+    assert state.line().endswith("saving a checkpoint")
+    state.phase = "stopped"
+    assert "Press Resume to continue" in state.line()
+    state.error = "the model 'turbo' has no weights"
+    assert state.line() == "**spa-r4: failed.** the model 'turbo' has no weights"

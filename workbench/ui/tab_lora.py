@@ -13,7 +13,7 @@ from typing import Any
 # Module level (not inside build) so Gradio can resolve gr.Progress annotations through the module globals.
 import gradio as gr
 
-from workbench.ui import lora_data, lora_jobs
+from workbench.ui import lora_data, lora_jobs, lora_runs
 from workbench.ui.context import TabContext, ui_errors
 
 TAB_ID = "lora"
@@ -120,7 +120,7 @@ def build(ctx: TabContext) -> None:
 
     with gr.Accordion("3 · Checkpoints and adapters", open=True):
         with gr.Row():
-            run = gr.Dropdown(lora_jobs.list_runs(runs_dir), label="Run", elem_id="lora-run", scale=3)
+            run = gr.Dropdown(lora_runs.list_runs(runs_dir), label="Run", elem_id="lora-run", scale=3)
             refresh_btn = gr.Button("↻", scale=0, min_width=40)
         overview = gr.Markdown(elem_id="lora-overview")
         checkpoints = gr.Dataframe(
@@ -128,7 +128,7 @@ def build(ctx: TabContext) -> None:
         )
         checkpoint = gr.Dropdown([], label="Listen to checkpoint", elem_id="lora-checkpoint")
         pair_rows = []
-        for i in range(lora_jobs.PREVIEW_PAIRS):
+        for i in range(lora_runs.PREVIEW_PAIRS):
             with gr.Row(visible=False) as row:
                 caption = gr.Markdown()
                 base_audio = gr.Audio(label="base model", type="filepath", interactive=False)
@@ -137,13 +137,13 @@ def build(ctx: TabContext) -> None:
                 )
             pair_rows.append((row, caption, base_audio, lora_audio))
         adapters = gr.Dataframe(
-            _table(lora_jobs.adapter_rows(runs_dir), ADAPTER_HEADERS),
+            _table(lora_runs.adapter_rows(runs_dir), ADAPTER_HEADERS),
             label="Adapters (click a row to pick it)",
             interactive=False,
             elem_id="lora-adapters",
         )
         picked = gr.State(None)  # the chosen adapter's folder
-        payload = gr.State(None)  # what "Use in Generate" sends (see lora_jobs.generate_payload)
+        payload = gr.State(None)  # what "Use in Generate" sends (see lora_runs.generate_payload)
         with gr.Row():
             use_btn = gr.Button("Use in Generate", elem_id="lora-use")
             install_btn = gr.Button("Add to Generate's LoRA list", elem_id="lora-install")
@@ -213,7 +213,7 @@ def build(ctx: TabContext) -> None:
 
     def started(state: lora_jobs.JobState) -> list[Any]:
         # The trainer writes the run's config.yaml only once the model is loaded: list the new run already.
-        runs = sorted({*lora_jobs.list_runs(runs_dir), state.run})
+        runs = sorted({*lora_runs.list_runs(runs_dir), state.run})
         return [state.line(), gr.Timer(active=True), gr.Dropdown(choices=runs, value=state.run)]
 
     @ui_errors
@@ -253,7 +253,7 @@ def build(ctx: TabContext) -> None:
 
     # --- runs, checkpoints, previews, adapters --------------------------------------------------------------
     def pairs(folder: Any, name: str | None) -> list[Any]:
-        found = lora_jobs.previews(folder, name) if folder is not None else []
+        found = lora_runs.previews(folder, name) if folder is not None else []
         out: list[Any] = []
         for i, (row, _caption, _base, _lora) in enumerate(pair_rows):
             del row
@@ -275,12 +275,12 @@ def build(ctx: TabContext) -> None:
                 gr.Dropdown(choices=[], value=None),
                 *pairs(None, None),
             ]
-        folder = lora_jobs.run_dir(runs_dir, name)
-        names_ = lora_jobs.checkpoint_names(folder)
+        folder = lora_runs.run_dir(runs_dir, name)
+        names_ = lora_runs.checkpoint_names(folder)
         last = names_[-1] if names_ else None
         return [
-            lora_jobs.run_overview(folder),
-            _table(lora_jobs.checkpoint_rows(folder), CHECKPOINT_HEADERS),
+            lora_runs.run_overview(folder),
+            _table(lora_runs.checkpoint_rows(folder), CHECKPOINT_HEADERS),
             gr.Dropdown(choices=names_, value=last),
             *pairs(folder, last),
         ]
@@ -291,7 +291,7 @@ def build(ctx: TabContext) -> None:
     def run_loss(name: str | None) -> Any:
         if not name:
             return gr.skip()
-        return lora_jobs.loss_figure(lora_jobs.loss_rows(lora_jobs.run_dir(runs_dir, name)), name)
+        return lora_runs.loss_figure(lora_runs.loss_rows(lora_runs.run_dir(runs_dir, name)), name)
 
     run.input(on_run, run, run_outputs, api_visibility="private").then(
         run_loss, run, loss_plot, api_visibility="private"
@@ -299,18 +299,18 @@ def build(ctx: TabContext) -> None:
 
     @ui_errors
     def on_checkpoint(name: str | None, chosen: str | None) -> list[Any]:
-        return pairs(lora_jobs.run_dir(runs_dir, name), chosen) if name else pairs(None, None)
+        return pairs(lora_runs.run_dir(runs_dir, name), chosen) if name else pairs(None, None)
 
     checkpoint.input(on_checkpoint, [run, checkpoint], pair_outputs, api_visibility="private")
 
     @ui_errors
     def on_refresh(name: str | None) -> list[Any]:
         job = jobs.snapshot()
-        listed = sorted({*lora_jobs.list_runs(runs_dir), *([job.run] if job else [])})
+        listed = sorted({*lora_runs.list_runs(runs_dir), *([job.run] if job else [])})
         keep = name if name in listed else None
         return [
             gr.Dropdown(choices=listed, value=keep),
-            _table(lora_jobs.adapter_rows(runs_dir), ADAPTER_HEADERS),
+            _table(lora_runs.adapter_rows(runs_dir), ADAPTER_HEADERS),
             gr.Dropdown(choices=lora_data.list_datasets()),
             *on_run(keep),
         ]
@@ -324,10 +324,10 @@ def build(ctx: TabContext) -> None:
         refresh_outputs = 3 + len(run_outputs)
         if state is None:
             return [gr.skip(), gr.skip(), gr.Timer(active=False), last, *[gr.skip()] * refresh_outputs]
-        rows = lora_jobs.loss_rows(state.run_dir)
-        now = [state.run, len(lora_jobs.checkpoint_names(state.run_dir)), state.finished, len(rows)]
+        rows = lora_runs.loss_rows(state.run_dir)
+        now = [state.run, len(lora_runs.checkpoint_names(state.run_dir)), state.finished, len(rows)]
         last = last or [None] * 4
-        plot = gr.skip() if now[::3] == last[::3] else lora_jobs.loss_figure(rows, state.run)
+        plot = gr.skip() if now[::3] == last[::3] else lora_runs.loss_figure(rows, state.run)
         values = [state.line(), plot, gr.Timer(active=not state.finished), now]
         if now[:3] == last[:3]:
             return [*values, *[gr.skip()] * refresh_outputs]
@@ -346,7 +346,7 @@ def build(ctx: TabContext) -> None:
     def on_pick(frame: Any, evt: gr.SelectData) -> list[Any]:
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         path = frame.iloc[row]["path"]
-        return [path, lora_jobs.generate_payload(path, runs_dir), f"Picked `{path}`."]
+        return [path, lora_runs.generate_payload(path, runs_dir), f"Picked `{path}`."]
 
     adapters.select(on_pick, adapters, [picked, payload, adapter_msg], api_visibility="private")
 
@@ -354,7 +354,7 @@ def build(ctx: TabContext) -> None:
     def on_install(path: str | None) -> str:
         if not path:
             raise gr.Error("Pick an adapter in the list first.")
-        name = lora_jobs.install_adapter(path, runs_dir, ctx.loras_dir)
+        name = lora_runs.install_adapter(path, runs_dir, ctx.loras_dir)
         return f"Installed as **{name}** in {ctx.loras_dir}: press ↻ beside Generate's LoRA picker to see it."
 
     install_btn.click(on_install, picked, adapter_msg, api_visibility="private")
