@@ -210,6 +210,19 @@ def test_stop_checkpoints_and_resume_finishes(tmp_path: Path, saved_dataset: str
     assert train_steps == [1, 2, 3, 4, 5]  # one continuous curve across the stop
 
 
+def test_stop_before_training_lets_the_same_name_start_again(tmp_path: Path, saved_dataset: str) -> None:
+    jobs = lora_jobs.TrainingJobs()
+    jobs.start(_config(tmp_path, saved_dataset, "early", max_steps=2, every=2))
+    assert jobs.stop()  # while the model loads: the trainer stops at the first clip it would encode
+    assert jobs.wait(120)
+    state = jobs.snapshot()
+    assert state is not None and state.phase == "stopped-early" and "press Start" in state.line()
+    jobs.start(_config(tmp_path, saved_dataset, "early", max_steps=2, every=2))  # the name is still free
+    assert jobs.wait(120)
+    done = jobs.snapshot()
+    assert done is not None and done.phase == "done" and done.step == 2, done
+
+
 def test_training_errors_reach_the_status(tmp_path: Path, saved_dataset: str) -> None:
     with pytest.raises(InputError, match="save a dataset in step 1"):
         _config(tmp_path, "", "x", 3, 2)

@@ -103,7 +103,8 @@ class JobState:
 
     run: str
     run_dir: Path
-    phase: str = "starting"  # starting | preprocess | train | checkpoint | done | stopped | failed
+    # starting | preprocess | train | checkpoint | done | stopped | stopped-early (before training) | failed
+    phase: str = "starting"
     step: int = 0
     total_steps: int = 0
     loss: float | None = None
@@ -134,6 +135,11 @@ class JobState:
             if self.phase == "checkpoint":
                 text += " · saving a checkpoint"
             return text
+        if self.phase == "stopped-early":
+            return (
+                f"**{self.run}: stopped** before training began. Clips encoded so far are cached: press Start with "
+                "the same run name to continue."
+            )
         if self.phase == "stopped":
             return (
                 f"**{self.run}: stopped** at step {self.step}/{self.total_steps}. Press Resume to continue."
@@ -187,7 +193,10 @@ class TrainingJobs:
                     result = train(config, progress=self._update, stop=stop, resume=resume)
                     with self._lock:
                         state.best_step = result.best_step
-                        state.phase = "stopped" if result.stopped else "done"
+                        state.phase = "done"
+                        if result.stopped:
+                            # Stopped while encoding: no checkpoint and no run folder yet, so Start (not Resume).
+                            state.phase = "stopped" if result.total_steps else "stopped-early"
                         state.step = result.steps or state.step
                 except WorkbenchError as exc:
                     self._fail(state, str(exc))
