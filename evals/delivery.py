@@ -10,18 +10,13 @@ mastering QC practice (see docs/metrics.md); callers can pass their own ``Defect
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from evals.recipe import OCTAVE_FACTORS
 from evals.result import DeliveryCheck, DeliveryResult, TrackAnalysis
-from workbench import paths
-from workbench.errors import ConfigError, InputError
-
-GENRES_PATH = paths.CONFIG_DIR / "genres.yaml"
+from workbench.errors import InputError
+from workbench.genres import GENRES_PATH, load_genres
 
 
 @dataclass(frozen=True)
@@ -45,36 +40,20 @@ class DefectLimits:
     max_loudness_range_lu: float = 8.0
 
 
-def _number(genre: str, entry: dict[str, object], key: str, path: Path) -> float:
-    value = entry.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"genres.{genre}.{key}", value, f"give a number in {path}")
-    return float(value)
-
-
 @functools.cache
 def load_delivery_specs(path: Path = GENRES_PATH) -> dict[str, DeliverySpec]:
-    """Delivery specs of every genre in ``path``; other preset keys (caption, key...) are not read here."""
-    raw = yaml.safe_load(path.read_text()) or {}
-    genres = raw.get("genres") if isinstance(raw, dict) else None
-    if not isinstance(genres, dict):
-        raise ConfigError("genres", genres, f"{path} must have a top-level 'genres:' mapping")
-    specs = {}
-    for name, entry in genres.items():
-        if not isinstance(entry, dict):
-            raise ConfigError(f"genres.{name}", entry, f"each genre in {path} must be a mapping of fields")
-        bpm = entry.get("bpm")
-        if not (isinstance(bpm, list) and len(bpm) == 2 and all(isinstance(v, int | float) for v in bpm)):
-            raise ConfigError(f"genres.{name}.bpm", bpm, f"give the tempo range as [low, high] in {path}")
-        specs[name] = DeliverySpec(
+    """Delivery specs of every genre in ``path``, from the shared preset loader (workbench.genres)."""
+    return {
+        name: DeliverySpec(
             genre=name,
-            loudness_lufs=_number(name, entry, "loudness_lufs", path),
-            loudness_tolerance_lu=_number(name, entry, "loudness_tolerance_lu", path),
-            true_peak_dbtp=_number(name, entry, "true_peak_dbtp", path),
-            bpm_range=(float(bpm[0]), float(bpm[1])),
-            max_silence_s=_number(name, entry, "max_silence_s", path),
+            loudness_lufs=g.loudness_lufs,
+            loudness_tolerance_lu=g.loudness_tolerance_lu,
+            true_peak_dbtp=g.true_peak_dbtp,
+            bpm_range=(float(g.bpm_range[0]), float(g.bpm_range[1])),
+            max_silence_s=g.max_silence_s,
         )
-    return specs
+        for name, g in load_genres(path).items()
+    }
 
 
 def delivery_spec(genre: str, path: Path = GENRES_PATH) -> DeliverySpec:

@@ -106,6 +106,10 @@ def test_malformed_genres_file(tmp_path: Path) -> None:
     path.write_text("genres:\n  spa:\n    bpm: [55]\n    loudness_lufs: -22\n")
     with pytest.raises(ConfigError, match="genres.spa.bpm"):
         load_delivery_specs(path)
-    path.write_text("genres:\n  spa:\n    bpm: [55, 80]\n    loudness_lufs: loud\n")
+    path.write_text(
+        "genres:\n  spa:\n    bpm: [55, 80]\n    caption: c\n    key: C major\n    time_signature: '4'\n"
+        "    duration_s: 60\n    loudness_lufs: loud\n    loudness_tolerance_lu: 1\n    true_peak_dbtp: -1\n"
+        "    max_silence_s: 2\n"
+    )
     with pytest.raises(ConfigError, match="genres.spa.loudness_lufs='loud'"):
         load_delivery_specs(path)

@@ -7,22 +7,26 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import InputError
+from workbench.genres import load_genres
 from workbench.requests import Complete, Extend, Extract, Lego, Repaint
 from workbench.ui import actions, forms
 
 
 def test_genre_presets_cover_the_venues() -> None:
-    genres = forms.load_genres()
+    genres = load_genres()
     assert {"hotel_lobby", "spa", "retail", "qsr"} <= set(genres)
     spa = genres["spa"]
-    assert spa.bpm == 68 and spa.keyscale == "C major" and spa.loudness_lufs == -22.0 and spa.instrumental
+    assert spa.bpm == 68 and spa.key == "C major" and spa.loudness_lufs == -22.0 and spa.instrumental
 
 
 def test_broken_genre_file_names_the_entry(tmp_path: Path) -> None:
     bad = tmp_path / "genres.yaml"
     bad.write_text("genres:\n  lobby:\n    caption: x\n")
-    with pytest.raises(InputError, match=r"genres.lobby"):
-        forms.load_genres(bad)
+    with pytest.raises(InputError, match=r"genres.lobby.bpm"):
+        load_genres(bad)
+    bad.write_text("genres:\n  lobby:\n    bpm: [60, 80]\n    colour: red\n")
+    with pytest.raises(InputError, match=r"genres.lobby=\['colour'\]: unknown keys"):
+        load_genres(bad)
 
 
 def test_common_fields_conventions() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from workbench.audio_io import Audio
 from workbench.batch import export, manifest, qc
 from workbench.batch.plan import Job
-from workbench.batch.presets import GenrePreset
+from workbench.genres import GenrePreset
 
 TRACKS_DIR = "tracks"
 REJECTED_DIR = "rejected"

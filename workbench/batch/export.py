@@ -17,8 +17,8 @@ from typing import Any
 
 from workbench import audio_io
 from workbench.audio_io import Audio
-from workbench.batch.presets import GenrePreset
 from workbench.errors import InputError
+from workbench.genres import GenrePreset
 from workbench.mastering import MasteringSpec
 
 AI_NOTE = "AI-generated"

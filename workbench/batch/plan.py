@@ -26,8 +26,8 @@ from workbench.batch.plan_format import (
     parse_seeds,
     read_rows,
 )
-from workbench.batch.presets import load_genres
 from workbench.errors import InputError, WorkbenchError
+from workbench.genres import load_genres
 from workbench.requests import GenerationRequest, SourceRequest, request_from_dict
 
 DEFAULT_MODEL = "turbo"

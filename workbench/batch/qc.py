@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from workbench.audio_io import Audio
-from workbench.batch.presets import GenrePreset
 from workbench.errors import InputError
+from workbench.genres import GenrePreset
 
 ANALYZERS = ("full", "basic")
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (float output of the VAE can exceed 1.0)

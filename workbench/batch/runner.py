@@ -25,8 +25,8 @@ from workbench.audio_io import Audio
 from workbench.batch import export, groups, manifest, qc
 from workbench.batch.commit import ItemWriter
 from workbench.batch.plan import Job, Plan
-from workbench.batch.presets import GenrePreset, load_genres
 from workbench.errors import InputError
+from workbench.genres import GenrePreset, load_genres
 from workbench.requests import MAX_BATCH
 
 _SEED_LIMIT = 2**31

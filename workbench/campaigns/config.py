@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from workbench import paths
 from workbench.errors import ConfigError
+from workbench.genres import load_genres
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 GENERATION_PARAMS = ("steps", "guidance_scale", "shift", "bpm", "keyscale", "time_signature", "instrumental")
@@ -162,8 +162,8 @@ class CampaignConfig:
     def loudness_target(self) -> tuple[float, float]:
         """(target LUFS, true-peak ceiling dBTP): the campaign's own values or the genre's."""
         genre = load_genres()[self.genre]
-        lufs = self.target_lufs if self.target_lufs is not None else float(genre["loudness_lufs"])
-        tp = self.true_peak_dbtp if self.true_peak_dbtp is not None else float(genre["true_peak_dbtp"])
+        lufs = self.target_lufs if self.target_lufs is not None else genre.loudness_lufs
+        tp = self.true_peak_dbtp if self.true_peak_dbtp is not None else genre.true_peak_dbtp
         return lufs, tp
 
 
@@ -195,11 +195,6 @@ def _validate_system(where: str, s: SystemSpec) -> None:
     if unknown:
         raise ConfigError(f"{where}.params", unknown, f"allowed: {', '.join(GENERATION_PARAMS)}")
     _check_num(f"{where}.lora_scale", s.lora_scale, 0.0, 4.0)
-
-
-def load_genres() -> dict[str, dict[str, Any]]:
-    data = yaml.safe_load((paths.CONFIG_DIR / "genres.yaml").read_text(encoding="utf-8"))
-    return dict(data["genres"])
 
 
 def _build(cls: type, where: str, data: Any, nested: dict[str, Any] | None = None) -> Any:

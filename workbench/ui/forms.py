@@ -1,16 +1,12 @@
-"""Form values -> typed requests, and genre presets. Pure functions: the UI and the API endpoints share them."""
+"""Form values -> typed requests. Pure functions: the UI and the API endpoints share them (presets: workbench.genres)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from workbench import paths
-from workbench.errors import ConfigError, InputError
+from workbench.errors import InputError
 from workbench.requests import LoraRef
 
 KEYS = tuple(
@@ -21,50 +17,6 @@ KEYS = tuple(
 AUTO = "auto"
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 LORA_SUFFIXES = (".safetensors",)
-
-
-@dataclass(frozen=True)
-class GenrePreset:
-    key: str
-    label: str
-    caption: str
-    bpm_range: tuple[int, int]
-    keyscale: str
-    time_signature: str
-    duration_s: float
-    loudness_lufs: float
-    true_peak_dbtp: float
-    instrumental: bool
-
-    @property
-    def bpm(self) -> int:
-        return int(round(sum(self.bpm_range) / 2))
-
-
-def load_genres(path: Path | None = None) -> dict[str, GenrePreset]:
-    path = path or paths.CONFIG_DIR / "genres.yaml"
-    raw = yaml.safe_load(path.read_text()) or {}
-    genres = raw.get("genres")
-    if not isinstance(genres, dict):
-        raise ConfigError("genres", genres, f"{path} must have a top-level 'genres:' mapping")
-    presets = {}
-    for key, g in genres.items():
-        try:
-            presets[key] = GenrePreset(
-                key=key,
-                label=str(g.get("label", key)),
-                caption=str(g["caption"]),
-                bpm_range=(int(g["bpm"][0]), int(g["bpm"][1])),
-                keyscale=str(g["key"]),
-                time_signature=str(g["time_signature"]),
-                duration_s=float(g["duration_s"]),
-                loudness_lufs=float(g["loudness_lufs"]),
-                true_peak_dbtp=float(g["true_peak_dbtp"]),
-                instrumental=bool(g.get("instrumental", True)),
-            )
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ConfigError(f"genres.{key}", g, f"missing or malformed field ({exc}) in {path}") from None
-    return presets
 
 
 def optional_int(field: str, value: Any, *, zero_is_none: bool = False) -> int | None:

@@ -8,6 +8,7 @@ from typing import Any
 # module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
 import gradio as gr
 
+from workbench.genres import load_genres
 from workbench.requests import MAX_DURATION_S, TIME_SIGNATURES, Text2Music
 from workbench.ui import forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
@@ -31,7 +32,7 @@ def _known_defaults(ctx: TabContext) -> tuple[int | None, float | None, float | 
 
 
 def build(ctx: TabContext) -> None:
-    genres = forms.load_genres()
+    genres = load_genres()
     slots = ctx.settings.max_result_slots
     with gr.Row():
         with gr.Column(scale=3):
@@ -129,7 +130,7 @@ def build(ctx: TabContext) -> None:
         return [
             preset.caption,
             preset.bpm,
-            preset.keyscale,
+            preset.key,
             preset.time_signature,
             preset.duration_s,
             preset.instrumental,

@@ -10,7 +10,7 @@ from typing import Any
 # module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
 import gradio as gr
 
-from workbench.ui import forms
+from workbench.genres import load_genres
 from workbench.ui.context import TabContext, take_payload, ui_errors
 
 TAB_ID = "history"
@@ -55,7 +55,7 @@ def _rows(ctx: TabContext, q: str, g: str, m: str, lo: str, since: str, until: s
 
 
 def build(ctx: TabContext) -> None:
-    genres = forms.load_genres()
+    genres = load_genres()
     with gr.Row():
         text = gr.Textbox(label="Search caption / lyrics", elem_id="hist-text", scale=3)
         genre = gr.Dropdown(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.genres import load_genres
 from workbench.mastering import CEILING_MODES, MasteringSpec
 from workbench.ui import actions, forms
 from workbench.ui.context import TabContext, ui_errors
@@ -32,7 +33,7 @@ def _table(before: dict[str, Any], after: dict[str, Any]) -> str:
 def build(ctx: TabContext) -> None:
     import gradio as gr
 
-    genres = forms.load_genres()
+    genres = load_genres()
     with gr.Row():
         with gr.Column(scale=3):
             src = source_picker("master")
