@@ -177,7 +177,7 @@ def build(ctx: TabContext) -> None:
         head = f"Saved to {lora_data.dataset_dir(name)}: {counts['train']} train, {counts['validation']} validation.\n"
         return [
             head + lora_data.report_text(built),
-            gr.Dropdown(choices=lora_data.list_datasets(), value=name),
+            gr.Dropdown(choices=lora_data.list_datasets(), value=lora_data.check_name(name)),
         ]
 
     save_btn.click(
@@ -255,8 +255,7 @@ def build(ctx: TabContext) -> None:
     def pairs(folder: Any, name: str | None) -> list[Any]:
         found = lora_runs.previews(folder, name) if folder is not None else []
         out: list[Any] = []
-        for i, (row, _caption, _base, _lora) in enumerate(pair_rows):
-            del row
+        for i in range(len(pair_rows)):
             if i < len(found):
                 p = found[i]
                 out += [gr.Row(visible=True), f"`{p.prompt}`", str(p.base) if p.base else None, str(p.lora)]
