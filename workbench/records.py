@@ -66,11 +66,23 @@ def git_sha() -> str:
     return out.stdout.strip() + ("-dirty" if dirty else "")
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def _json_default(value: Any) -> Any:
+    """numpy scalars/arrays (metrics) become numbers/lists; anything else (paths, enums) its string."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON via a temporary file and a rename, so readers never see half a file."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True, default=_json_default)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def sidecar_for(result: Any, take: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from workbench.audio_io import Audio
 from workbench.batch import export, manifest, qc
 from workbench.batch.plan import Job
 from workbench.genres import GenrePreset
+from workbench.records import write_json_atomic
 
 TRACKS_DIR = "tracks"
 REJECTED_DIR = "rejected"
@@ -111,7 +112,7 @@ class ItemWriter:
         }
         if mastering is not None:
             sidecar["mastering"] = [{**mastering.to_dict(), "path": str(path), "created_at": _now()}]
-        manifest.write_json_atomic(Path(take.sidecar), sidecar)
+        write_json_atomic(Path(take.sidecar), sidecar)
         if self.store is not None:
             self._store_row(job, result, take, sidecar, status)
         record = {

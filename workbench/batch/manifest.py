@@ -75,13 +75,6 @@ def finished_ids(out_dir: Path) -> set[str]:
     return {j for j, r in latest_by_job(read_records(out_dir)).items() if r["status"] in FINISHED}
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True, default=str)
-    os.replace(tmp, path)
-
-
 def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in record.items():

@@ -22,6 +22,7 @@ from workbench.batch.distributed import ProcessInfo, process_info
 from workbench.batch.export import ExportSettings
 from workbench.batch.plan import Plan
 from workbench.batch.runner import BatchProgress, RunSettings, ShardRunner, ShardSummary, engine_factory
+from workbench.records import write_json_atomic
 
 SAMPLE_AUDIO = 4  # tracks logged to W&B as listening samples
 
@@ -44,7 +45,7 @@ def batch_id_for(plan: Plan, out_dir: Path) -> str:
 
 
 def _write_batch_files(plan: Plan, out_dir: Path, batch_id: str) -> None:
-    manifest.write_json_atomic(
+    write_json_atomic(
         out_dir / manifest.JOBS_FILE,
         {
             "name": plan.name,
@@ -101,7 +102,7 @@ def run_batch(
             tracker.log({"shard0/done": state.done, "shard0/items_per_s": state.items_per_s}, step=state.done)
 
     shard = runner.run(report, cancel)
-    manifest.write_json_atomic(
+    write_json_atomic(
         out / manifest.MANIFEST_DIR / f"summary-{proc.index}.json",
         {
             **dataclasses.asdict(shard.progress),
