@@ -55,7 +55,9 @@ def test_limiter_holds_true_peak_ceiling_and_keeps_loudness() -> None:
 def test_gain_mode_reduces_level_instead_of_limiting() -> None:
     audio = Audio(_music_like(), SR)
     limited = master(audio, MasteringSpec(target_lufs=-14.0, true_peak_dbtp=-1.0))
-    static = master(audio, MasteringSpec(target_lufs=-14.0, true_peak_dbtp=-1.0, ceiling_mode="gain"))
+    static = master(
+        audio, MasteringSpec(target_lufs=-14.0, true_peak_dbtp=-1.0, ceiling_mode="gain", remove_dc=False)
+    )
     assert static.after["true_peak_dbtp"] <= -1.0
     assert static.limiter_reduction_db == 0.0
     assert static.after["integrated_lufs"] < limited.after["integrated_lufs"] - 2.0
@@ -78,13 +80,24 @@ def test_inter_sample_peak_is_caught() -> None:
 def test_fades_shape_the_ends_only() -> None:
     x = np.full((2, SR * 3), 0.25, dtype=np.float32)
     out = master(
-        Audio(x, SR), MasteringSpec(target_lufs=None, true_peak_dbtp=None, fade_in_s=0.5, fade_out_s=1.0)
+        Audio(x, SR),
+        MasteringSpec(target_lufs=None, true_peak_dbtp=None, fade_in_s=0.5, fade_out_s=1.0, remove_dc=False),
     )
     s = out.audio.samples
     assert abs(s[0, 0]) < 1e-3 and abs(s[0, -1]) < 1e-3
     np.testing.assert_array_equal(s[:, SR : SR + 100], x[:, SR : SR + 100])
     assert np.all(np.diff(s[0, : SR // 2]) >= 0)  # monotonic rise
     assert out.gain_db == 0.0
+
+
+def test_dc_offset_is_removed_and_noted() -> None:
+    x = tone(3.0) + np.float32(0.3)
+    out = master(Audio(x, SR), MasteringSpec(target_lufs=None, true_peak_dbtp=None))
+    s = out.audio.samples
+    assert np.abs(s[:, SR // 2 : -SR // 2].mean(axis=-1)).max() < 1e-3
+    assert any("removed a DC offset of 0.300 FS" in n for n in out.notes)
+    # the music itself is untouched: the 220 Hz tone keeps its level
+    np.testing.assert_allclose(s[:, SR:-SR].std(axis=-1), tone(3.0)[:, SR:-SR].std(axis=-1), rtol=1e-3)
 
 
 def test_input_is_not_modified_and_silence_is_reported() -> None:

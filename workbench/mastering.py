@@ -1,6 +1,7 @@
 """Mastering post-step for any result: fades, loudness normalisation, a true-peak ceiling; numbers before/after.
 
-Order: fades first (they change the loudness), then one static gain to the integrated-loudness target (BS.1770,
+Order: DC removal (a zero-phase 10 Hz high-pass; an offset wastes headroom, skews loudness-matched playback and
+thumps at every start and stop), fades (they change the loudness), then one static gain to the integrated-loudness target (BS.1770,
 measured by ``evals.loudness``), then the ceiling.
 
 The ceiling is a look-ahead peak limiter, not a plain gain reduction. With gain reduction alone a loud target on a
@@ -45,6 +46,7 @@ class MasteringSpec:
     fade_in_s: float = 0.0
     fade_out_s: float = 0.0
     ceiling_mode: str = "limit"  # "limit" (look-ahead limiter) or "gain" (static reduction)
+    remove_dc: bool = True  # 10 Hz zero-phase high-pass before anything else
 
     def validate(self, duration_s: float | None = None) -> None:
         if self.target_lufs is not None and not (
@@ -223,6 +225,18 @@ def _apply_ceiling(
     return samples, reduction_db
 
 
+DC_CUTOFF_HZ = 10.0
+
+
+def remove_dc(samples: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
+    """High-pass at 10 Hz, zero phase (filtered forwards and backwards). Returns (audio, largest |offset| removed)."""
+    offset = float(np.abs(samples.mean(axis=-1)).max()) if samples.size else 0.0
+    if samples.shape[-1] < 64:
+        return samples, 0.0
+    sos = scipy.signal.butter(2, DC_CUTOFF_HZ, btype="highpass", fs=rate, output="sos")
+    return scipy.signal.sosfiltfilt(sos, samples, axis=-1).astype(np.float32), offset
+
+
 def master(audio: Audio, spec: MasteringSpec) -> MasteringResult:
     """Master ``audio`` (any rate and channel count). The input is not modified."""
     spec.validate(audio.duration_s)
@@ -230,6 +244,10 @@ def master(audio: Audio, spec: MasteringSpec) -> MasteringResult:
     rate = audio.sample_rate
     before = measure(samples, rate)
     notes: list[str] = []
+    if spec.remove_dc:
+        samples, removed = remove_dc(samples, rate)
+        if removed > 1e-3:
+            notes.append(f"removed a DC offset of {removed:.3f} FS")
     out = apply_fades(samples, rate, spec.fade_in_s, spec.fade_out_s)
     gain_db = 0.0
     if spec.target_lufs is not None:
