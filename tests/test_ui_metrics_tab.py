@@ -4,6 +4,7 @@ Fréchet distance between two folders, and a campaign leaderboard with its repor
 from __future__ import annotations
 
 import dataclasses
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,9 @@ def _shot(page: Any, name: str) -> None:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    shutil.copyfile(ARTIFACTS / f"{name}.png", DOCS_IMG / f"{name}.png")
+    # Tests never rewrite tracked files unless asked: WORKBENCH_UPDATE_DOC_IMAGES=1 refreshes docs/img.
+    if os.environ.get("WORKBENCH_UPDATE_DOC_IMAGES") == "1":
+        shutil.copyfile(ARTIFACTS / f"{name}.png", DOCS_IMG / f"{name}.png")
 
 
 def _pick(page: Any, elem_id: str, option: str) -> None:
