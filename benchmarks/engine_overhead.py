@@ -93,7 +93,9 @@ def run_full_size(repeats: int) -> None:
         raise SystemExit("--full-size needs a CUDA GPU")
     pipe = build_full_size_pipeline("cuda", torch.bfloat16)
     print("parameters:", {k: f"{v / 1e9:.3f} B" for k, v in parameter_counts(pipe).items()})
-    info = ModelInfo("full-size-random", "benchmark", "random", "random", "turbo", 8, 1.0, 3.0, "cuda", "bf16", False)
+    info = ModelInfo(
+        "full-size-random", "benchmark", "random", "random", "turbo", 8, 1.0, 3.0, "cuda", "bf16", False
+    )
     engine = Engine("full-size-random", pipeline=pipe, model_info=info)
     print(f"GPU: {torch.cuda.get_device_name(0)}")
     print(f"{'song':>6} {'engine s':>9} {'direct s':>9} {'ratio':>7} {'peak GiB':>9}")
@@ -105,7 +107,9 @@ def run_full_size(repeats: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--full-size", action="store_true")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()

@@ -29,23 +29,39 @@ def build_full_size_pipeline(device: str = "cuda", dtype: torch.dtype = torch.bf
     with torch.device(device):
         text_encoder = Qwen3Model(
             Qwen3Config(
-                vocab_size=151_669, hidden_size=1024, intermediate_size=3072, num_hidden_layers=28,
-                num_attention_heads=16, num_key_value_heads=8, head_dim=128, max_position_embeddings=32_768,
+                vocab_size=151_669,
+                hidden_size=1024,
+                intermediate_size=3072,
+                num_hidden_layers=28,
+                num_attention_heads=16,
+                num_key_value_heads=8,
+                head_dim=128,
+                max_position_embeddings=32_768,
                 rope_theta=1_000_000.0,
             )
         ).to(dtype)
         transformer = AceStepTransformer1DModel(is_turbo=turbo).to(dtype)
         condition_encoder = AceStepConditionEncoder().to(dtype)
         vae = AutoencoderOobleck(
-            encoder_hidden_size=128, downsampling_ratios=[2, 4, 4, 6, 10], channel_multiples=[1, 2, 4, 8, 16],
-            decoder_channels=128, decoder_input_channels=64, audio_channels=2, sampling_rate=48_000,
+            encoder_hidden_size=128,
+            downsampling_ratios=[2, 4, 4, 6, 10],
+            channel_multiples=[1, 2, 4, 8, 16],
+            decoder_channels=128,
+            decoder_input_channels=64,
+            audio_channels=2,
+            sampling_rate=48_000,
         ).to(dtype)
         audio_tokenizer = AceStepAudioTokenizer(fsq_input_levels=[8, 8, 8, 5, 5, 5]).to(dtype)
         detokenizer = AceStepAudioTokenDetokenizer().to(dtype)
     pipe = AceStepPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=_tokenizer(), transformer=transformer,
-        condition_encoder=condition_encoder, scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0),
-        audio_tokenizer=audio_tokenizer, audio_token_detokenizer=detokenizer,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=_tokenizer(),
+        transformer=transformer,
+        condition_encoder=condition_encoder,
+        scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0),
+        audio_tokenizer=audio_tokenizer,
+        audio_token_detokenizer=detokenizer,
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe

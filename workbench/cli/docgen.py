@@ -1,6 +1,6 @@
 """Write the CLI reference (docs/cli.md) from the real argparse parsers, so the docs cannot drift.
 
-    python -m workbench.cli.docgen > docs/cli.md
+python -m workbench.cli.docgen > docs/cli.md
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from contextlib import redirect_stdout
 from workbench.cli.main import build_parser
 
 
-def _walk(parser: argparse.ArgumentParser, path: list[str]) -> list[tuple[list[str], argparse.ArgumentParser]]:
+def _walk(
+    parser: argparse.ArgumentParser, path: list[str]
+) -> list[tuple[list[str], argparse.ArgumentParser]]:
     found = [(path, parser)]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -23,7 +25,12 @@ def _walk(parser: argparse.ArgumentParser, path: list[str]) -> list[tuple[list[s
 
 
 def render() -> str:
-    out = ["# CLI reference", "", "Generated from the parsers with `python -m workbench.cli.docgen > docs/cli.md`.", ""]
+    out = [
+        "# CLI reference",
+        "",
+        "Generated from the parsers with `python -m workbench.cli.docgen > docs/cli.md`.",
+        "",
+    ]
     for path, parser in _walk(build_parser(), []):
         title = " ".join(["workbench", *path])
         buf = io.StringIO()
