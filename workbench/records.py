@@ -139,21 +139,30 @@ class Recorder:
             sidecar = sidecar_for(result, take)
             write_json_atomic(sidecar_path, sidecar)
             take.sidecar = str(sidecar_path)
-            rows.append(_row(result, take, sidecar))
+            rows.append(run_row(result, take, sidecar))
         if self.store is not None:
             self.store.add_runs(rows)
 
 
-def _row(result: Any, take: Any, sidecar: dict[str, Any]) -> RunRow:
+def run_row(
+    result: Any,
+    take: Any,
+    sidecar: dict[str, Any],
+    *,
+    batch_id: str | None = None,
+    status: str | None = None,
+    model: str | None = None,
+) -> RunRow:
+    """The store row of one take. Batches pass their own batch id, QC status and the plan's model name."""
     request = result.request
     return RunRow(
         id=take.run_id,
-        batch_id=result.batch_id,
+        batch_id=batch_id or result.batch_id,
         take_index=take.index,
         created_at=sidecar["created_at"],
         task=request.task,
-        status=result.status,
-        model=result.model.name,
+        status=status or result.status,
+        model=model or result.model.name,
         model_revision=result.model.revision,
         prompt=request.prompt,
         lyrics=request.lyrics,
@@ -164,7 +173,7 @@ def _row(result: Any, take: Any, sidecar: dict[str, Any]) -> RunRow:
         duration_s=take.audio.duration_s,
         audio_path=take.path,
         sidecar_path=take.sidecar,
-        recipe_json=json.dumps(sidecar, sort_keys=True),
+        recipe_json=json.dumps(sidecar, sort_keys=True, default=_json_default),
     )
 
 

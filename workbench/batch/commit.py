@@ -8,7 +8,6 @@ removes whatever an uncommitted item left before the item is made again.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -170,29 +169,9 @@ class ItemWriter:
         manifest.append_record(self.out_dir, self.process_index, record)
 
     def _store_row(self, job: Job, result: Any, take: Any, sidecar: dict[str, Any], status: str) -> None:
-        from workbench.store import RunRow
+        from workbench.records import run_row
 
-        request = job.request
-        row = RunRow(
-            id=take.run_id,
-            batch_id=self.batch_id,
-            take_index=take.index,
-            created_at=sidecar["created_at"],
-            task=request.task,
-            status=status,
-            model=job.model,
-            model_revision=result.model.revision,
-            prompt=request.prompt,
-            lyrics=request.lyrics,
-            genre=request.genre,
-            lora=request.lora.path if request.lora else None,
-            lora_scale=request.lora.scale if request.lora else None,
-            seed=take.seed,
-            duration_s=take.audio.duration_s,
-            audio_path=take.path,
-            sidecar_path=take.sidecar,
-            recipe_json=json.dumps(sidecar, sort_keys=True, default=str),
-        )
+        row = run_row(result, take, sidecar, batch_id=self.batch_id, status=status, model=job.model)
         # A row left by a run killed before its manifest line would collide with the redo; the redo replaces it.
         if self.store.get_run(row.id) is not None:
             self.store.delete_run(row.id, delete_files=False)
