@@ -24,8 +24,9 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
 
-from workbench.engine import Engine, _pipeline_kwargs, _prepare  # noqa: E402
+from workbench.engine import Engine  # noqa: E402
 from workbench.requests import Repaint, Text2Music  # noqa: E402
+from workbench.tasks import pipeline_kwargs, prepare  # noqa: E402
 
 
 def _sine(path: Path, seconds: float) -> Path:
@@ -46,7 +47,7 @@ def compare(engine: Engine, request, repeats: int) -> tuple[float, float]:
 
     def direct() -> None:
         # Exactly the arguments the engine passes, built by hand from the request: what a user would write.
-        kwargs = _pipeline_kwargs(request, _prepare(request), pipe, seeds)
+        kwargs = pipeline_kwargs(request, prepare(request), pipe, seeds)
         torch.manual_seed(seeds[0])
         pipe(**kwargs, output_type="pt").audios.float().cpu().numpy()
 
