@@ -9,7 +9,6 @@ dataset is saved.
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 from pathlib import Path
@@ -62,24 +61,8 @@ def list_datasets() -> list[str]:
 
 
 def inside_home(text: str | None, field: str) -> Path:
-    """A folder the user typed, relative to WORKBENCH_HOME or absolute inside it.
-
-    The app serves only its own folders, so a scan may not wander over the server's disk. The path is normalised
-    without resolving links: a folder linked into WORKBENCH_HOME (``ln -s /music/spa ~/.cache/.../spa``) is fine.
-    """
-    text = (text or "").strip()
-    if not text:
-        raise InputError(field, text, "give a folder under WORKBENCH_HOME, or upload files")
-    home = Path(os.path.normpath(paths.home().absolute()))
-    raw = Path(text).expanduser()
-    folder = Path(os.path.normpath(raw if raw.is_absolute() else home / raw))
-    if folder != home and home not in folder.parents:
-        raise InputError(
-            field, text, f"must be inside WORKBENCH_HOME ({home}); copy or link the folder there"
-        )
-    if not folder.is_dir():
-        raise InputError(field, text, f"no such folder under {home}")
-    return folder
+    """A dataset folder the user typed (see ``paths.folder_inside`` for the rules)."""
+    return paths.folder_inside(text, field, empty_fix="give a folder, or upload files,")
 
 
 def import_uploads(name: str, files: list[str] | None) -> Path:

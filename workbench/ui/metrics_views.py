@@ -6,12 +6,12 @@ from ``evals``; this module only selects inputs and shapes tables.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.errors import InputError
 
 # Per-track table columns (units in the names) and the TrackAnalysis field behind each.
@@ -212,21 +212,8 @@ def write_png(data: bytes | None, folder: Path, name: str) -> str | None:
 
 # --- sets --------------------------------------------------------------------------------------------------
 def set_folder(text: str | None, field: str, home: Path) -> Path:
-    """A set folder typed by the user: relative to WORKBENCH_HOME or absolute inside it (links are followed
-    only after the check, so a catalogue linked into WORKBENCH_HOME works)."""
-    text = (text or "").strip()
-    if not text:
-        raise InputError(field, text, "give a folder of audio files under WORKBENCH_HOME")
-    base = Path(os.path.normpath(home.absolute()))
-    raw = Path(text).expanduser()
-    folder = Path(os.path.normpath(raw if raw.is_absolute() else base / raw))
-    if folder != base and base not in folder.parents:
-        raise InputError(
-            field, text, f"must be inside WORKBENCH_HOME ({base}); copy or link the folder there"
-        )
-    if not folder.is_dir():
-        raise InputError(field, text, f"no such folder under {base}")
-    return folder
+    """A set folder typed by the user (see ``paths.folder_inside`` for the rules)."""
+    return paths.folder_inside(text, field, home, empty_fix="give a folder of audio files")
 
 
 def compare_sets_text(folder_a: Path, folder_b: Path, equal_n: str = "subsample") -> tuple[str, Any]:
