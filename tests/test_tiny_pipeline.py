@@ -78,3 +78,15 @@ def test_engine_loads_tiny_through_registry(tiny_model_dir, dtype):
     pipe, info = load_pipeline("tiny", dtype=dtype)
     assert info.source == "registry-local" and info.revision.startswith("local:") and info.device == "cpu"
     assert pipe.transformer.dtype == torch.float32
+
+
+def test_tiny_is_built_on_first_load(tmp_path, monkeypatch):
+    """`--model tiny` works on a fresh home: the local build (seconds, no download) happens on first load."""
+    from workbench.models import check_model, load_pipeline
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    with pytest.raises(Exception, match="workbench models pull tiny"):
+        check_model("tiny")
+    _pipe, info = load_pipeline("tiny")
+    assert info.source == "registry-local"
+    assert check_model("tiny")["folder"].startswith(str(tmp_path / "home"))

@@ -220,6 +220,11 @@ def load_pipeline(
     from diffusers import AceStepPipeline
     from diffusers.utils import logging as diffusers_logging
 
+    spec = load_registry().get(model)
+    if spec is not None and spec.is_local_build:
+        from workbench.tiny import ensure_tiny
+
+        ensure_tiny()  # a local build of a few seconds, never a download: no reason to make the user do it
     resolved = resolve_model(model)
     diffusers_logging.disable_progress_bar()
     device_name = pick_device(device)
