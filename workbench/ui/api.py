@@ -94,6 +94,24 @@ def build(ctx: TabContext) -> None:
         result = ctx.run(request, audio_format=forms.check_format(output_format))
         return _files(result), _describe(result)
 
+    def window_edit(
+        task: str,
+        audio: str | None,
+        run_id: str,
+        params: dict[str, Any],
+        prompt: str,
+        seed: float | None,
+        steps: float | None,
+        output_format: str,
+    ) -> tuple[list[str], dict[str, Any]]:
+        """Repaint and extend: run, then report how much of the source outside the window was preserved."""
+        src = source(audio, run_id)
+        request = actions.edit_request(task, src, params, _common(prompt, seed, steps))
+        result = ctx.run(request, audio_format=forms.check_format(output_format))
+        return _files(result), _describe(
+            result, preservation=actions.preservation_report(request, src, result)
+        )
+
     @ui_errors
     def repaint(
         audio: str | None = None,
@@ -106,17 +124,8 @@ def build(ctx: TabContext) -> None:
         steps: float | None = None,
         output_format: str = "wav",
     ) -> tuple[list[str], dict[str, Any]]:
-        src = source(audio, run_id)
-        request = actions.edit_request(
-            "repaint",
-            src,
-            {"start_s": start_s, "end_s": end_s, "crossfade_ms": crossfade_ms},
-            _common(prompt, seed, steps),
-        )
-        result = ctx.run(request, audio_format=forms.check_format(output_format))
-        return _files(result), _describe(
-            result, preservation=actions.preservation_report(request, src, result)
-        )
+        params = {"start_s": start_s, "end_s": end_s, "crossfade_ms": crossfade_ms}
+        return window_edit("repaint", audio, run_id, params, prompt, seed, steps, output_format)
 
     @ui_errors
     def extend(
@@ -130,17 +139,8 @@ def build(ctx: TabContext) -> None:
         steps: float | None = None,
         output_format: str = "wav",
     ) -> tuple[list[str], dict[str, Any]]:
-        src = source(audio, run_id)
-        request = actions.edit_request(
-            "extend",
-            src,
-            {"side": side, "extend_s": extend_s, "crossfade_ms": crossfade_ms},
-            _common(prompt, seed, steps),
-        )
-        result = ctx.run(request, audio_format=forms.check_format(output_format))
-        return _files(result), _describe(
-            result, preservation=actions.preservation_report(request, src, result)
-        )
+        params = {"side": side, "extend_s": extend_s, "crossfade_ms": crossfade_ms}
+        return window_edit("extend", audio, run_id, params, prompt, seed, steps, output_format)
 
     @ui_errors
     def style_transfer(
