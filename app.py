@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 def main(argv: list[str] | None = None) -> int:
     from workbench.cli.app import add_app_options, run_app
-    from workbench.errors import WorkbenchError
+    from workbench.core.errors import WorkbenchError
 
     parser = argparse.ArgumentParser(prog="app.py", description="Serve the ACE Workbench web app.")
     add_app_options(parser)

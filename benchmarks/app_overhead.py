@@ -63,11 +63,11 @@ def main() -> int:
 
     from gradio_client import Client
 
-    from workbench.engine import Engine
+    from workbench.core.store import Store
+    from workbench.engine.engine import Engine
+    from workbench.engine.requests import Text2Music
+    from workbench.engine.tiny import ensure_tiny
     from workbench.records import Recorder
-    from workbench.requests import Text2Music
-    from workbench.store import Store
-    from workbench.tiny import ensure_tiny
     from workbench.ui import build_app
     from workbench.ui.launch import ServeOptions, launch
 

@@ -34,7 +34,7 @@ from workbench.batch import Plan, load_plan, run_batch  # noqa: E402
 from workbench.batch.export import ExportSettings  # noqa: E402
 from workbench.batch.qc import QcRules  # noqa: E402
 from workbench.batch.runner import RunSettings  # noqa: E402
-from workbench.engine import Engine  # noqa: E402
+from workbench.engine.engine import Engine  # noqa: E402
 
 
 def _sync() -> None:
@@ -125,7 +125,7 @@ def report(medians: dict[str, tuple[float, float]]) -> None:
 
 
 def run_tiny(items: int, duration_s: float, steps: int, rounds: int) -> None:
-    from workbench.tiny import ensure_tiny
+    from workbench.engine.tiny import ensure_tiny
 
     ensure_tiny()
     engine = Engine("tiny")
@@ -141,7 +141,7 @@ def run_tiny(items: int, duration_s: float, steps: int, rounds: int) -> None:
 
 def run_full_size(items: int, duration_s: float, steps: int, rounds: int) -> None:
     from benchmarks.full_size import build_full_size_pipeline
-    from workbench.models import ModelInfo
+    from workbench.engine.models import ModelInfo
 
     if not torch.cuda.is_available():
         raise SystemExit("--full-size needs a CUDA GPU")

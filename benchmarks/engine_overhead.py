@@ -24,9 +24,9 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
 
-from workbench.engine import Engine  # noqa: E402
-from workbench.requests import Repaint, Text2Music  # noqa: E402
-from workbench.tasks import pipeline_kwargs, prepare  # noqa: E402
+from workbench.engine.engine import Engine  # noqa: E402
+from workbench.engine.pipeline_args import pipeline_kwargs, prepare  # noqa: E402
+from workbench.engine.requests import Repaint, Text2Music  # noqa: E402
 
 
 def _sine(path: Path, seconds: float) -> Path:
@@ -68,7 +68,7 @@ def compare(engine: Engine, request, repeats: int) -> tuple[float, float]:
 
 
 def run_tiny(repeats: int) -> None:
-    from workbench.tiny import ensure_tiny
+    from workbench.engine.tiny import ensure_tiny
 
     ensure_tiny()
     engine = Engine("tiny")
@@ -88,7 +88,7 @@ def run_tiny(repeats: int) -> None:
 
 def run_full_size(repeats: int) -> None:
     from benchmarks.full_size import build_full_size_pipeline, parameter_counts
-    from workbench.models import ModelInfo
+    from workbench.engine.models import ModelInfo
 
     if not torch.cuda.is_available():
         raise SystemExit("--full-size needs a CUDA GPU")

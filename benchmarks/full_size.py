@@ -23,7 +23,7 @@ def build_full_size_pipeline(device: str = "cuda", dtype: torch.dtype = torch.bf
     )
     from transformers import Qwen3Config, Qwen3Model
 
-    from workbench.tiny import _tokenizer
+    from workbench.engine.tiny import _tokenizer
 
     torch.manual_seed(0)
     with torch.device(device):

@@ -135,7 +135,7 @@ def main() -> int:
     from lora.dataset import DatasetOptions, build_dataset
     from lora.preprocess import load_entry, preprocess
     from lora.trainer import Trainer
-    from workbench.tracking import Tracker
+    from workbench.core.tracking import Tracker
 
     seconds = args.seconds or (30.0 if args.full_size else 2.0)
     rank = args.rank or (64 if args.full_size else 4)
@@ -149,7 +149,7 @@ def main() -> int:
     else:
         from diffusers import AceStepPipeline
 
-        from workbench.tiny import ensure_tiny
+        from workbench.engine.tiny import ensure_tiny
 
         pipe = AceStepPipeline.from_pretrained(ensure_tiny())
         pipe.set_progress_bar_config(disable=True)

@@ -39,7 +39,7 @@ def make_campaign(home: Path, name: str, raters: int, votes: int) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from campaign_fixtures import create  # the tests' tone-based imported systems: no model needed
 
-    from workbench.store import Store
+    from workbench.core.store import Store
 
     create(Store(), home / f"imports-{name}", name=name, raters=raters, quota=votes, prompts=5, takes=2)
 
@@ -115,7 +115,7 @@ def run_threads(target, raters: int, *args) -> list[float]:  # type: ignore[no-u
 
 def service_votes(name: str, raters: int) -> list[float]:
     from workbench.campaigns.service import RaterService
-    from workbench.store import Store
+    from workbench.core.store import Store
 
     service = RaterService(Store(), name)
     out: list[float] = []

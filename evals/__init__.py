@@ -1,7 +1,7 @@
 """Evaluation library: per-track analysis, delivery checks, set metrics, preference statistics and reports.
 
 Import-light on purpose: names are resolved on first use (PEP 562), so ``import evals`` (and the CLI's parser,
-which attaches ``eval report`` from ``evals.cli_report``) pulls in neither torch nor scipy until needed.
+which attaches ``eval report`` from ``workbench.cli.eval_report``) pulls in neither torch nor scipy until needed.
 """
 
 from __future__ import annotations
@@ -10,20 +10,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "analyze_audio": "evals.analysis",  # per-track analysis
-    "analyze_file": "evals.analysis",
-    "analyse_campaign": "evals.campaign_analysis",  # campaign report: evals.report.write_report
-    "DecisionRule": "evals.decision",  # preference statistics and decisions
-    "decide": "evals.decision",
-    "check_delivery": "evals.delivery",
-    "Vote": "evals.preference",
-    "standings": "evals.preference",
-    "win_matrix": "evals.preference",
-    "Recipe": "evals.recipe",
-    "DeliveryResult": "evals.result",
-    "TrackAnalysis": "evals.result",
-    "load_votes": "evals.vote_io",
-    "read_votes_file": "evals.vote_io",
+    "analyze_audio": "evals.audio.analysis",  # per-track analysis
+    "analyze_file": "evals.audio.analysis",
+    "analyse_campaign": "evals.preference.campaign_analysis",  # campaign report: evals.report.report.write_report
+    "DecisionRule": "evals.preference.decision",  # preference statistics and decisions
+    "decide": "evals.preference.decision",
+    "check_delivery": "evals.audio.delivery",
+    "Vote": "evals.preference.preference",
+    "standings": "evals.preference.preference",
+    "win_matrix": "evals.preference.preference",
+    "Recipe": "evals.audio.recipe",
+    "DeliveryResult": "evals.audio.result",
+    "TrackAnalysis": "evals.audio.result",
+    "load_votes": "evals.preference.vote_io",
+    "read_votes_file": "evals.preference.vote_io",
 }
 __all__ = [
     "DecisionRule",
@@ -43,14 +43,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from evals.analysis import analyze_audio, analyze_file
-    from evals.campaign_analysis import analyse_campaign
-    from evals.decision import DecisionRule, decide
-    from evals.delivery import check_delivery
-    from evals.preference import Vote, standings, win_matrix
-    from evals.recipe import Recipe
-    from evals.result import DeliveryResult, TrackAnalysis
-    from evals.vote_io import load_votes, read_votes_file
+    from evals.audio.analysis import analyze_audio, analyze_file
+    from evals.audio.delivery import check_delivery
+    from evals.audio.recipe import Recipe
+    from evals.audio.result import DeliveryResult, TrackAnalysis
+    from evals.preference.campaign_analysis import analyse_campaign
+    from evals.preference.decision import DecisionRule, decide
+    from evals.preference.preference import Vote, standings, win_matrix
+    from evals.preference.vote_io import load_votes, read_votes_file
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.audio_io import Audio
+from workbench.core.audio_io import Audio
 
 # Features compared between previews and the training clips: what a genre LoRA should move toward the data.
 FEATURES = ("tempo_bpm", "spectral_centroid_hz", "onset_density_per_s", "integrated_loudness_lufs")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from lora.model import ADAPTER_FILE
-from workbench import paths
+from workbench.core import paths
 
 STATE_FILE = "training_state.pt"
 METRICS_FILE = "metrics.json"

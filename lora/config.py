@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from workbench.errors import ConfigError
+from workbench.core.errors import ConfigError
 
 VARIANTS = ("auto", "turbo", "base", "sft")
 MIXED_PRECISION = ("no", "fp16", "bf16")

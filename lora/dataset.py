@@ -28,8 +28,8 @@ from lora.dataset_sources import (
     read_manifest,
     scan_folder,
 )
-from workbench.audio_io import load_conformed
-from workbench.errors import AudioInputError, InputError
+from workbench.core.audio_io import load_conformed
+from workbench.core.errors import AudioInputError, InputError
 
 TRIGGER_MODES = ("prepend", "append", "replace")
 DATASET_SUBDIR = "dataset"
@@ -85,7 +85,7 @@ class Record:
 
     @property
     def lyrics_for_model(self) -> str:
-        # The same rule as workbench.requests.GenerationRequest, so training sees what inference sends.
+        # The same rule as workbench.engine.requests.GenerationRequest, so training sees what inference sends.
         return "[Instrumental]" if self.instrumental or not self.lyrics.strip() else self.lyrics
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.audio_io import READ_SUFFIXES
+from workbench.core.audio_io import READ_SUFFIXES
 
 KEY_RE = re.compile(r"^[A-G](#|b)? (major|minor)$")
 TIME_SIGNATURES = ("2", "3", "4", "6")

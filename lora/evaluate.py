@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from lora.objective import flow_matching_loss, shifted_timesteps
-from workbench.audio_io import Audio, write_audio
+from workbench.core.audio_io import Audio, write_audio
 
 
 def validation_timesteps(

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from lora.config import TrainConfig
-from workbench.errors import InputError
+from workbench.core.errors import InputError
 
 ADAPTER_FILE = "pytorch_lora_weights.safetensors"
 ADAPTER_NAME = "default"
@@ -22,11 +22,11 @@ ADAPTER_NAME = "default"
 
 def load_training_pipeline(model: str, device: str, dtype: str) -> tuple[Any, Any]:
     """(pipe, ModelInfo) through the project's model registry; the local tiny model is built on first use."""
-    from workbench import models
+    from workbench.engine import models
 
     spec = models.load_registry().get(model)
     if spec is not None and spec.is_local_build:
-        from workbench.tiny import ensure_tiny
+        from workbench.engine.tiny import ensure_tiny
 
         ensure_tiny()  # a local random build, not a download
     return models.load_pipeline(model, device=device, dtype=dtype)

@@ -25,8 +25,8 @@ import torch
 
 from lora.dataset import Record
 from lora.dataset_sources import Issue
-from workbench.audio_io import SAMPLE_RATE, load_conformed
-from workbench.errors import AudioInputError
+from workbench.core.audio_io import SAMPLE_RATE, load_conformed
+from workbench.core.errors import AudioInputError
 
 CACHE_VERSION = 1  # bump when what an entry contains changes
 TIMBRE_REFERENCE_S = 30  # the pipeline's silence-latent timbre reference length

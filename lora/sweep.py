@@ -1,6 +1,6 @@
 """On-demand evaluation of a finished run: the per-checkpoint table and a LoRA-scale sweep of one adapter.
 
-The sweep goes through ``workbench.engine.Engine`` with a ``LoraRef`` (exactly what the Generate tab does), so it
+The sweep goes through ``workbench.engine.engine.Engine`` with a ``LoraRef`` (exactly what the Generate tab does), so it
 also checks that the saved file loads and applies, and renders fixed prompts × seeds × scales.
 """
 
@@ -15,7 +15,7 @@ from lora import checkpoints as ck
 from lora.config import load_config
 from lora.evaluate import Preview
 from lora.model import ADAPTER_FILE
-from workbench.errors import InputError
+from workbench.core.errors import InputError
 
 
 @dataclass
@@ -62,12 +62,12 @@ def scale_sweep(
         )
     cfg = load_config(run / "config.yaml")
     adapter = resolve_adapter(run, checkpoint)
-    from workbench.audio_io import write_audio
-    from workbench.engine import Engine
-    from workbench.requests import LoraRef, Text2Music
+    from workbench.core.audio_io import write_audio
+    from workbench.engine.engine import Engine
+    from workbench.engine.requests import LoraRef, Text2Music
 
     if cfg.model == "tiny":
-        from workbench.tiny import ensure_tiny
+        from workbench.engine.tiny import ensure_tiny
 
         ensure_tiny()  # the local random test model is built, never downloaded
     engine = Engine(cfg.model, device=device)

@@ -35,7 +35,7 @@ from lora.objective import (
 )
 from lora.outputs import checkpoint_rows, write_run_outputs
 from lora.preprocess import load_entry, preprocess
-from workbench.errors import InputError
+from workbench.core.errors import InputError
 
 
 @dataclass
@@ -432,7 +432,7 @@ class Trainer:
 
     # -- the run --------------------------------------------------------------------------------------------
     def run(self, resume: bool = False) -> TrainResult:
-        from workbench.tracking import Tracker
+        from workbench.core.tracking import Tracker
 
         self._setup(resume)
         acc = self.accelerator

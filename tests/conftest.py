@@ -47,7 +47,7 @@ def write_tone(path: Path, duration_s: float = 2.0, sample_rate: int = SR, chann
 
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
-    from workbench.tiny import ensure_tiny
+    from workbench.engine.tiny import ensure_tiny
 
     return ensure_tiny()
 
@@ -55,7 +55,7 @@ def tiny_model_dir() -> Path:
 @pytest.fixture(scope="session")
 def engine(tiny_model_dir: Path):
     """One tiny engine for the session (loading is the slow part). Tests must not leave a LoRA loaded."""
-    from workbench.engine import Engine
+    from workbench.engine.engine import Engine
 
     eng = Engine("tiny")
     eng.load()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.audio_io import Audio
+from workbench.core.audio_io import Audio
 
 RATE = 48_000
 

@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 from conftest import write_tone
 
-from workbench.audio_io import Audio, load_conformed, read_audio, write_audio
-from workbench.errors import AudioInputError, InputError, WeightsMissingError
-from workbench.models import resolve_model
-from workbench.requests import Extend, Repaint, Text2Music, request_from_dict
+from workbench.core.audio_io import Audio, load_conformed, read_audio, write_audio
+from workbench.core.errors import AudioInputError, InputError, WeightsMissingError
+from workbench.engine.models import resolve_model
+from workbench.engine.requests import Extend, Repaint, Text2Music, request_from_dict
 
 
 def test_empty_file(tmp_path):

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from conftest import tone
 
-from workbench.audio_io import Audio
 from workbench.batch import PlanError, load_plan, qc
 from workbench.batch import manifest as mf
 from workbench.batch.export import ExportSettings, id3_key, read_tags, tags_for, write_tagged
 from workbench.batch.groups import group_jobs, shard
 from workbench.batch.plan import parse_seeds
 from workbench.cli.main import main
-from workbench.errors import InputError
-from workbench.requests import Text2Music
+from workbench.core.audio_io import Audio
+from workbench.core.errors import InputError
+from workbench.engine.requests import Text2Music
 
 
 def write(path: Path, text: str) -> Path:
@@ -161,12 +161,12 @@ def test_request_validation_errors_carry_the_row(tmp_path: Path) -> None:
 def test_bad_plan_stops_the_cli_before_anything_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import workbench.engine
+    import workbench.engine.engine
 
     def no_model(*a: object, **k: object) -> None:
         raise AssertionError("a model was loaded for a bad plan")
 
-    monkeypatch.setattr(workbench.engine.Engine, "load", no_model)
+    monkeypatch.setattr(workbench.engine.engine.Engine, "load", no_model)
     path = write(tmp_path / "bad.csv", "prompt,seed,model\ncalm,1,tiny\ncalm,x,tiny\n")
     out = tmp_path / "out"
     assert main(["batch", "run", str(path), "--out", str(out)]) == 2

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench.audio_io import read_audio
 from workbench.batch import manifest as mf
+from workbench.core.audio_io import read_audio
 
 CLI = [sys.executable, "-m", "workbench.cli.main"]
 

@@ -11,16 +11,16 @@ import pandas as pd
 import pytest
 from conftest import write_tone
 
-from workbench.audio_io import read_audio
+from workbench.audio.mastering import integrated_lufs
 from workbench.batch import load_plan, qc, run_batch
 from workbench.batch import manifest as mf
 from workbench.batch.campaign_export import export_for_campaign
 from workbench.batch.export import read_tags
 from workbench.batch.runner import RunSettings, regen_seed
 from workbench.cli.main import main
-from workbench.mastering import integrated_lufs
-from workbench.store import Store
-from workbench.tracking import read_mirror
+from workbench.core.audio_io import read_audio
+from workbench.core.store import Store
+from workbench.core.tracking import read_mirror
 
 SHORT = "model: tiny\ndefaults: {duration_s: 1, steps: 1}\n"
 # Levels-only QC unless a test sets its own: most tests here are about the runner, not the metrics.
@@ -242,7 +242,7 @@ def test_a_batch_supplies_an_imported_campaign_system(tmp_path: Path, engine: An
 
 
 def test_missing_model_weights_stop_the_batch_instead_of_failing_every_item(tmp_path: Path) -> None:
-    from workbench.errors import WeightsMissingError
+    from workbench.core.errors import WeightsMissingError
 
     # "base" is a registry model whose weights are not on this machine: its load fails fast and offline.
     plan = load_plan(plan_file(tmp_path, "entries:\n  - {prompt: a, seeds: 0-2, model: base}\n"))

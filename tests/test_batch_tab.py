@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from workbench.batch import PlanError
-from workbench.errors import InputError
-from workbench.store import Store
+from workbench.core.errors import InputError
+from workbench.core.store import Store
 from workbench.ui import tab_batch
 
 

@@ -10,7 +10,7 @@ import pytest
 from campaign_fixtures import create
 
 from workbench.campaigns import db
-from workbench.store import Store
+from workbench.core.store import Store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser

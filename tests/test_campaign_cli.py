@@ -8,10 +8,10 @@ import pytest
 import yaml
 from campaign_fixtures import campaign_dict
 
-from workbench import paths
 from workbench.campaigns.config import load_config
 from workbench.cli.main import main
-from workbench.errors import ConfigError
+from workbench.core import paths
+from workbench.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(

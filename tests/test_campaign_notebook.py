@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from evals.simulate import CampaignSimulation, simulate_votes
-from evals.vote_io import write_votes_file
+from evals.preference.simulate import CampaignSimulation, simulate_votes
+from evals.preference.vote_io import write_votes_file
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "campaign_analysis.ipynb"
 

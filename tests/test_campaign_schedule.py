@@ -137,7 +137,7 @@ def test_adaptive_mode_spends_votes_on_the_least_certain_pair():
 
 
 def test_quota_above_the_distinct_pairs_is_rejected():
-    from workbench.errors import ConfigError
+    from workbench.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="distinct clip pairs"):
         make_config(systems=2, prompts=2, takes=1, quota=10)

@@ -22,10 +22,10 @@ import pytest
 import soundfile as sf
 from campaign_fixtures import SYSTEM_NAMES, create
 
-from workbench import paths
 from workbench.campaigns import db
 from workbench.campaigns.stimuli import serve_dir
-from workbench.store import Store
+from workbench.core import paths
+from workbench.core.store import Store
 
 RATER_ENDPOINTS = {"/current", "/vote_left", "/vote_right", "/vote_tie", "/vote_both_bad"}
 OUTCOMES = ("left", "right", "tie", "both_bad")

@@ -11,8 +11,8 @@ from campaign_fixtures import create
 from workbench.campaigns import db
 from workbench.campaigns.export import export_votes
 from workbench.campaigns.service import RaterService
-from workbench.errors import InputError
-from workbench.store import Store
+from workbench.core.errors import InputError
+from workbench.core.store import Store
 
 
 class FakeClock:
@@ -137,7 +137,7 @@ def test_vote_target_stops_serving(store, campaign_root):
 
 
 def test_export_and_the_evals_loader_read_the_same_votes(store, campaign_root, tmp_path):
-    from evals.vote_io import load_votes, read_votes_file
+    from evals.preference.vote_io import load_votes, read_votes_file
 
     create(store, campaign_root / "imp6", name="svc-export", raters=2, quota=10)
     service = RaterService(store, "svc-export")
@@ -164,7 +164,7 @@ def test_export_and_the_evals_loader_read_the_same_votes(store, campaign_root, t
 
 def test_vote_stream_logs_counts_and_running_standings_to_the_mirror(store, campaign_root, tmp_path):
     from workbench.campaigns.stream import VoteStream
-    from workbench.tracking import read_mirror
+    from workbench.core.tracking import read_mirror
 
     create(store, campaign_root / "imp7", name="svc-stream", raters=2, quota=10)
     stream = VoteStream(
@@ -200,6 +200,6 @@ def test_status_flags_a_rater_who_prefers_the_degraded_copies(store, campaign_ro
             view = service.vote(rater, view.pair_id, outcome)
     status = campaign_status(store, "svc-flag", with_standings=False)
     assert status.gold_trials == 10 and status.gold_passed == 5
-    # evals.rater_quality judges from 5 gold trials on (ExclusionRule.min_gold_trials)
+    # evals.preference.rater_quality judges from 5 gold trials on (ExclusionRule.min_gold_trials)
     assert list(status.flagged) == ["rater00"] and "missed 5/5 gold trials" in status.flagged["rater00"][0]
     assert any(line.startswith("rater rater00 flagged: missed 5/5") for line in status.lines())

@@ -16,8 +16,8 @@ from campaign_fixtures import SYSTEM_NAMES, campaign_dict, create
 from workbench.campaigns import db
 from workbench.campaigns.config import config_from_dict
 from workbench.campaigns.stimuli import create_campaign, serve_dir
-from workbench.errors import ConfigError, InputError
-from workbench.store import Store
+from workbench.core.errors import ConfigError, InputError
+from workbench.core.store import Store
 
 
 def chunk_ids(path: Path) -> list[str]:

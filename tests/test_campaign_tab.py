@@ -6,7 +6,7 @@ import yaml
 from campaign_fixtures import campaign_dict
 
 from workbench.campaigns.service import RaterService
-from workbench.store import Store
+from workbench.core.store import Store
 
 
 def make_ctx(engine, store, tmp_path):
@@ -24,7 +24,7 @@ def make_ctx(engine, store, tmp_path):
 def test_tab_creates_reports_and_exports(engine, tmp_path):
     import pytest
 
-    from workbench.errors import InputError
+    from workbench.core.errors import InputError
     from workbench.ui import tab_ab
 
     store = Store(tmp_path / "s.sqlite")

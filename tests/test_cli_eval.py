@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from evals_signals import RATE, click_track, sine, stereo, white_noise
 
-from workbench.audio_io import Audio, write_audio
 from workbench.cli.main import main
+from workbench.core.audio_io import Audio, write_audio
 
 
 @pytest.mark.parametrize(

@@ -9,21 +9,21 @@ import sqlite3
 
 import pytest
 
-from evals.campaign_analysis import analyse_campaign
-from evals.decision import FAIL, NEED_MORE_VOTES, PASS, DecisionRule, decide, rule_from_dict
-from evals.preference import Vote
-from evals.report import write_report
-from evals.simulate import CampaignSimulation, simulate_votes
-from evals.track_results import (
+from evals.preference.campaign_analysis import analyse_campaign
+from evals.preference.decision import FAIL, NEED_MORE_VOTES, PASS, DecisionRule, decide, rule_from_dict
+from evals.preference.preference import Vote
+from evals.preference.simulate import CampaignSimulation, simulate_votes
+from evals.preference.track_results import (
     DeliverySummary,
     TrackResult,
     campaign_clips,
     delivery_summary,
     read_track_results,
 )
-from evals.vote_io import load_votes, read_votes_file, write_votes_file
-from workbench.errors import ConfigError, InputError
-from workbench.tracking import Tracker, read_mirror
+from evals.preference.vote_io import load_votes, read_votes_file, write_votes_file
+from evals.report.report import write_report
+from workbench.core.errors import ConfigError, InputError
+from workbench.core.tracking import Tracker, read_mirror
 
 
 def head_to_head(wins: int, losses: int, ties: int = 0, raters: int = 10, genre: str = "spa") -> list[Vote]:
@@ -298,7 +298,7 @@ def test_load_votes_reads_the_campaign_store(tmp_path):
 
     import pandas as pd
 
-    from workbench.store import Store
+    from workbench.core.store import Store
 
     store = Store(tmp_path / "store.sqlite")
     spec = dataclasses.replace(SPEC, genres=("spa",), raters=4, votes_per_rater=15, campaign="lobby-store")
@@ -349,7 +349,7 @@ def test_load_votes_reads_the_campaign_store(tmp_path):
 
 
 def _report_parser() -> argparse.ArgumentParser:
-    from evals.cli_report import add_report_parser
+    from workbench.cli.eval_report import add_report_parser
 
     parser = argparse.ArgumentParser(prog="workbench eval")
     add_report_parser(parser.add_subparsers(dest="command"))
@@ -428,7 +428,7 @@ def test_report_command_from_a_votes_file(tmp_path, capsys):
 def test_report_command_analyses_clips_for_delivery(tmp_path, capsys):
     import numpy as np
 
-    from workbench.audio_io import Audio, write_audio
+    from workbench.core.audio_io import Audio, write_audio
 
     rng = np.random.default_rng(0)
     loud = Audio(np.clip(rng.normal(0.0, 0.5, (2, 48_000 * 2)), -1, 1).astype(np.float32), 48_000)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import write_tone
 
-from workbench.engine import Progress
-from workbench.requests import (
+from workbench.engine.engine import Progress
+from workbench.engine.requests import (
     AudioCodes,
     Complete,
     Extend,

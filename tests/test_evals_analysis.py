@@ -10,12 +10,12 @@ import pytest
 from evals_signals import RATE, chord_progression, click_track, sine, stereo, white_noise
 
 from evals import Recipe, analyze_audio, analyze_file
-from evals.levels import measure_levels
-from evals.rhythm import estimate_tempo
-from evals.spectral import measure_spectrum
-from evals.tonal import key_from_chroma, parse_keyscale, pitch_class
-from workbench.audio_io import Audio, write_audio
-from workbench.errors import AudioInputError, InputError
+from evals.audio.levels import measure_levels
+from evals.audio.rhythm import estimate_tempo
+from evals.audio.spectral import measure_spectrum
+from evals.audio.tonal import key_from_chroma, parse_keyscale, pitch_class
+from workbench.core.audio_io import Audio, write_audio
+from workbench.core.errors import AudioInputError, InputError
 
 
 def test_sine_levels() -> None:

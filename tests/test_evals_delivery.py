@@ -10,9 +10,9 @@ import pytest
 from evals_signals import RATE, chord_progression, click_track, stereo
 
 from evals import analyze_audio, check_delivery
-from evals.delivery import DefectLimits, load_delivery_specs
-from evals.loudness import measure_loudness
-from workbench.errors import ConfigError, InputError
+from evals.audio.delivery import DefectLimits, load_delivery_specs
+from evals.audio.loudness import measure_loudness
+from workbench.core.errors import ConfigError, InputError
 
 
 def _track(bpm: float, target_lufs: float, duration_s: float = 12.0) -> np.ndarray:

@@ -9,8 +9,8 @@ import pytest
 import scipy.linalg
 from evals_signals import RATE, sine, stereo, white_noise
 
-from evals.embeddings import EmbeddingBackend, EmbeddingCache, LogMelBackend, get_backend, list_audio
-from evals.fad import (
+from evals.sets.embeddings import EmbeddingBackend, EmbeddingCache, LogMelBackend, get_backend, list_audio
+from evals.sets.fad import (
     compare_clip_sets,
     compare_sets,
     diversity,
@@ -18,8 +18,8 @@ from evals.fad import (
     gaussian_stats,
     split_half_floor,
 )
-from workbench.audio_io import Audio, write_audio
-from workbench.errors import InputError, WeightsMissingError
+from workbench.core.audio_io import Audio, write_audio
+from workbench.core.errors import InputError, WeightsMissingError
 
 
 def test_frechet_distance_closed_form_for_diagonal_covariances() -> None:

@@ -12,9 +12,9 @@ import pyloudnorm
 import pytest
 from evals_signals import RATE, db_to_amp, sine, stereo, white_noise
 
-from evals.loudness import measure_loudness
-from evals.peak import full_true_peak, resample_poly_true_peak, to_db, true_peak
-from workbench.audio_io import Audio, write_audio
+from evals.audio.loudness import measure_loudness
+from evals.audio.peak import full_true_peak, resample_poly_true_peak, to_db, true_peak
+from workbench.core.audio_io import Audio, write_audio
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
@@ -155,7 +155,7 @@ def test_pruned_true_peak_equals_full_oversampling() -> None:
 
 @needs_ffmpeg
 def test_dc_offset_and_silence_match_ffmpeg(tmp_path: Path) -> None:
-    from evals.levels import measure_levels
+    from evals.audio.levels import measure_levels
 
     tone = sine(440, 2.0, 0.3)
     x = np.concatenate([tone, np.zeros(3 * RATE, np.float32), tone])

@@ -15,7 +15,7 @@ from lora.objective import (
     shifted_timesteps,
 )
 from lora.trainer import lr_lambda
-from workbench.errors import ConfigError
+from workbench.core.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "lora"
 

@@ -11,7 +11,7 @@ import soundfile as sf
 from lora_train_helpers import make_folder, write_beat_clip, write_clip, write_sparse_long_wav
 
 from lora.dataset import DatasetOptions, apply_trigger, build_dataset, dataset_summary, load_records
-from workbench.errors import InputError
+from workbench.core.errors import InputError
 
 
 def _reasons(report) -> dict[str, str]:

@@ -15,9 +15,9 @@ from lora_fixtures import (
     save_unprefixed,
 )
 
-from workbench.engine import Engine
-from workbench.errors import AdapterError
-from workbench.requests import LoraRef, Text2Music
+from workbench.core.errors import AdapterError
+from workbench.engine.engine import Engine
+from workbench.engine.requests import LoraRef, Text2Music
 
 REQ = dict(prompt="lounge jazz", duration_s=2.0, steps=2, seed=11)
 

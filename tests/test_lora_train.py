@@ -20,8 +20,8 @@ from lora_train_helpers import build_small_dataset, tiny_config
 from lora import checkpoints as ck
 from lora.evaluate import select_best, validation_loss, validation_timesteps
 from lora.trainer import Trainer, TrainProgress, train
-from workbench.errors import InputError
-from workbench.tracking import read_mirror
+from workbench.core.errors import InputError
+from workbench.core.tracking import read_mirror
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "gate_proj", "up_proj", "down_proj"]

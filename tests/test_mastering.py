@@ -10,9 +10,9 @@ import pytest
 import scipy.signal
 from conftest import SR, tone
 
-from workbench.audio_io import Audio
-from workbench.errors import InputError
-from workbench.mastering import MasteringSpec, master, record_in_sidecar
+from workbench.audio.mastering import MasteringSpec, master, record_in_sidecar
+from workbench.core.audio_io import Audio
+from workbench.core.errors import InputError
 
 
 def _music_like(seconds: float = 6.0, seed: int = 0) -> np.ndarray:

@@ -10,15 +10,15 @@ from scipy.stats import norm
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint, proportion_effectsize
 
-from evals.power import (
+from evals.preference.power import (
     achieved_power,
     design_effect,
     votes_for_half_width,
     votes_needed,
     wilson_interval,
 )
-from evals.sequential import confidence_sequence, log_e_value, sprt, sprt_bounds
-from workbench.errors import InputError
+from evals.preference.sequential import confidence_sequence, log_e_value, sprt, sprt_bounds
+from workbench.core.errors import InputError
 
 
 def test_votes_needed_matches_the_closed_form_and_statsmodels():

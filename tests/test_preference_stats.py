@@ -11,12 +11,12 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
-from evals.agreement import agreement, fleiss_kappa, krippendorff_alpha_nominal, recode
-from evals.bradley_terry import RATING_SCALE, fit_bradley_terry, to_rating, win_probability
-from evals.preference import Vote, score_matrix, standings, standings_by_genre, win_matrix
-from evals.rater_quality import ExclusionRule, apply_exclusion, position_bias
-from evals.simulate import CampaignSimulation, simulate_votes
-from workbench.errors import InputError
+from evals.preference.agreement import agreement, fleiss_kappa, krippendorff_alpha_nominal, recode
+from evals.preference.bradley_terry import RATING_SCALE, fit_bradley_terry, to_rating, win_probability
+from evals.preference.preference import Vote, score_matrix, standings, standings_by_genre, win_matrix
+from evals.preference.rater_quality import ExclusionRule, apply_exclusion, position_bias
+from evals.preference.simulate import CampaignSimulation, simulate_votes
+from workbench.core.errors import InputError
 
 
 def _random_comparisons(seed: int, k: int = 5, n: int = 600, tie_rate: float = 0.15):

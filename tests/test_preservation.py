@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import write_tone
 
-from workbench.audio_io import load_conformed
-from workbench.requests import Extend, Repaint
-from workbench.splice import equal_power_ramps, splice_window
+from workbench.core.audio_io import load_conformed
+from workbench.engine.requests import Extend, Repaint
+from workbench.engine.splice import equal_power_ramps, splice_window
 
 SR = 48_000
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.engine import Engine
+from workbench.core.store import Store
+from workbench.engine.engine import Engine
+from workbench.engine.requests import Repaint, Text2Music
 from workbench.records import Recorder, load_sidecar, replay
-from workbench.requests import Repaint, Text2Music
-from workbench.store import Store
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_store_filters_and_delete(recorded_engine):
 
 
 def test_store_schema_is_versioned(tmp_path):
-    from workbench.migrations import MIGRATIONS
+    from workbench.core.migrations import MIGRATIONS
 
     store = Store(tmp_path / "s.sqlite")
     assert store.schema_version() == len(MIGRATIONS)

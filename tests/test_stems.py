@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import SR, tone
 
-from workbench.audio_io import Audio
-from workbench.errors import WeightsMissingError
-from workbench.stems import STEM_NAMES, StemSeparator, build_tiny_demucs, locate_weights, write_stems
+from workbench.audio.stems import STEM_NAMES, StemSeparator, build_tiny_demucs, locate_weights, write_stems
+from workbench.core.audio_io import Audio
+from workbench.core.errors import WeightsMissingError
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from diffusers import AceStepPipeline
 
-from workbench.tiny import build_tiny_pipeline, ensure_tiny
+from workbench.engine.tiny import build_tiny_pipeline, ensure_tiny
 
 
 def _run(pipe, seed=0):
@@ -73,7 +73,7 @@ def test_ensure_tiny_is_cached(tmp_path):
 
 @pytest.mark.parametrize("dtype", ["fp32"])
 def test_engine_loads_tiny_through_registry(tiny_model_dir, dtype):
-    from workbench.models import load_pipeline
+    from workbench.engine.models import load_pipeline
 
     pipe, info = load_pipeline("tiny", dtype=dtype)
     assert info.source == "registry-local" and info.revision.startswith("local:") and info.device == "cpu"
@@ -82,7 +82,7 @@ def test_engine_loads_tiny_through_registry(tiny_model_dir, dtype):
 
 def test_tiny_is_built_on_first_load(tmp_path, monkeypatch):
     """`--model tiny` works on a fresh home: the local build (seconds, no download) happens on first load."""
-    from workbench.models import check_model, load_pipeline
+    from workbench.engine.models import check_model, load_pipeline
 
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     with pytest.raises(Exception, match="workbench models pull tiny"):

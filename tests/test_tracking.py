@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.errors import InputError
-from workbench.tracking import Tracker, read_mirror, resolve_mode
+from workbench.core.errors import InputError
+from workbench.core.tracking import Tracker, read_mirror, resolve_mode
 
 
 def test_off_mode_mirrors_everything(tmp_path):

@@ -12,15 +12,15 @@ import pytest
 from conftest import write_tone
 from ui_helpers import running_app
 
-from workbench import audio_io
-from workbench.errors import InputError
+from workbench.core import audio_io
+from workbench.core.errors import InputError
 
 gradio_client = pytest.importorskip("gradio_client")
 
 
 @pytest.fixture(scope="module")
 def demucs_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from workbench.stems import build_tiny_demucs
+    from workbench.audio.stems import build_tiny_demucs
 
     return build_tiny_demucs(tmp_path_factory.mktemp("demucs"))
 
@@ -151,7 +151,7 @@ def test_server_paths_are_not_accepted_or_served(client, app) -> None:
 
 
 def test_failing_tab_does_not_break_the_others(engine) -> None:
-    from workbench.store import Store
+    from workbench.core.store import Store
     from workbench.ui import build_app
 
     broken = types.ModuleType("broken_tab")
@@ -173,8 +173,8 @@ def test_failing_tab_does_not_break_the_others(engine) -> None:
 
 
 def test_model_that_cannot_load_explains_the_fix() -> None:
-    from workbench.engine import Engine
-    from workbench.store import Store
+    from workbench.core.store import Store
+    from workbench.engine.engine import Engine
     from workbench.ui import build_app
 
     # A hub id that is in no cache (a registry name like "turbo" could be downloaded on a developer's machine).
@@ -237,8 +237,8 @@ def test_app_cli_refuses_public_share_before_loading(capsys) -> None:
 def test_first_page_is_served_while_the_model_loads(tiny_model_dir, demucs_repo) -> None:
     from ui_helpers import free_port
 
-    from workbench.engine import Engine
-    from workbench.store import Store
+    from workbench.core.store import Store
+    from workbench.engine.engine import Engine
     from workbench.ui import AppSettings, build_app
     from workbench.ui.launch import ServeOptions, launch
 

@@ -34,7 +34,7 @@ def slow() -> SlowSteps:
 
 @pytest.fixture(scope="module")
 def app_url(engine, slow, tmp_path_factory):
-    from workbench.stems import build_tiny_demucs
+    from workbench.audio.stems import build_tiny_demucs
 
     repo = build_tiny_demucs(tmp_path_factory.mktemp("demucs"))
     with running_app(engine, repo, hook=slow) as (_demo, url):
@@ -247,7 +247,7 @@ def test_history_reload_settings(browser, app_url) -> None:
     assert page.locator("#gen-seed input").input_value() == "4242"
     assert page.locator("#gen-steps input").input_value() == "3"
     # Delete asks first, then removes files and record together.
-    from workbench.store import Store
+    from workbench.core.store import Store
 
     audio_path = Path(Store().get_run(run_id).audio_path)
     assert audio_path.is_file()

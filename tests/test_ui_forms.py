@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.errors import InputError
-from workbench.genres import load_genres
-from workbench.requests import Complete, Extend, Extract, Lego, Repaint
+from workbench.core.errors import InputError
+from workbench.core.genres import load_genres
+from workbench.engine.requests import Complete, Extend, Extract, Lego, Repaint
 from workbench.ui import actions, forms
 
 

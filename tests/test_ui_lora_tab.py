@@ -14,9 +14,12 @@ import pytest
 import soundfile as sf
 from lora_train_helpers import write_clip
 
-from workbench.errors import InputError, WorkbenchError
-from workbench.store import Store
-from workbench.ui import forms, lora_data, lora_jobs, lora_runs
+from lora import jobs as lora_jobs
+from lora import library as lora_data
+from lora import runs as lora_runs
+from workbench.core.errors import InputError, WorkbenchError
+from workbench.core.store import Store
+from workbench.ui import forms
 
 
 def _unique(prefix: str) -> str:
@@ -178,9 +181,9 @@ def test_training_progress_checkpoints_adapters_and_use_in_generate(
     name = lora_runs.install_adapter(adapters[("short", "best")]["path"], tmp_path, loras)
     assert name == "short-best" and name in forms.scan_loras(loras)
     assert forms.lora_from_name(loras, name, 1.0) is not None
-    payload = lora_runs.generate_payload(adapters[("short", "final")]["path"], tmp_path)
-    assert payload["request"]["lora"] == {"path": adapters[("short", "final")]["path"], "scale": 1.0}
-    assert payload["request"]["prompt"].startswith("zzspa, ")
+    request = lora_runs.adapter_request(adapters[("short", "final")]["path"], tmp_path)
+    assert request["lora"] == {"path": adapters[("short", "final")]["path"], "scale": 1.0}
+    assert request["prompt"].startswith("zzspa, ")
     with pytest.raises(InputError, match="pick an adapter from the list"):
         lora_runs.install_adapter(str(tmp_path), tmp_path, loras)
     with pytest.raises(InputError, match="a run of that name exists"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import SR
 
-from workbench.audio_io import Audio
+from workbench.core.audio_io import Audio
 from workbench.ui import media
 
 

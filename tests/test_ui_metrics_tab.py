@@ -15,12 +15,12 @@ import soundfile as sf
 from conftest import write_tone
 from lora_train_helpers import write_beat_clip
 
-from evals.preference import Vote
-from evals.simulate import CampaignSimulation, simulate_votes
-from workbench import paths
-from workbench.errors import InputError
-from workbench.requests import Text2Music
-from workbench.store import Store
+from evals.preference.preference import Vote
+from evals.preference.simulate import CampaignSimulation, simulate_votes
+from workbench.core import paths
+from workbench.core.errors import InputError
+from workbench.core.store import Store
+from workbench.engine.requests import Text2Music
 from workbench.ui import metrics_views as mv
 
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from workbench.engine import Progress
+from workbench.engine.engine import Progress
 
 
 def free_port() -> int:
@@ -35,7 +35,7 @@ class SlowSteps:
 def running_app(
     engine: Any, demucs_repo: Path, *, hook: Any = None, tabs: Any = None
 ) -> Iterator[tuple[Any, str]]:
-    from workbench.store import Store
+    from workbench.core.store import Store
     from workbench.ui import DEFAULT_TABS, AppSettings, build_app
     from workbench.ui.launch import ServeOptions, launch
 

@@ -1,6 +1,6 @@
 """ACE Workbench: a research workbench around ACE-Step 1.5 on diffusers.
 
-The public API is small: ``Engine`` runs typed requests (``workbench.requests``) and returns ``RunResult``s;
+The public API is small: ``Engine`` runs typed requests (``workbench.engine.requests``) and returns ``RunResult``s;
 ``Recorder`` writes files, sidecars and store rows; ``Store`` is the shared SQLite store. Imports are lazy so that
 ``import workbench`` (and the CLI's ``--help``) stays fast and does not pull in torch.
 """
@@ -12,13 +12,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Engine": "workbench.engine",
-    "RunResult": "workbench.engine",
-    "Take": "workbench.engine",
-    "Progress": "workbench.engine",
+    "Engine": "workbench.engine.engine",
+    "RunResult": "workbench.engine.engine",
+    "Take": "workbench.engine.engine",
+    "Progress": "workbench.engine.engine",
     "Recorder": "workbench.records",
-    "Store": "workbench.store",
-    "Tracker": "workbench.tracking",
+    "Store": "workbench.core.store",
+    "Tracker": "workbench.core.tracking",
 }
 
 

@@ -18,9 +18,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from workbench import audio_io, paths
-from workbench.requests import request_from_dict
-from workbench.store import RunRow, Store
+from workbench.core import audio_io, paths
+from workbench.core.store import RunRow, Store
+from workbench.engine.requests import request_from_dict
 
 SIDECAR_VERSION = 1
 _PACKAGES = (
@@ -120,7 +120,7 @@ class Recorder:
         self.out_dir = Path(out_dir) if out_dir is not None else paths.runs_dir()
         self.store = store
         if audio_format not in audio_io.WRITE_FORMATS:
-            from workbench.errors import InputError
+            from workbench.core.errors import InputError
 
             raise InputError(
                 "output format", audio_format, f"choose one of {', '.join(audio_io.WRITE_FORMATS)}"
@@ -178,7 +178,7 @@ def run_row(
 
 
 def load_sidecar(path: str | Path) -> dict[str, Any]:
-    from workbench.errors import InputError
+    from workbench.core.errors import InputError
 
     p = Path(path)
     if not p.is_file():

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.batch.manifest import latest_by_job, read_records
-from workbench.errors import InputError
+from workbench.core.errors import InputError
 
 MAPPING_COLUMNS = ("prompt_id", "file", "take", "prompt", "genre", "seed", "job_id", "model", "lora")
 

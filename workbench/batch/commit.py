@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from workbench.audio_io import Audio
 from workbench.batch import export, manifest, qc
 from workbench.batch.plan import Job
-from workbench.genres import GenrePreset
+from workbench.core.audio_io import Audio
+from workbench.core.genres import GenrePreset
 from workbench.records import write_json_atomic
 
 TRACKS_DIR = "tracks"

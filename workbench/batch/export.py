@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench import audio_io
-from workbench.audio_io import Audio
-from workbench.errors import InputError
-from workbench.genres import GenrePreset
-from workbench.mastering import MasteringSpec
+from workbench.audio.mastering import MasteringSpec
+from workbench.core import audio_io
+from workbench.core.audio_io import Audio
+from workbench.core.errors import InputError
+from workbench.core.genres import GenrePreset
 
 AI_NOTE = "AI-generated"
 TAG_KEYS = ("title", "artist", "genre", "bpm", "key", "comment", "ai_generated", "model", "lora", "seed")

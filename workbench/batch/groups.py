@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from workbench.batch.plan import Job
-from workbench.errors import InputError
-from workbench.requests import MAX_BATCH
+from workbench.core.errors import InputError
+from workbench.engine.requests import MAX_BATCH
 
 
 def group_jobs(jobs: Iterable[Job], max_group: int) -> list[list[Job]]:

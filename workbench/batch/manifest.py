@@ -157,7 +157,7 @@ class BatchStatus:
 
 
 def batch_status(out_dir: str | Path) -> BatchStatus:
-    from workbench.errors import InputError
+    from workbench.core.errors import InputError
 
     root = Path(out_dir)
     jobs_file = root / JOBS_FILE

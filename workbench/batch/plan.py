@@ -26,9 +26,9 @@ from workbench.batch.plan_format import (
     parse_seeds,
     read_rows,
 )
-from workbench.errors import InputError, WorkbenchError
-from workbench.genres import load_genres
-from workbench.requests import GenerationRequest, SourceRequest, request_from_dict
+from workbench.core.errors import InputError, WorkbenchError
+from workbench.core.genres import load_genres
+from workbench.engine.requests import GenerationRequest, SourceRequest, request_from_dict
 
 DEFAULT_MODEL = "turbo"
 MAX_JOBS = 1_000_000
@@ -113,7 +113,7 @@ class _Checks:
     """Model and LoRA checks, cached: a plan of 10,000 rows names a handful of models and adapters."""
 
     def __init__(self, base_dir: Path) -> None:
-        from workbench.models import load_registry
+        from workbench.engine.models import load_registry
 
         self.registry = load_registry()
         self.base_dir = base_dir
@@ -149,7 +149,7 @@ class _Checks:
 
     def lora_problem(self, path: str) -> str | None:
         if path not in self._lora:
-            from workbench.adapters import find_weights
+            from workbench.engine.adapters import find_weights
 
             try:
                 find_weights(path)

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from workbench.errors import InputError
-from workbench.requests import MAX_SEED, REQUEST_TYPES
+from workbench.core.errors import InputError
+from workbench.engine.requests import MAX_SEED, REQUEST_TYPES
 
 MAX_SEEDS_PER_ROW = 100_000
 PLAN_SUFFIXES = (".csv", ".json", ".yaml", ".yml")

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from workbench.audio_io import Audio
-from workbench.errors import InputError
-from workbench.genres import GenrePreset
+from workbench.core.audio_io import Audio
+from workbench.core.errors import InputError
+from workbench.core.genres import GenrePreset
 
 ANALYZERS = ("full", "basic")
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (float output of the VAE can exceed 1.0)
@@ -150,7 +150,7 @@ def longest_silence_s(samples: np.ndarray, sample_rate: int, threshold_dbfs: flo
 
 def level_metrics(audio: Audio) -> dict[str, float | None]:
     """Integrated loudness and true peak with the same meters mastering uses (BS.1770, 4x oversampled)."""
-    from workbench.mastering import measure
+    from workbench.audio.mastering import measure
 
     m = measure(audio.samples, audio.sample_rate)
     return {"integrated_lufs": m["integrated_lufs"], "true_peak_dbtp": m["true_peak_dbtp"]}
@@ -185,7 +185,7 @@ _EVALS_METRICS = (
 def full_analyzer(audio: Audio, request: Any = None, genre: str | None = None) -> dict[str, Any]:
     """``evals.analyze_audio`` with the genre's delivery checks, flattened to the names the checks use."""
     from evals import analyze_audio
-    from evals.delivery import load_delivery_specs
+    from evals.audio.delivery import load_delivery_specs
 
     known = genre if genre in load_delivery_specs() else None
     a = analyze_audio(audio, genre=known)

@@ -125,7 +125,7 @@ def run_batch(
 def _start_tracker(
     plan: Plan, out: Path, batch_id: str, runner: ShardRunner, proc: ProcessInfo, mode: str | None
 ) -> Any:
-    from workbench.tracking import Tracker
+    from workbench.core.tracking import Tracker
 
     config = {
         "plan": plan.source,

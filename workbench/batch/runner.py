@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.audio_io import Audio
 from workbench.batch import export, groups, manifest, qc
 from workbench.batch.commit import ItemWriter
 from workbench.batch.plan import Job, Plan
-from workbench.errors import InputError
-from workbench.genres import GenrePreset, load_genres
-from workbench.requests import MAX_BATCH
+from workbench.core.audio_io import Audio
+from workbench.core.errors import InputError
+from workbench.core.genres import GenrePreset, load_genres
+from workbench.engine.requests import MAX_BATCH
 
 _SEED_LIMIT = 2**31
 
@@ -279,7 +279,7 @@ class ShardRunner:
     def _qc_and_master(
         self, job: Job, audio: Audio, preset: GenrePreset | None, spec: Any
     ) -> tuple[Audio, Any, qc.QcReport]:
-        from workbench.mastering import master
+        from workbench.audio.mastering import master
 
         t0 = time.perf_counter()
         mastering = master(audio, spec) if spec is not None else None
@@ -300,7 +300,7 @@ def _default_engine_factory(
     device: str | None = None, dtype: str | None = None, offload: bool = False
 ) -> Callable[[str], Any]:
     def make(model: str) -> Any:
-        from workbench.engine import Engine
+        from workbench.engine.engine import Engine
 
         engine = Engine(model, device=device, dtype=dtype, offload=offload)
         engine.load()

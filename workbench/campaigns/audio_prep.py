@@ -16,9 +16,9 @@ import numpy as np
 import scipy.signal
 import soundfile as sf
 
-from workbench.audio_io import SAMPLE_RATE, Audio, conform
-from workbench.errors import AudioInputError
-from workbench.mastering import MasteringSpec, apply_fades, integrated_lufs, master, true_peak
+from workbench.audio.mastering import MasteringSpec, apply_fades, integrated_lufs, master, true_peak
+from workbench.core.audio_io import SAMPLE_RATE, Audio, conform
+from workbench.core.errors import AudioInputError
 
 LOUDNESS_TOLERANCE_LU = 0.5
 GOLD_LOWPASS_HZ = 3500.0  # the BS.1534 low anchor

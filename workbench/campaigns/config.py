@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from workbench.errors import ConfigError
-from workbench.genres import load_genres
+from workbench.core.errors import ConfigError
+from workbench.core.genres import load_genres
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 GENERATION_PARAMS = ("steps", "guidance_scale", "shift", "bpm", "keyscale", "time_signature", "instrumental")

@@ -19,8 +19,8 @@ from typing import Any
 
 from workbench.campaigns.config import CampaignConfig, RaterSpec, config_from_dict
 from workbench.campaigns.schedule import PairChoice
-from workbench.errors import InputError
-from workbench.store import Store
+from workbench.core.errors import InputError
+from workbench.core.store import Store
 
 PBKDF2_ROUNDS = 100_000
 VOTE_COLUMNS = [

@@ -1,7 +1,7 @@
 """Export a campaign's votes (any time, also mid-campaign) as CSV or Parquet, with the store's column names.
 
-The columns are the ``votes`` table's (see workbench/migrations.py ``0002_campaigns``), a superset of what
-``evals.vote_io.read_votes_file`` reads, so an export feeds ``workbench eval`` reports directly.
+The columns are the ``votes`` table's (see workbench/core/migrations.py ``0002_campaigns``), a superset of what
+``evals.preference.vote_io.read_votes_file`` reads, so an export feeds ``workbench eval`` reports directly.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import csv
 from pathlib import Path
 
 from workbench.campaigns import db
-from workbench.errors import InputError
-from workbench.store import Store
+from workbench.core.errors import InputError
+from workbench.core.store import Store
 
 FORMATS = (".csv", ".parquet")
 

@@ -29,8 +29,8 @@ from pathlib import Path
 from workbench.campaigns import db
 from workbench.campaigns.config import CampaignConfig
 from workbench.campaigns.schedule import ClipRef, PairChoice, Planner
-from workbench.errors import InputError
-from workbench.store import Store
+from workbench.core.errors import InputError
+from workbench.core.store import Store
 
 CLIP_ROUTE = "ab/clip"  # relative, so it works under a root path and through a share link
 GATE_SLACK_S = 0.25  # timer jitter between the browser's clock and ours

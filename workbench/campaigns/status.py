@@ -1,5 +1,5 @@
 """A campaign's progress at a glance: votes against the target, per rater, gold results, balance, standings, and
-raters that the BS.1534-style screening in ``evals.rater_quality`` would exclude."""
+raters that the BS.1534-style screening in ``evals.preference.rater_quality`` would exclude."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.campaigns import db
-from workbench.store import Store
+from workbench.core.store import Store
 
 
 @dataclass
@@ -28,7 +28,7 @@ class CampaignStatus:
     standings: list[list[Any]] = field(default_factory=list)
     flagged: dict[str, list[str]] = field(
         default_factory=dict
-    )  # rater -> reasons (evals.rater_quality rules)
+    )  # rater -> reasons (evals.preference.rater_quality rules)
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -73,8 +73,8 @@ def campaign_status(store: Store, name: str, *, with_standings: bool = True) -> 
         standings = standings_rows(store, name)
     flagged: dict[str, list[str]] = {}
     if votes:
-        from evals.rater_quality import rater_quality
-        from evals.vote_io import load_votes
+        from evals.preference.rater_quality import rater_quality
+        from evals.preference.vote_io import load_votes
 
         flagged = {r: q.reasons for r, q in rater_quality(load_votes(store, name)).items() if q.excluded}
     return CampaignStatus(

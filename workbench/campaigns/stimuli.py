@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench import paths
-from workbench.audio_io import Audio, load_conformed
 from workbench.campaigns import audio_prep, db
 from workbench.campaigns.config import CampaignConfig, PromptSpec, SystemSpec
-from workbench.errors import ConfigError, InputError
-from workbench.store import Store
+from workbench.core import paths
+from workbench.core.audio_io import Audio, load_conformed
+from workbench.core.errors import ConfigError, InputError
+from workbench.core.store import Store
 
 DEFAULT_GENERATED_S = 30.0
 Log = Callable[[str], None]
@@ -52,8 +52,8 @@ def _generation_duration(config: CampaignConfig, prompt: PromptSpec) -> float:
 def generate_system(
     config: CampaignConfig, system: SystemSpec, engine: Any, store: Store, log: Log = print
 ) -> list[SourceClip]:
+    from workbench.engine.requests import LoraRef, Text2Music
     from workbench.records import Recorder
-    from workbench.requests import LoraRef, Text2Music
 
     recorder = Recorder(campaign_dir(config.name) / "sources" / system.name, store)
     params = dict(system.params)

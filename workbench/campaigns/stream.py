@@ -2,7 +2,7 @@
 
 The rater service hands each stored vote to ``VoteStream.submit``, which only enqueues. One worker thread reads the
 votes back from the store and logs: a counter per vote, and the running Bradley-Terry standings
-(``evals.preference.standings``, rater-clustered bootstrap) plus the full votes table every ``standings_every``
+(``evals.preference.preference.standings``, rater-clustered bootstrap) plus the full votes table every ``standings_every``
 votes but at most once per ``min_interval_s`` (and always at close). Standings are computed off the request path
 and throttled because a bootstrap costs far more CPU than a vote: on a 2-core server, recomputing them every few
 votes took 40 % of the CPU and tripled the raters' tail latency (benchmarks/rating_latency.py).
@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from workbench.campaigns import db
-from workbench.store import Store
-from workbench.tracking import Tracker
+from workbench.core.store import Store
+from workbench.core.tracking import Tracker
 
 STANDINGS_BOOTSTRAP_ROUNDS = 200  # enough for a running view; the decision report uses the full 1000
 
 
 def standings_rows(store: Store, campaign: str, rounds: int = STANDINGS_BOOTSTRAP_ROUNDS) -> list[list[Any]]:
     """[system, rating, ci_low, ci_high, votes, win_rate, both_bad_rate, rank] from the stored votes."""
-    from evals.preference import standings
-    from evals.vote_io import load_votes
+    from evals.preference.preference import standings
+    from evals.preference.vote_io import load_votes
 
     votes = [v for v in load_votes(store, campaign) if not v.is_gold]
     if not votes:

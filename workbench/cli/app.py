@@ -81,11 +81,11 @@ def build_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
         own_logins=args.mode == "rater",
     )
     check_exposure(options)
-    from workbench.store import Store
+    from workbench.core.store import Store
 
     store = Store()
     if args.mode == "rater":
-        from workbench.errors import InputError
+        from workbench.core.errors import InputError
 
         try:
             rater = importlib.import_module("workbench.ui.rater")
@@ -94,7 +94,7 @@ def build_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
                 "mode", "rater", "the rater app is not installed in this version; use --mode full"
             ) from None
         return rater.build_rater_app(store, campaign=args.campaign), options
-    from workbench.engine import Engine
+    from workbench.engine.engine import Engine
     from workbench.ui import AppSettings, build_app
 
     engine = Engine(args.model, device=args.device, dtype=args.dtype, offload=args.offload)

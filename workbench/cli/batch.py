@@ -117,7 +117,7 @@ def _settings(args: argparse.Namespace, plan: Any) -> tuple[Any, Any, Any]:
 def run_cmd(args: argparse.Namespace) -> int:
     from workbench.batch import load_plan, run_batch
     from workbench.batch.distributed import process_info
-    from workbench.store import Store
+    from workbench.core.store import Store
 
     plan = load_plan(args.plan, model=args.model)  # every bad row is reported before any model loads
     settings, rules, export = _settings(args, plan)

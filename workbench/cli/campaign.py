@@ -52,8 +52,8 @@ def register(sub: Any) -> None:
 def run_create(args: argparse.Namespace) -> int:
     from workbench.campaigns.config import load_config
     from workbench.campaigns.stimuli import create_campaign
-    from workbench.engine import Engine
-    from workbench.store import Store
+    from workbench.core.store import Store
+    from workbench.engine.engine import Engine
 
     config = load_config(args.file)
     engines: dict[str, Engine] = {}
@@ -88,7 +88,7 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     from workbench.campaigns.status import campaign_status
-    from workbench.store import Store
+    from workbench.core.store import Store
 
     status = campaign_status(Store(), args.name, with_standings=not args.no_standings)
     if args.json:
@@ -100,7 +100,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from workbench.campaigns.export import export_votes
-    from workbench.store import Store
+    from workbench.core.store import Store
 
     n = export_votes(Store(), args.name, args.out)
     print(f"{n} votes written to {args.out}")
@@ -109,7 +109,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from workbench.campaigns import db
-    from workbench.store import Store
+    from workbench.core.store import Store
 
     store = Store()
     names = db.list_campaigns(store)
@@ -126,7 +126,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_code(args: argparse.Namespace) -> int:
     from workbench.campaigns import db
-    from workbench.store import Store
+    from workbench.core.store import Store
 
     print(f"{args.rater}: {db.reset_code(Store(), args.name, args.rater)}")
     return 0

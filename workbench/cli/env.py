@@ -18,10 +18,10 @@ def register(sub: Any) -> None:
 def run_env(args: argparse.Namespace) -> int:
     import torch
 
-    from workbench import paths
-    from workbench.models import pick_device, pick_dtype
+    from workbench.core import paths
+    from workbench.core.tracking import resolve_mode
+    from workbench.engine.models import pick_device, pick_dtype
     from workbench.records import git_sha, package_versions
-    from workbench.tracking import resolve_mode
 
     device = pick_device()
     print("versions:")

@@ -1,6 +1,6 @@
 """``workbench eval analyze|fad|report``: per-track analysis, set distances and campaign decision reports.
 
-The ``report`` subcommand lives in evals/cli_report.py and is attached here when that module is present.
+The ``report`` subcommand lives in workbench/cli/eval_report.py and is attached here when that module is present.
 Heavy imports (scipy, librosa, transformers) happen inside the handlers so ``workbench --help`` stays fast.
 """
 
@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import InputError
+from workbench.core.errors import InputError
 
 
 def register(sub: Any) -> None:
@@ -73,7 +73,7 @@ def register(sub: Any) -> None:
     fp.set_defaults(func=run_fad)
 
     try:
-        from evals.cli_report import add_report_parser
+        from workbench.cli.eval_report import add_report_parser
     except ImportError:  # the report half of evals is optional for this command group
         return
     add_report_parser(esub)
@@ -86,7 +86,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _expand(paths: list[str]) -> list[Path]:
-    from evals.embeddings import list_audio
+    from evals.sets.embeddings import list_audio
 
     files: list[Path] = []
     for item in paths:
@@ -137,8 +137,8 @@ def run_analyze(args: argparse.Namespace) -> int:
 def run_fad(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from evals.embeddings import get_backend
-    from evals.fad import compare_sets
+    from evals.sets.embeddings import get_backend
+    from evals.sets.fad import compare_sets
 
     options: dict[str, object] = {}
     if args.model is not None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.requests import TASKS, LoraRef, request_type
+from workbench.engine.requests import TASKS, LoraRef, request_type
 
 TASK_CHOICES = ("text2music", "repaint", "extend", "cover", "lego", "extract", "complete", "audio_codes")
 
@@ -140,9 +140,9 @@ def request_from_args(args: argparse.Namespace) -> Any:
 def _make_engine(
     model: str, args: argparse.Namespace, out: str, audio_format: str = "wav", store: bool = True
 ) -> Any:
-    from workbench.engine import Engine
+    from workbench.core.store import Store
+    from workbench.engine.engine import Engine
     from workbench.records import Recorder
-    from workbench.store import Store
 
     recorder = Recorder(out, Store() if store else None, audio_format)
     return Engine(
@@ -176,7 +176,7 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_replay(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from workbench import audio_io
+    from workbench.core import audio_io
     from workbench.records import load_sidecar, replay
 
     data = load_sidecar(args.sidecar)

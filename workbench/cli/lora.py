@@ -87,7 +87,7 @@ def register(sub: Any) -> None:
 
 
 def _numbers(text: str, field: str, kind: type) -> list[Any]:
-    from workbench.errors import InputError
+    from workbench.core.errors import InputError
 
     try:
         return [kind(x) for x in text.split(",") if x.strip()]
@@ -118,7 +118,7 @@ def run_prepare(args: argparse.Namespace) -> int:
 
         from lora.model import load_training_pipeline
         from lora.preprocess import preprocess
-        from workbench.models import pick_device, pick_dtype
+        from workbench.engine.models import pick_device, pick_dtype
 
         device = pick_device()
         pipe, info = load_training_pipeline(args.model, device=device, dtype=pick_dtype(device))
@@ -175,7 +175,7 @@ def run_eval(args: argparse.Namespace) -> int:
     run = Path(args.run).expanduser()
     rows = checkpoint_table(run)
     if not rows:
-        from workbench.errors import InputError
+        from workbench.core.errors import InputError
 
         raise InputError("run", args.run, "has no checkpoints; see `workbench lora list`")
     print(f"{'step':>8} {'val_loss':>10} {'train_loss':>10} {'lr':>10}")

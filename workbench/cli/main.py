@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 # Each module defines register(subparsers) and sets a `func(args) -> int` default on its parser(s).
 SUBCOMMAND_MODULES = [

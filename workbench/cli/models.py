@@ -23,8 +23,8 @@ def register(sub: Any) -> None:
 
 
 def _available(name: str) -> str:
-    from workbench.errors import WorkbenchError
-    from workbench.models import check_model
+    from workbench.core.errors import WorkbenchError
+    from workbench.engine.models import check_model
 
     try:
         check_model(name)
@@ -34,7 +34,7 @@ def _available(name: str) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from workbench.models import load_registry
+    from workbench.engine.models import load_registry
 
     registry = load_registry()
     print(f"{'name':<10} {'offline':<8} {'variant':<6} {'steps':>5} {'cfg':>5} {'shift':>5}  hub id / notes")
@@ -47,7 +47,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    from workbench.models import pull_model
+    from workbench.engine.models import pull_model
 
     folder = pull_model(args.name)
     print(f"{args.name}: ready at {folder}")
@@ -55,13 +55,13 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from workbench.models import check_model
+    from workbench.engine.models import check_model
 
     info = check_model(args.name)
     print(f"{args.name}: loadable offline from {info['folder']} (revision {info['revision']})")
     if args.load:
-        from workbench.engine import Engine
-        from workbench.requests import Text2Music
+        from workbench.engine.engine import Engine
+        from workbench.engine.requests import Text2Music
 
         engine = Engine(args.name)
         result = engine.run(Text2Music(prompt="check", duration_s=2.0, steps=1, seed=0), record=False)

@@ -11,11 +11,20 @@ from typing import Any
 
 import numpy as np
 
-from workbench import audio_io, mastering
-from workbench.engine import Progress, RunResult
-from workbench.errors import InputError
-from workbench.requests import Complete, Extend, Extract, GenerationRequest, Lego, Repaint, StyleTransfer
-from workbench.stems import StemSeparator, write_stems
+from workbench.audio import mastering
+from workbench.audio.stems import StemSeparator, write_stems
+from workbench.core import audio_io
+from workbench.core.errors import InputError
+from workbench.engine.engine import Progress, RunResult
+from workbench.engine.requests import (
+    Complete,
+    Extend,
+    Extract,
+    GenerationRequest,
+    Lego,
+    Repaint,
+    StyleTransfer,
+)
 from workbench.ui.context import TabContext
 
 EDIT_OPERATIONS = ("repaint", "extend", "lego", "extract", "complete")

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from workbench.engine import RunResult
-from workbench.mastering import MasteringSpec
-from workbench.requests import Text2Music
+from workbench.audio.mastering import MasteringSpec
+from workbench.engine.engine import RunResult
+from workbench.engine.requests import Text2Music
 from workbench.ui import actions, forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, ui_errors
 

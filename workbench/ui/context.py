@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import audio_io, paths
-from workbench.engine import Engine, Progress, RunResult
-from workbench.errors import InputError, WorkbenchError
+from workbench.core import audio_io, paths
+from workbench.core.errors import InputError, WorkbenchError
+from workbench.core.store import Store
+from workbench.engine.engine import Engine, Progress, RunResult
+from workbench.engine.requests import GenerationRequest
 from workbench.records import Recorder
-from workbench.requests import GenerationRequest
-from workbench.store import Store
 
 log = logging.getLogger("workbench.ui")
 
@@ -254,7 +254,7 @@ class TabContext:
         """The app's demucs separator (one per app, loaded on first use)."""
         with _SEPARATOR_LOCK:
             if self._separator is None:
-                from workbench.stems import StemSeparator
+                from workbench.audio.stems import StemSeparator
 
                 self._separator = StemSeparator(self.settings.demucs_model, self.settings.demucs_repo)
             return self._separator

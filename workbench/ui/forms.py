@@ -1,4 +1,4 @@
-"""Form values -> typed requests. Pure functions: the UI and the API endpoints share them (presets: workbench.genres)."""
+"""Form values -> typed requests. Pure functions: the UI and the API endpoints share them (presets: workbench.core.genres)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import InputError
-from workbench.requests import LoraRef
+from workbench.core.errors import InputError
+from workbench.engine.requests import LoraRef
 
 KEYS = tuple(
     f"{p} {m}"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import InputError
+from workbench.core.errors import InputError
 from workbench.ui.context import ModelHandle
 from workbench.ui.shell import warmup
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.audio_io import Audio
+from workbench.core.audio_io import Audio
 
 _PITCHES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # Krumhansl-Kessler key profiles. librosa has chroma but no key estimator, hence these 24 correlations.
@@ -85,7 +85,7 @@ def measure(audio: Audio) -> Measures:
 
 
 def _local_measure(audio: Audio) -> Measures:
-    from workbench import mastering
+    from workbench.audio import mastering
 
     levels = mastering.measure(audio.samples, audio.sample_rate)
     mono = _mono(audio)

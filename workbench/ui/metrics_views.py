@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import paths
-from workbench.errors import InputError
+from workbench.core import paths
+from workbench.core.errors import InputError
 
 # Per-track table columns (units in the names) and the TrackAnalysis field behind each.
 METRIC_COLUMNS: dict[str, str] = {
@@ -80,7 +80,7 @@ class AnalysedTrack:
 
 
 def genre_choices() -> list[str]:
-    from evals.delivery import load_delivery_specs
+    from evals.audio.delivery import load_delivery_specs
 
     return sorted(load_delivery_specs())
 
@@ -192,8 +192,8 @@ def delivery_summary(tracks: Sequence[AnalysedTrack], genres: Sequence[str]) -> 
 
 def distribution_pngs(tracks: Sequence[AnalysedTrack]) -> dict[str, bytes | None]:
     """Loudness and tempo distributions per group (the report's box plots, one panel per genre)."""
-    from evals.report_plots import distribution_plot
-    from evals.track_results import from_analysis
+    from evals.preference.track_results import from_analysis
+    from evals.report.plots import distribution_plot
 
     results = [from_analysis(t.analysis, t.item.group, t.item.genre or "no genre") for t in tracks]
     return {
@@ -218,8 +218,8 @@ def set_folder(text: str | None, field: str, home: Path) -> Path:
 
 def compare_sets_text(folder_a: Path, folder_b: Path, equal_n: str = "subsample") -> tuple[str, Any]:
     """FAD of set A against reference set B with the weight-free ``logmel`` backend; Markdown and the result."""
-    from evals.embeddings import LogMelBackend
-    from evals.fad import compare_sets
+    from evals.sets.embeddings import LogMelBackend
+    from evals.sets.fad import compare_sets
 
     result = compare_sets(folder_a, folder_b, LogMelBackend(), equal_n=equal_n)
     sampled = ""
@@ -252,15 +252,15 @@ def campaign_names(store: Any) -> list[str]:
 
 
 def campaign_systems(store: Any, campaign: str) -> list[str]:
-    from evals.preference import systems_of
-    from evals.vote_io import load_votes
+    from evals.preference.preference import systems_of
+    from evals.preference.vote_io import load_votes
 
     return list(systems_of(load_votes(store, campaign)))
 
 
 @dataclass
 class Leaderboard:
-    analysis: Any  # evals.campaign_analysis.CampaignAnalysis
+    analysis: Any  # evals.preference.campaign_analysis.CampaignAnalysis
     votes: list[Any]
 
     def summary(self) -> str:
@@ -299,7 +299,7 @@ class Leaderboard:
     def decisions(self) -> Any:
         import pandas as pd
 
-        from evals.report_tables import decision_rows
+        from evals.report.tables import decision_rows
 
         def pct(x: float) -> str:
             return "–" if x is None or not math.isfinite(x) else f"{x:.1%}"
@@ -322,7 +322,7 @@ class Leaderboard:
         return pd.DataFrame(rows, columns=DECISION_COLUMNS)
 
     def standings_png(self) -> bytes:
-        from evals.report_plots import standings_plot
+        from evals.report.plots import standings_plot
 
         a = self.analysis
         return standings_plot(
@@ -340,10 +340,10 @@ def leaderboard(
     progress: Callable[[int, int], None] | None = None,
 ) -> Leaderboard:
     """Standings, win rates and (with a baseline) per-genre decisions of a campaign in the store."""
-    from evals.campaign_analysis import analyse_campaign
-    from evals.decision import DecisionRule
-    from evals.track_results import analyse_clips, campaign_clips
-    from evals.vote_io import load_votes
+    from evals.preference.campaign_analysis import analyse_campaign
+    from evals.preference.decision import DecisionRule
+    from evals.preference.track_results import analyse_clips, campaign_clips
+    from evals.preference.vote_io import load_votes
 
     if not campaign:
         raise InputError("campaign", campaign, "pick a campaign")
@@ -359,7 +359,7 @@ def write_report_files(board: Leaderboard, out_dir: Path) -> list[str]:
     whole folder (Markdown with its plots, CSV and JSON exports, the votes read)."""
     import shutil
 
-    from evals.report import write_report
+    from evals.report.report import write_report
 
     files = write_report(board.analysis, out_dir, votes=board.votes)
     archive = shutil.make_archive(str(out_dir.parent / f"{out_dir.name}-report"), "zip", root_dir=out_dir)

@@ -21,11 +21,11 @@ from typing import Any
 
 import gradio as gr
 
-from workbench import paths
 from workbench.campaigns import db
 from workbench.campaigns.service import CLIP_ROUTE, PairView, RaterService
-from workbench.errors import InputError
-from workbench.store import Store
+from workbench.core import paths
+from workbench.core.errors import InputError
+from workbench.core.store import Store
 
 log = logging.getLogger("workbench.ui.rater")
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.audio_io import Audio
-from workbench.engine import RunResult, Take
+from workbench.core.audio_io import Audio
+from workbench.engine.engine import RunResult, Take
 from workbench.ui import media
 from workbench.ui.context import TabContext, take_payload
 

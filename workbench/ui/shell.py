@@ -13,8 +13,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from workbench.engine import Engine
-from workbench.store import Store
+from workbench.core.store import Store
+from workbench.engine.engine import Engine
 from workbench.ui.context import AppSettings, ModelHandle, TabContext
 
 log = logging.getLogger("workbench.ui")
@@ -154,7 +154,7 @@ def warmup() -> None:
     """Pay librosa/numba's first-call compilation in the loader thread, not in the first user's request."""
     import numpy as np
 
-    from workbench.audio_io import Audio
+    from workbench.core.audio_io import Audio
     from workbench.ui import media
 
     t = np.arange(48_000 * 3) / 48_000

@@ -11,13 +11,13 @@ from typing import Any
 
 import yaml
 
-from workbench import paths
 from workbench.campaigns import db
 from workbench.campaigns.config import config_from_dict
 from workbench.campaigns.export import export_votes
 from workbench.campaigns.status import campaign_status
 from workbench.campaigns.stimuli import create_campaign
-from workbench.errors import ConfigError, InputError
+from workbench.core import paths
+from workbench.core.errors import ConfigError, InputError
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, ui_errors
 
 TAB_ID = "ab"

@@ -18,8 +18,8 @@ from typing import Any
 # globals; if it cannot, the handlers get no request and every session shares one cancel key.
 import gradio as gr
 
-from workbench import paths
-from workbench.errors import InputError
+from workbench.core import paths
+from workbench.core.errors import InputError
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, session_key, ui_errors
 
 TAB_ID = "batch"
@@ -108,7 +108,7 @@ def run_plan(
     """Run (or resume) a plan into ``batches/<out_name>`` on the app's engine. Returns the BatchResult."""
     from workbench.batch import load_plan, run_batch
     from workbench.batch.distributed import ProcessInfo
-    from workbench.engine import Engine
+    from workbench.engine.engine import Engine
 
     plan = load_plan(plan_path(plan_name), model=model or None)
     out = batch_folder(out_name)

@@ -8,8 +8,8 @@ from typing import Any
 # module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
 import gradio as gr
 
-from workbench import audio_io
-from workbench.requests import TRACK_NAMES
+from workbench.core import audio_io
+from workbench.engine.requests import TRACK_NAMES
 from workbench.ui import actions, forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
 from workbench.ui.results import audio_preview, card_values, result_card, source_picker

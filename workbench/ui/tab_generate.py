@@ -8,8 +8,8 @@ from typing import Any
 # module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
 import gradio as gr
 
-from workbench.genres import load_genres
-from workbench.requests import MAX_DURATION_S, TIME_SIGNATURES, Text2Music
+from workbench.core.genres import load_genres
+from workbench.engine.requests import MAX_DURATION_S, TIME_SIGNATURES, Text2Music
 from workbench.ui import forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
 from workbench.ui.results import card_values, result_card
@@ -25,7 +25,7 @@ def _known_defaults(ctx: TabContext) -> tuple[int | None, float | None, float | 
     if ctx.engine.loaded:
         info = ctx.engine.info
         return info.steps, info.guidance_scale, info.shift
-    from workbench.models import load_registry
+    from workbench.engine.models import load_registry
 
     spec = load_registry().get(ctx.engine.model_name)
     return (spec.steps, spec.guidance_scale, spec.shift) if spec else (None, None, None)

@@ -10,7 +10,7 @@ from typing import Any
 # module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
 import gradio as gr
 
-from workbench.genres import load_genres
+from workbench.core.genres import load_genres
 from workbench.ui.context import TabContext, take_payload, ui_errors
 
 TAB_ID = "history"

@@ -2,7 +2,7 @@
 live loss plot, listen to each checkpoint beside the base model, and hand an adapter to Generate.
 
 A thin face on the ``lora`` package (the CLI ``workbench lora`` runs the same code): dataset work is in
-``workbench.ui.lora_data``, the background job and reading runs back in ``workbench.ui.lora_jobs``. One training
+``lora.library``, the background job and reading runs back in ``lora.jobs``. One training
 runs at a time per app; a timer polls its progress, so no queue worker waits on a run.
 """
 
@@ -13,8 +13,10 @@ from typing import Any
 # Module level (not inside build) so Gradio can resolve gr.Progress annotations through the module globals.
 import gradio as gr
 
-from workbench.ui import lora_data, lora_jobs, lora_runs
-from workbench.ui.context import TabContext, ui_errors
+from lora import jobs as lora_jobs
+from lora import library as lora_data
+from lora import runs as lora_runs
+from workbench.ui.context import TabContext, take_payload, ui_errors
 
 TAB_ID = "lora"
 LABEL = "LoRA"
@@ -143,7 +145,7 @@ def build(ctx: TabContext) -> None:
             elem_id="lora-adapters",
         )
         picked = gr.State(None)  # the chosen adapter's folder
-        payload = gr.State(None)  # what "Use in Generate" sends (see lora_runs.generate_payload)
+        payload = gr.State(None)  # what "Use in Generate" sends (a take payload of lora_runs.adapter_request)
         with gr.Row():
             use_btn = gr.Button("Use in Generate", elem_id="lora-use")
             install_btn = gr.Button("Add to Generate's LoRA list", elem_id="lora-install")
@@ -345,7 +347,11 @@ def build(ctx: TabContext) -> None:
     def on_pick(frame: Any, evt: gr.SelectData) -> list[Any]:
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         path = frame.iloc[row]["path"]
-        return [path, lora_runs.generate_payload(path, runs_dir), f"Picked `{path}`."]
+        return [
+            path,
+            take_payload(None, path, lora_runs.adapter_request(path, runs_dir)),
+            f"Picked `{path}`.",
+        ]
 
     adapters.select(on_pick, adapters, [picked, payload, adapter_msg], api_visibility="private")
 

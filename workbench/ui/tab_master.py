@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.genres import load_genres
-from workbench.mastering import CEILING_MODES, MasteringSpec
+from workbench.audio.mastering import CEILING_MODES, MasteringSpec
+from workbench.core.genres import load_genres
 from workbench.ui import actions, forms
 from workbench.ui.context import TabContext, ui_errors
 from workbench.ui.results import audio_preview, source_picker

@@ -12,7 +12,7 @@ from typing import Any
 # Module level (not inside build) so Gradio can resolve gr.Progress annotations through the module globals.
 import gradio as gr
 
-from workbench import paths
+from workbench.core import paths
 from workbench.ui import metrics_views as mv
 from workbench.ui.context import TabContext, ui_errors
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from workbench.stems import STEM_NAMES
+from workbench.audio.stems import STEM_NAMES
 from workbench.ui import actions
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, ui_errors
 from workbench.ui.results import source_picker

@@ -1,0 +1,1 @@
+"""Per-track analysis: loudness, peaks, levels, rhythm, spectrum, key, delivery checks."""

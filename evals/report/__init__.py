@@ -1,0 +1,1 @@
+"""Campaign reports: tables, plots and the rendered HTML/Markdown report."""

@@ -1,0 +1,1 @@
+"""Set metrics: embedding backends, their cache, and the Fréchet audio distance."""

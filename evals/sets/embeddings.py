@@ -1,0 +1,147 @@
+"""Embedding backends for set metrics (Fréchet distance, diversity), with an on-disk cache.
+
+A backend turns one clip into a (frames, dim) array: one vector per analysis window. New backends subclass
+``EmbeddingBackend`` and register in ``BACKENDS``; the cache keys on the backend's ``cache_id`` and the file's
+content hash, so a changed file or a changed model never reuses a stale embedding.
+
+``logmel`` is the weight-free backend that always works: per 1 s window (0.5 s hop) of 16 kHz mono, the mean and
+standard deviation of 32 log-mel bands (64 numbers). It measures spectral-envelope statistics (timbre, balance,
+dynamics of the spectrum), not musical semantics; FAD on it is a distribution-shift detector, not a quality
+score. ``clap`` (evals/sets/clap.py) uses a CLAP audio encoder through transformers when its weights are on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from workbench.core import paths
+from workbench.core.audio_io import Audio, read_audio
+from workbench.core.errors import InputError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".aiff", ".aif")
+
+
+class EmbeddingBackend(ABC):
+    """One way of embedding audio. Subclasses set ``name`` and ``sample_rate`` and implement ``embed_mono``."""
+
+    name: ClassVar[str]
+    sample_rate: int
+
+    @property
+    def cache_id(self) -> str:
+        """Identifies the embedding function: change it whenever outputs would change."""
+        return self.name
+
+    @abstractmethod
+    def embed_mono(self, mono: np.ndarray) -> np.ndarray:
+        """(frames, dim) float32 embeddings of a mono signal at ``self.sample_rate``."""
+
+    def embed(self, audio: Audio) -> np.ndarray:
+        import soxr
+
+        mono = audio.samples.mean(axis=0).astype(np.float32)
+        if audio.sample_rate != self.sample_rate:
+            mono = soxr.resample(mono, audio.sample_rate, self.sample_rate, quality="HQ").astype(np.float32)
+        frames = self.embed_mono(mono)
+        if frames.ndim != 2 or frames.shape[0] == 0:
+            raise InputError("audio", f"{audio.duration_s:.2f} s", f"too short for the {self.name} embedding")
+        return frames.astype(np.float32)
+
+
+class LogMelBackend(EmbeddingBackend):
+    """Weight-free: mean and std of 32 log-mel bands over 1 s windows with a 0.5 s hop (64-d)."""
+
+    name = "logmel"
+    sample_rate = 16_000
+    n_mels = 32
+    n_fft = 1024
+    hop = 256  # 16 ms
+    window_s = 1.0
+    window_hop_s = 0.5
+
+    @property
+    def cache_id(self) -> str:
+        return f"logmel-v1-{self.n_mels}x{self.n_fft}x{self.hop}-{self.window_s}-{self.window_hop_s}"
+
+    def embed_mono(self, mono: np.ndarray) -> np.ndarray:
+        import librosa
+
+        mel = librosa.feature.melspectrogram(
+            y=mono, sr=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop, n_mels=self.n_mels
+        )
+        log_mel = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None).T  # (frames, mels), absolute dB
+        per_window = int(round(self.window_s * self.sample_rate / self.hop))
+        step = int(round(self.window_hop_s * self.sample_rate / self.hop))
+        if log_mel.shape[0] < per_window:
+            return np.zeros((0, 2 * self.n_mels), np.float32)
+        windows = np.lib.stride_tricks.sliding_window_view(log_mel, per_window, axis=0)[::step]
+        return np.concatenate([windows.mean(axis=-1), windows.std(axis=-1)], axis=1)
+
+
+def _clap_factory(**options: object) -> EmbeddingBackend:
+    from evals.sets.clap import ClapBackend  # torch/transformers only when asked for
+
+    return ClapBackend(**options)  # type: ignore[arg-type]
+
+
+BACKENDS: dict[str, Callable[..., EmbeddingBackend]] = {
+    "logmel": LogMelBackend,
+    "clap": _clap_factory,
+}
+
+
+def get_backend(name: str, **options: object) -> EmbeddingBackend:
+    if name not in BACKENDS:
+        raise InputError("backend", name, f"choose one of {', '.join(sorted(BACKENDS))}")
+    return BACKENDS[name](**options)
+
+
+class EmbeddingCache:
+    """``root/<backend cache_id>/<content hash>.npy``. Content-addressed, so renames are free and edits miss."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root) if root is not None else paths.home() / "cache" / "embeddings"
+
+    @staticmethod
+    def content_hash(path: Path) -> str:
+        digest = hashlib.blake2b(digest_size=20)
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def location(self, backend: EmbeddingBackend, path: Path) -> Path:
+        safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in backend.cache_id)
+        return self.root / safe_id / f"{self.content_hash(path)}.npy"
+
+    def embed_file(self, backend: EmbeddingBackend, path: str | os.PathLike[str]) -> np.ndarray:
+        source = Path(path)
+        target = self.location(backend, source)
+        if target.exists():
+            return np.load(target)
+        frames = backend.embed(read_audio(source))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".tmp{os.getpid()}.npy")
+        np.save(tmp, frames)
+        os.replace(tmp, target)  # atomic: a concurrent reader never sees half a file
+        return frames
+
+
+def list_audio(source: str | os.PathLike[str]) -> list[Path]:
+    """Audio files of a set: a folder (searched recursively, sorted) or a single file."""
+    root = Path(source)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise InputError("set", str(root), "not found; give a folder of audio files")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise InputError("set", str(root), f"holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
+    return files

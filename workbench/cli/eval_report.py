@@ -1,0 +1,188 @@
+"""``workbench eval report CAMPAIGN``: the per-genre decision report from a campaign's votes.
+
+Votes come from the workbench store (the campaign's ``votes`` table) or, with ``--votes FILE``, from an export
+(CSV / JSON / JSONL / Parquet with the columns listed in evals/preference/vote_io.py). Registered by workbench/cli/eval.py
+through ``add_report_parser``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workbench.core.errors import ConfigError, InputError
+
+
+def add_report_parser(eval_subparsers: Any) -> None:
+    p = eval_subparsers.add_parser(
+        "report",
+        help="per-genre PASS / FAIL / NEED MORE VOTES report from a campaign's votes",
+        description=(
+            "Score a blind A/B campaign (Bradley-Terry with rater-clustered intervals, agreement, rater screening) "
+            "and decide per genre whether each candidate may replace the baseline. Writes report.md, report.html, "
+            "CSV and JSON exports to --out."
+        ),
+    )
+    p.add_argument(
+        "campaign",
+        metavar="CAMPAIGN",
+        nargs="+",
+        help="campaign name(s); several (e.g. one per genre) are reported together, decided per genre",
+    )
+    p.add_argument(
+        "--votes",
+        metavar="FILE",
+        help="read votes from an export (.csv/.json/.jsonl/.parquet) instead of the store",
+    )
+    p.add_argument("--out", metavar="DIR", help="output folder (default: WORKBENCH_HOME/reports/CAMPAIGN)")
+    p.add_argument("--baseline", metavar="SYSTEM", help="the system to replace (e.g. the licensed catalogue)")
+    p.add_argument(
+        "--candidate",
+        metavar="SYSTEM",
+        action="append",
+        help="system to judge against the baseline (repeatable; default: all others)",
+    )
+    p.add_argument(
+        "--tracks",
+        metavar="FILE",
+        help="per-track results (.csv/.json: system, genre, delivery_pass, loudness_lufs, tempo_bpm)",
+    )
+    p.add_argument(
+        "--clips", metavar="FILE", help="CSV of clips (path, system, genre) to analyse and delivery-check"
+    )
+    p.add_argument(
+        "--analyze-clips",
+        action="store_true",
+        help="analyse and delivery-check the campaign's own source clips from the store (before loudness matching)",
+    )
+    p.add_argument(
+        "--rule",
+        metavar="FILE",
+        help="YAML with DecisionRule fields (see docs/metrics.md); flags below override it",
+    )
+    p.add_argument(
+        "--min-win-rate", type=float, help="lower bound the candidate's win rate must reach (default 0.45)"
+    )
+    p.add_argument(
+        "--min-delivery-pass-rate",
+        help="share of the candidate's tracks that must pass delivery, or 'none' (default 0.95)",
+    )
+    p.add_argument(
+        "--interval", choices=("anytime", "fixed"), help="anytime-valid (default) or fixed-n interval"
+    )
+    p.add_argument("--bootstrap-rounds", type=int, help="rater bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--tracking",
+        choices=("auto", "online", "offline", "off"),
+        default="off",
+        help="log the report to W&B (default off)",
+    )
+    p.set_defaults(func=run_report)
+
+
+def _rule(args: argparse.Namespace) -> Any:
+    from evals.preference.decision import rule_from_dict
+
+    data: dict[str, Any] = {}
+    if args.rule:
+        path = Path(args.rule)
+        if not path.is_file():
+            raise InputError("--rule", args.rule, "file not found; give a YAML file of DecisionRule fields")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError("--rule", args.rule, f"not valid YAML ({exc})") from None
+    if args.min_win_rate is not None:
+        data["min_win_rate"] = args.min_win_rate
+    if args.min_delivery_pass_rate is not None:
+        text = str(args.min_delivery_pass_rate).strip().lower()
+        try:
+            data["min_delivery_pass_rate"] = None if text in ("none", "null", "off") else float(text)
+        except ValueError:
+            raise InputError(
+                "--min-delivery-pass-rate", args.min_delivery_pass_rate, "a share such as 0.95, or 'none'"
+            ) from None
+    for name in ("interval", "bootstrap_rounds", "seed"):
+        if getattr(args, name) is not None:
+            data[name] = getattr(args, name)
+    return rule_from_dict(data)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from evals.preference.campaign_analysis import analyse_campaign
+    from evals.preference.track_results import (
+        analyse_clips,
+        campaign_clips,
+        read_clip_list,
+        read_track_results,
+    )
+    from evals.preference.vote_io import load_votes, read_votes_file
+    from evals.report.report import write_report
+    from workbench.core import paths
+
+    rule = _rule(args)
+    names: list[str] = list(args.campaign)
+    votes = []
+    if args.votes:
+        every = read_votes_file(args.votes)
+        for name in names:
+            mine = [v for v in every if v.campaign == name]
+            if not mine:
+                found = ", ".join(sorted({v.campaign for v in every})[:10])
+                raise InputError(
+                    "campaign", name, f"no votes of this campaign in {args.votes} (it holds: {found})"
+                )
+            votes += mine
+    else:
+        from workbench.core.store import Store
+
+        for name in names:
+            votes += load_votes(Store(), name)
+    tracks = read_track_results(args.tracks) if args.tracks else []
+    clips = read_clip_list(args.clips) if args.clips else []
+    if args.analyze_clips:
+        from workbench.core.store import Store
+
+        for name in names:
+            clips += campaign_clips(Store(), name)
+    if clips:
+        print(f"analysing {len(clips)} clips for delivery checks ...")
+        tracks += analyse_clips(clips)
+    title = " + ".join(names)
+    analysis = analyse_campaign(
+        votes,
+        campaign=title,
+        baseline=args.baseline,
+        candidates=args.candidate,
+        rule=rule,
+        tracks=tracks,
+    )
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in "+".join(names))
+    out = Path(args.out) if args.out else paths.home() / "reports" / safe
+    tracker = None
+    if args.tracking != "off":
+        from workbench.core.tracking import Tracker
+
+        tracker = Tracker(
+            out / "tracking",
+            name=f"report-{safe}",
+            job_type="campaign-report",
+            config=dataclasses.asdict(rule),
+            mode=args.tracking,
+        )
+    try:
+        files = write_report(analysis, out, votes=votes, tracker=tracker)
+    finally:
+        if tracker is not None:
+            tracker.finish()
+    for d in analysis.decisions:
+        print(f"{d.genre:<14} {d.candidate:<20} {d.verdict:<16} {'; '.join(d.reasons)}")
+    for note in analysis.notes:
+        print(f"note: {note}")
+    print(f"report: {files.html}")
+    return 0
