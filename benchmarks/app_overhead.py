@@ -67,7 +67,7 @@ def main() -> int:
     from workbench.engine.engine import Engine
     from workbench.engine.requests import Text2Music
     from workbench.engine.tiny import ensure_tiny
-    from workbench.records import Recorder
+    from workbench.records import record
     from workbench.ui import build_app
     from workbench.ui.launch import ServeOptions, launch
 
@@ -80,13 +80,13 @@ def main() -> int:
     port = free_port()
     launch(demo, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)
     client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-    recorder = Recorder(Path(os.environ["WORKBENCH_HOME"]) / "direct", store)
+    direct_dir = Path(os.environ["WORKBENCH_HOME"]) / "direct"
 
     def direct(seed: int) -> None:
-        result = engine.run(
-            Text2Music(prompt="bench", duration_s=args.duration, steps=args.steps, seed=seed), record=False
-        )
-        recorder.record(result)  # the app records too, so both sides write the same files and rows
+        result = engine.run(Text2Music(prompt="bench", duration_s=args.duration, steps=args.steps, seed=seed))
+        record(
+            result, direct_dir, store=store
+        )  # the app records too, so both sides write the same files and rows
 
     def through_app(seed: int) -> None:
         client.predict(

@@ -5,7 +5,7 @@
                                                         # architecture with random weights (bf16)
 
 Variants, each timed on the same jobs (rounds alternate bare / batch variants so drift and contention hit all):
-- ``bare``: ``engine.run(job.request, record=False)`` for every job, results dropped: the floor.
+- ``bare``: ``engine.run(job.request)`` for every job, results dropped: the floor.
 - ``batch, QC and mastering off``: the runner, sidecars, tagged files, manifest, grouping disabled
   (max_group 1): the overhead this issue targets (<= 10 %).
 - ``batch, full QC + mastering``: the production path (evals analysis and delivery checks, genre mastering):
@@ -68,7 +68,7 @@ def time_bare(engine: Engine, plan: Plan) -> tuple[float, float]:
     _sync()
     t0 = time.perf_counter()
     for job in plan.jobs:
-        engine.run(job.request, record=False)
+        engine.run(job.request)
     _sync()
     elapsed = time.perf_counter() - t0
     return elapsed, elapsed

@@ -4,8 +4,8 @@
     python benchmarks/engine_overhead.py --full-size   # GPU: published turbo architecture, random weights, bf16
 
 Runs alternate (engine, direct, engine, direct, …) after a warm-up so drift and contention hit both equally;
-the ratio of medians is printed (target <= 1.03). Engine.run is timed without recording (files and store rows
-are the recorder's job and are timed separately).
+the ratio of medians is printed (target <= 1.03). Engine.run never records (files and store rows are
+``workbench.records``' job), so nothing but the engine is timed.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def compare(engine: Engine, request, repeats: int) -> tuple[float, float]:
         pipe(**kwargs, output_type="pt").audios.float().cpu().numpy()
 
     def via_engine() -> None:
-        engine.run(request, record=False)
+        engine.run(request)
 
     for fn in (via_engine, direct):  # warm-up
         fn()

@@ -88,7 +88,7 @@ def scale_sweep(
                     steps=cfg.preview_steps or None,
                     lora=LoraRef(str(adapter), scale),
                 )
-                result = engine.run(request, record=False)
+                result = engine.run(request)
                 path = write_audio(out / f"p{p_index}_seed{seed}_scale{scale:g}.wav", result.audio)
                 previews.append(Preview(prompt, seed, scale, path))
     return SweepResult(adapter, previews, checkpoint_table(run), _gaps_by_scale(cfg.data, previews))

@@ -55,7 +55,7 @@ def _frames(seconds: float) -> int:
     ],
 )
 def test_task_output_geometry(engine, src_wav, make, expected_s):
-    result = engine.run(make(str(src_wav)), record=False)
+    result = engine.run(make(str(src_wav)))
     assert result.ok
     audio = result.audio
     assert audio.sample_rate == 48_000
@@ -65,15 +65,13 @@ def test_task_output_geometry(engine, src_wav, make, expected_s):
 
 
 def test_batch_gives_one_take_per_seed(engine):
-    result = engine.run(
-        Text2Music(prompt="retail pop", duration_s=1.5, steps=2, seed=100, batch_size=3), record=False
-    )
+    result = engine.run(Text2Music(prompt="retail pop", duration_s=1.5, steps=2, seed=100, batch_size=3))
     assert [t.seed for t in result.takes] == [100, 101, 102]
     assert not np.array_equal(result.takes[0].audio.samples, result.takes[1].audio.samples)
 
 
 def test_defaults_are_resolved_into_the_recipe(engine):
-    result = engine.run(Text2Music(prompt="x", duration_s=1.0), record=False)
+    result = engine.run(Text2Music(prompt="x", duration_s=1.0))
     request = result.request
     assert request.steps == engine.info.steps and request.shift == engine.info.shift
     assert request.guidance_scale == engine.info.guidance_scale
@@ -82,18 +80,14 @@ def test_defaults_are_resolved_into_the_recipe(engine):
 
 def test_guidance_path_runs(engine):
     """The tiny model is not guidance-distilled, so guidance > 1 exercises APG with a doubled batch."""
-    plain = engine.run(
-        Text2Music(prompt="x", duration_s=1.0, steps=2, seed=1, guidance_scale=1.0), record=False
-    )
-    guided = engine.run(
-        Text2Music(prompt="x", duration_s=1.0, steps=2, seed=1, guidance_scale=7.0), record=False
-    )
+    plain = engine.run(Text2Music(prompt="x", duration_s=1.0, steps=2, seed=1, guidance_scale=1.0))
+    guided = engine.run(Text2Music(prompt="x", duration_s=1.0, steps=2, seed=1, guidance_scale=7.0))
     assert not np.array_equal(plain.audio.samples, guided.audio.samples)
 
 
 def test_progress_reports_every_step(engine):
     seen: list[Progress] = []
-    engine.run(Text2Music(prompt="x", duration_s=1.0, steps=4, seed=1), progress=seen.append, record=False)
+    engine.run(Text2Music(prompt="x", duration_s=1.0, steps=4, seed=1), progress=seen.append)
     assert [p.step for p in seen if p.stage == "denoising"] == [1, 2, 3, 4]
     assert seen[0].stage == "preparing" and seen[-1].stage == "done"
 
@@ -125,7 +119,7 @@ def test_cancel_before_start_runs_nothing(engine):
 
 def test_mono_and_off_rate_source_are_conformed_with_a_note(engine, tmp_path):
     src = write_tone(tmp_path / "mono8k.wav", duration_s=2.0, sample_rate=8000, channels=1)
-    result = engine.run(Extract(src=str(src), track="vocals", steps=1, seed=1), record=False)
+    result = engine.run(Extract(src=str(src), track="vocals", steps=1, seed=1))
     assert result.audio.samples.shape == (2, 96_000)
     assert any("mono duplicated" in n for n in result.notes)
     assert any("resampled 8000 Hz" in n for n in result.notes)

@@ -34,7 +34,7 @@ def adapters(engine, tmp_path_factory):
 
 
 def _run(engine, lora=None):
-    return engine.run(Text2Music(**REQ, lora=lora), record=False)
+    return engine.run(Text2Music(**REQ, lora=lora))
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +46,7 @@ def reference(engine, adapters, tiny_model_dir):
     pipe = AceStepPipeline.from_pretrained(tiny_model_dir)
     pipe.transformer.add_adapter(LoraConfig(r=RANK, lora_alpha=ALPHA, target_modules=TARGETS))
     set_peft_model_state_dict(pipe.transformer, adapters[0])
-    return (
-        Engine("tiny", pipeline=pipe, model_info=engine.info)
-        .run(Text2Music(**REQ), record=False)
-        .audio.samples
-    )
+    return Engine("tiny", pipeline=pipe, model_info=engine.info).run(Text2Music(**REQ)).audio.samples
 
 
 @pytest.mark.parametrize("layout", ["diffusers", "original", "unprefixed"])
@@ -65,7 +61,7 @@ def test_plain_diffusers_loads_original_format_at_half_strength(engine, adapters
     """The pitfall the engine guards against: diffusers ignores adapter_config.json's alpha."""
     pipe = AceStepPipeline.from_pretrained(tiny_model_dir)
     pipe.load_lora_weights(str(adapters[1]["original"]))
-    naive = Engine("tiny", pipeline=pipe, model_info=engine.info).run(Text2Music(**REQ), record=False)
+    naive = Engine("tiny", pipeline=pipe, model_info=engine.info).run(Text2Music(**REQ))
     assert not np.array_equal(naive.audio.samples, reference)
 
 

@@ -10,9 +10,10 @@ import pytest
 import scipy.signal
 from conftest import SR, tone
 
-from workbench.audio.mastering import MasteringSpec, master, record_in_sidecar
+from workbench.audio.mastering import MasteringSpec, master
 from workbench.core.audio_io import Audio
 from workbench.core.errors import InputError
+from workbench.records import append_mastering, mastering_entry
 
 
 def _music_like(seconds: float = 6.0, seed: int = 0) -> np.ndarray:
@@ -129,12 +130,12 @@ def test_bad_specs_name_the_field(spec: MasteringSpec, field: str) -> None:
     assert str(err.value).startswith(f"{field}=")
 
 
-def test_record_in_sidecar_appends(tmp_path) -> None:
+def test_append_mastering_to_a_sidecar_appends(tmp_path) -> None:
     sidecar = tmp_path / "take.json"
     sidecar.write_text(json.dumps({"request": {}, "take_index": 0}))
     result = master(Audio(tone(2.0, level=0.05), SR), MasteringSpec(target_lufs=-20.0))
-    record_in_sidecar(sidecar, result, tmp_path / "take_mastered.wav")
-    record_in_sidecar(sidecar, result, tmp_path / "take_mastered2.wav")
+    append_mastering(None, mastering_entry(result, tmp_path / "take_mastered.wav"), sidecar=sidecar)
+    append_mastering(None, mastering_entry(result, tmp_path / "take_mastered2.wav"), sidecar=sidecar)
     data = json.loads(sidecar.read_text())
     assert [m["path"] for m in data["mastering"]] == [
         str(tmp_path / "take_mastered.wav"),
@@ -143,4 +144,4 @@ def test_record_in_sidecar_appends(tmp_path) -> None:
     assert data["mastering"][0]["spec"]["target_lufs"] == -20.0
     assert data["mastering"][0]["after"]["integrated_lufs"] == pytest.approx(-20.0, abs=0.1)
     with pytest.raises(InputError):
-        record_in_sidecar(tmp_path / "missing.json", result, tmp_path / "x.wav")
+        append_mastering(None, mastering_entry(result, tmp_path / "x.wav"), sidecar=tmp_path / "missing.json")

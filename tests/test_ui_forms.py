@@ -8,8 +8,8 @@ import pytest
 
 from workbench.core.errors import InputError
 from workbench.core.genres import load_genres
-from workbench.engine.requests import Complete, Extend, Extract, Lego, Repaint
-from workbench.ui import actions, forms
+from workbench.engine.requests import Complete, Extend, Extract, Lego, Repaint, request_from_dict
+from workbench.ui import forms, tab_edit
 
 
 def test_genre_presets_cover_the_venues() -> None:
@@ -97,7 +97,10 @@ def test_edit_requests_for_every_operation() -> None:
         "track": "bass",
         "tracks": ["drums", "strings"],
     }
-    built = {op: actions.edit_request(op, "a.wav", fields, common) for op in actions.EDIT_OPERATIONS}
+    built = {
+        op: request_from_dict({"task": op, "src": "a.wav", **common, **tab_edit.operation_fields(op, fields)})
+        for op in tab_edit.EDIT_OPERATIONS
+    }
     assert isinstance(built["repaint"], Repaint) and built["repaint"].end_s == 2.0
     assert isinstance(built["extend"], Extend) and built["extend"].side == "left"
     assert isinstance(built["lego"], Lego) and built["lego"].track == "bass"
@@ -106,4 +109,4 @@ def test_edit_requests_for_every_operation() -> None:
     for request in built.values():
         request.validate()
     with pytest.raises(InputError, match=r"^operation='remix'"):
-        actions.edit_request("remix", "a.wav", fields, common)
+        tab_edit.operation_fields("remix", fields)

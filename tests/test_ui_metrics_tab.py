@@ -59,7 +59,9 @@ def test_metrics_tab_builds_in_the_app(engine: Any, tmp_path: Path) -> None:
 
 
 def test_analyse_uploads_and_runs_gives_metrics_and_delivery_per_genre(ctx: Any, tmp_path: Path) -> None:
-    result = ctx.run(Text2Music(prompt="calm pads", duration_s=2.0, steps=2, seed=3, genre="spa"))
+    result = ctx.workbench.generate(
+        Text2Music(prompt="calm pads", duration_s=2.0, steps=2, seed=3, genre="spa")
+    )
     run_id = result.takes[0].run_id
     assert run_id in [value for _label, value in mv.run_choices(ctx.store)]
     uploads = [str(lobby_track(tmp_path / "lobby.wav"))]

@@ -1,7 +1,8 @@
 """ACE Workbench: a research workbench around ACE-Step 1.5 on diffusers.
 
 The public API is small: ``Engine`` runs typed requests (``workbench.engine.requests``) and returns ``RunResult``s;
-``Recorder`` writes files, sidecars and store rows; ``Store`` is the shared SQLite store. Imports are lazy so that
+``record`` writes files, sidecars and store rows; ``Workbench`` (``workbench.services``) runs and records for the
+faces; ``Store`` is the shared SQLite store. Imports are lazy so that
 ``import workbench`` (and the CLI's ``--help``) stays fast and does not pull in torch.
 """
 
@@ -16,7 +17,9 @@ _LAZY = {
     "RunResult": "workbench.engine.engine",
     "Take": "workbench.engine.engine",
     "Progress": "workbench.engine.engine",
-    "Recorder": "workbench.records",
+    "record": "workbench.records",
+    "RecordedTake": "workbench.records",
+    "Workbench": "workbench.services",
     "Store": "workbench.core.store",
     "Tracker": "workbench.core.tracking",
 }

@@ -2,7 +2,10 @@
 
 The sidecar holds the fully resolved request (seed, steps, guidance, shift, duration), the take index inside
 its batch, the model (id, revision or local hash, device, dtype), the LoRA (file hash, rank, alpha, scale),
-timings, package versions and the git SHA of the workbench. ``replay`` rebuilds the request from it.
+timings, package versions and the git SHA of the workbench, and every mastering pass made of the take later.
+``record`` writes a result and returns what it wrote (``RecordedTake``); the engine's result is never changed.
+The store row keeps a copy of the sidecar (``recipe_json``); ``append_mastering`` updates both together.
+``replay`` rebuilds the request from a sidecar.
 """
 
 from __future__ import annotations
@@ -13,14 +16,21 @@ import os
 import platform
 import subprocess
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.core import audio_io, paths
+from workbench.core.errors import InputError
 from workbench.core.store import RunRow, Store
 from workbench.engine.requests import request_from_dict
+
+if TYPE_CHECKING:
+    from workbench.audio.mastering import MasteringResult
+    from workbench.engine.engine import Engine, RunResult, Take
 
 SIDECAR_VERSION = 1
 _PACKAGES = (
@@ -85,20 +95,33 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
-def sidecar_for(result: Any, take: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RecordedTake:
+    """Where one take was written: its audio file, its sidecar and its run id (the store row's id)."""
+
+    take: Take
+    path: str
+    sidecar: str
+    run_id: str
+
+
+def sidecar_for(result: RunResult, recorded: RecordedTake) -> dict[str, Any]:
     request = result.request
+    take = recorded.take
     return {
         "sidecar_version": SIDECAR_VERSION,
-        "run_id": take.run_id,
+        "run_id": recorded.run_id,
         "batch_id": result.batch_id,
         "take_index": take.index,
         "seed": take.seed,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "request": request.to_dict(),
         "model": result.model.to_dict(),
-        "lora": None if result.lora is None else {**result.lora.to_dict(), "scale": request.lora.scale},
+        "lora": None
+        if result.lora is None or request.lora is None
+        else {**result.lora.to_dict(), "scale": request.lora.scale},
         "audio": {
-            "path": take.path,
+            "path": recorded.path,
             "sample_rate": take.audio.sample_rate,
             "channels": take.audio.channels,
             "frames": take.audio.frames,
@@ -111,42 +134,40 @@ def sidecar_for(result: Any, take: Any) -> dict[str, Any]:
     }
 
 
-class Recorder:
-    """Writes each take as ``<out_dir>/<batch_id>_<take>.<fmt>`` plus ``.json``, and a store row per take."""
+def check_format(audio_format: str) -> str:
+    if audio_format not in audio_io.WRITE_FORMATS:
+        raise InputError("output format", audio_format, f"choose one of {', '.join(audio_io.WRITE_FORMATS)}")
+    return audio_format
 
-    def __init__(
-        self, out_dir: str | Path | None = None, store: Store | None = None, audio_format: str = "wav"
-    ):
-        self.out_dir = Path(out_dir) if out_dir is not None else paths.runs_dir()
-        self.store = store
-        if audio_format not in audio_io.WRITE_FORMATS:
-            from workbench.core.errors import InputError
 
-            raise InputError(
-                "output format", audio_format, f"choose one of {', '.join(audio_io.WRITE_FORMATS)}"
-            )
-        self.audio_format = audio_format
-
-    def record(self, result: Any) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        rows = []
-        for take in result.takes:
-            take.run_id = f"{result.batch_id}_{take.index}"
-            audio_path = self.out_dir / f"{take.run_id}.{self.audio_format}"
-            audio_io.write_audio(audio_path, take.audio)
-            take.path = str(audio_path)
-            sidecar_path = audio_path.with_suffix(".json")
-            sidecar = sidecar_for(result, take)
-            write_json_atomic(sidecar_path, sidecar)
-            take.sidecar = str(sidecar_path)
-            rows.append(run_row(result, take, sidecar))
-        if self.store is not None:
-            self.store.add_runs(rows)
+def record(
+    result: RunResult,
+    out_dir: str | Path | None = None,
+    audio_format: str = "wav",
+    store: Store | None = None,
+) -> list[RecordedTake]:
+    """Write each take as ``<out_dir>/<batch_id>_<take>.<fmt>`` plus ``.json``, and a store row per take."""
+    check_format(audio_format)
+    folder = Path(out_dir) if out_dir is not None else paths.runs_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    recorded, rows = [], []
+    for take in result.takes:
+        run_id = f"{result.batch_id}_{take.index}"
+        audio_path = folder / f"{run_id}.{audio_format}"
+        audio_io.write_audio(audio_path, take.audio)
+        written = RecordedTake(take, str(audio_path), str(audio_path.with_suffix(".json")), run_id)
+        sidecar = sidecar_for(result, written)
+        write_json_atomic(Path(written.sidecar), sidecar)
+        recorded.append(written)
+        rows.append(run_row(result, written, sidecar))
+    if store is not None:
+        store.add_runs(rows)
+    return recorded
 
 
 def run_row(
-    result: Any,
-    take: Any,
+    result: RunResult,
+    recorded: RecordedTake,
     sidecar: dict[str, Any],
     *,
     batch_id: str | None = None,
@@ -155,8 +176,9 @@ def run_row(
 ) -> RunRow:
     """The store row of one take. Batches pass their own batch id, QC status and the plan's model name."""
     request = result.request
+    take = recorded.take
     return RunRow(
-        id=take.run_id,
+        id=recorded.run_id,
         batch_id=batch_id or result.batch_id,
         take_index=take.index,
         created_at=sidecar["created_at"],
@@ -171,15 +193,66 @@ def run_row(
         lora_scale=request.lora.scale if request.lora else None,
         seed=take.seed,
         duration_s=take.audio.duration_s,
-        audio_path=take.path,
-        sidecar_path=take.sidecar,
-        recipe_json=json.dumps(sidecar, sort_keys=True, default=_json_default),
+        audio_path=recorded.path,
+        sidecar_path=recorded.sidecar,
+        recipe_json=_recipe_json(sidecar),
     )
 
 
-def load_sidecar(path: str | Path) -> dict[str, Any]:
-    from workbench.core.errors import InputError
+def _recipe_json(sidecar: dict[str, Any]) -> str:
+    return json.dumps(sidecar, sort_keys=True, default=_json_default)
 
+
+# Two faces of one app may master the same run at once; the sidecar is read, extended and written back.
+_MASTERING_LOCK = threading.Lock()
+
+
+def mastering_entry(result: MasteringResult, mastered_path: str | Path) -> dict[str, Any]:
+    """One mastering pass as the sidecar lists it: the numbers, the mastered file and when."""
+    return {
+        **result.to_dict(),
+        "path": str(mastered_path),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def append_mastering(
+    store: Store | None,
+    entry: dict[str, Any],
+    *,
+    run_id: str | None = None,
+    sidecar: str | Path | None = None,
+) -> dict[str, Any]:
+    """Append a mastering pass to a recorded take: its sidecar (key ``mastering``, a list) and its store row.
+
+    Give the run id (its row names the sidecar) or the sidecar (it names the run id). Both copies of the recipe
+    are rewritten together, so History (the row) and the result card (the file) show the same recipe.
+    Returns the updated sidecar.
+    """
+    path = _mastering_sidecar(store, run_id, sidecar)
+    with _MASTERING_LOCK:
+        data = load_sidecar(path)
+        data.setdefault("mastering", []).append(entry)
+        write_json_atomic(path, data)
+        row_id = run_id or data.get("run_id")
+        if store is not None and row_id:
+            store.update_recipe(str(row_id), _recipe_json(data))
+    return data
+
+
+def _mastering_sidecar(store: Store | None, run_id: str | None, sidecar: str | Path | None) -> Path:
+    if sidecar is None:
+        row = store.get_run(run_id) if store is not None and run_id else None
+        if row is None:
+            raise InputError("run_id", run_id, "no such run; pick one from the History tab")
+        sidecar = row.sidecar_path
+    path = Path(sidecar)
+    if not path.is_file():
+        raise InputError("sidecar", str(path), "no sidecar next to this take; master a recorded result")
+    return path
+
+
+def load_sidecar(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise InputError("sidecar", str(p), "file not found; give the .json written next to a result")
@@ -192,9 +265,8 @@ def load_sidecar(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def replay(sidecar: str | Path | dict[str, Any], engine: Any, *, record: bool = True) -> Any:
+def replay(sidecar: str | Path | dict[str, Any], engine: Engine) -> tuple[RunResult, int]:
     """Re-run a recorded result. Returns (RunResult, take_index): the take at that index reproduces the file."""
     data = sidecar if isinstance(sidecar, dict) else load_sidecar(sidecar)
     request = request_from_dict(data["request"])
-    result = engine.run(request, record=record)
-    return result, int(data["take_index"])
+    return engine.run(request), int(data["take_index"])

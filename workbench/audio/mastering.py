@@ -17,11 +17,8 @@ peak; any residue from inter-sample interpolation is removed with a small static
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -273,23 +270,3 @@ def master(audio: Audio, spec: MasteringSpec) -> MasteringResult:
     return MasteringResult(
         Audio(out, rate, list(audio.notes)), before, after, gain_db, notes, spec, reduction_db
     )
-
-
-def record_in_sidecar(
-    sidecar_path: str | Path, result: MasteringResult, mastered_path: str | Path
-) -> dict[str, Any]:
-    """Append this mastering pass to the take's JSON sidecar (key ``mastering``, a list). Returns the entry."""
-    from workbench.records import write_json_atomic
-
-    path = Path(sidecar_path)
-    if not path.is_file():
-        raise InputError("sidecar", str(path), "no sidecar next to this take; master a recorded result")
-    data = json.loads(path.read_text())
-    entry = {
-        **result.to_dict(),
-        "path": str(mastered_path),
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    data.setdefault("mastering", []).append(entry)
-    write_json_atomic(path, data)
-    return entry

@@ -10,13 +10,18 @@ from __future__ import annotations
 import datetime
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.batch import export, manifest, qc
 from workbench.batch.plan import Job
 from workbench.core.audio_io import Audio
 from workbench.core.genres import GenrePreset
-from workbench.records import write_json_atomic
+from workbench.records import RecordedTake, append_mastering, run_row, sidecar_for, write_json_atomic
+
+if TYPE_CHECKING:
+    from workbench.audio.mastering import MasteringResult
+    from workbench.core.store import Store
+    from workbench.engine.engine import RunResult, Take
 
 TRACKS_DIR = "tracks"
 REJECTED_DIR = "rejected"
@@ -34,7 +39,7 @@ class ItemWriter:
         batch_id: str,
         plan_source: str,
         settings: export.ExportSettings,
-        store: Any = None,
+        store: Store | None = None,
         process_index: int = 0,
     ) -> None:
         self.out_dir = out_dir
@@ -69,17 +74,15 @@ class ItemWriter:
     def commit(
         self,
         job: Job,
-        result: Any,
-        take: Any,
+        result: RunResult,
+        take: Take,
         audio: Audio,
-        mastering: Any,
+        mastering: MasteringResult | None,
         report: qc.QcReport,
         attempt: int,
         preset: GenrePreset | None,
     ) -> str:
         """Write the item and commit it with its manifest line. Returns the status ("ok" or "rejected")."""
-        from workbench.records import sidecar_for
-
         status = "rejected" if report.rejected else "ok"
         folder = self.out_dir / (REJECTED_DIR if report.rejected else TRACKS_DIR)
         folder.mkdir(parents=True, exist_ok=True)
@@ -93,10 +96,10 @@ class ItemWriter:
             artist=self.settings.artist,
         )
         export.write_tagged(path, audio, tags)
-        take.run_id = f"{self.batch_id}_{job.job_id}"
-        take.path = str(path)
-        take.sidecar = str(path.with_suffix(".json"))
-        sidecar = sidecar_for(result, take)
+        recorded = RecordedTake(
+            take, str(path), str(path.with_suffix(".json")), f"{self.batch_id}_{job.job_id}"
+        )
+        sidecar = sidecar_for(result, recorded)
         sidecar["batch"] = {
             "batch_id": self.batch_id,
             "plan": self.plan_source,
@@ -109,11 +112,12 @@ class ItemWriter:
             "qc": report.to_dict(),
             "process_index": self.process_index,
         }
-        if mastering is not None:
-            sidecar["mastering"] = [{**mastering.to_dict(), "path": str(path), "created_at": _now()}]
-        write_json_atomic(Path(take.sidecar), sidecar)
+        write_json_atomic(Path(recorded.sidecar), sidecar)
         if self.store is not None:
-            self._store_row(job, result, take, sidecar, status)
+            self._store_row(job, result, recorded, sidecar, status)
+        if mastering is not None:
+            entry = {**mastering.to_dict(), "path": str(path), "created_at": _now()}
+            append_mastering(self.store, entry, sidecar=recorded.sidecar)
         record = {
             "job_id": job.job_id,
             "index": job.index,
@@ -126,7 +130,7 @@ class ItemWriter:
             "plan_seed": job.seed,
             "qc_attempts": attempt,
             "path": str(path),
-            "sidecar": take.sidecar,
+            "sidecar": recorded.sidecar,
             "genre": job.request.genre,
             "request": job.request.to_dict(),
             "qc": {
@@ -168,10 +172,12 @@ class ItemWriter:
         }
         manifest.append_record(self.out_dir, self.process_index, record)
 
-    def _store_row(self, job: Job, result: Any, take: Any, sidecar: dict[str, Any], status: str) -> None:
-        from workbench.records import run_row
-
-        row = run_row(result, take, sidecar, batch_id=self.batch_id, status=status, model=job.model)
+    def _store_row(
+        self, job: Job, result: RunResult, recorded: RecordedTake, sidecar: dict[str, Any], status: str
+    ) -> None:
+        if self.store is None:
+            return
+        row = run_row(result, recorded, sidecar, batch_id=self.batch_id, status=status, model=job.model)
         # A row left by a run killed before its manifest line would collide with the redo; the redo replaces it.
         if self.store.get_run(row.id) is not None:
             self.store.delete_run(row.id, delete_files=False)

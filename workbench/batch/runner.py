@@ -204,7 +204,7 @@ class ShardRunner:
         for attempt in range(self.settings.retries + 1):
             try:
                 t0 = time.perf_counter()
-                result = engine.run(request, cancel=cancel, record=False)
+                result = engine.run(request, cancel=cancel)
                 self.timings["generate_s"] += time.perf_counter() - t0
                 return result
             except InputError:

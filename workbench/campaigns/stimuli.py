@@ -53,9 +53,9 @@ def generate_system(
     config: CampaignConfig, system: SystemSpec, engine: Any, store: Store, log: Log = print
 ) -> list[SourceClip]:
     from workbench.engine.requests import LoraRef, Text2Music
-    from workbench.records import Recorder
+    from workbench.records import record
 
-    recorder = Recorder(campaign_dir(config.name) / "sources" / system.name, store)
+    folder = campaign_dir(config.name) / "sources" / system.name
     params = dict(system.params)
     out = []
     for index, prompt in enumerate(config.prompts):
@@ -75,12 +75,11 @@ def generate_system(
             genre=config.genre,
         )
         log(f"generating {system.name} / {prompt.id} ({config.clips_per_prompt} take(s))")
-        result = engine.run(request, record=False)
+        result = engine.run(request)
         if not result.ok:
             raise InputError("system", system.name, f"generation stopped ({result.status}); run create again")
-        recorder.record(result)
-        for take in result.takes:
-            out.append(SourceClip(system.name, prompt.id, take.index, take.audio, take.path, take.run_id))
+        for r in record(result, folder, store=store):
+            out.append(SourceClip(system.name, prompt.id, r.take.index, r.take.audio, r.path, r.run_id))
     return out
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.engine.requests import TASKS, LoraRef, request_type
+
+if TYPE_CHECKING:
+    from workbench.services import Workbench
 
 TASK_CHOICES = ("text2music", "repaint", "extend", "cover", "lego", "extract", "complete", "audio_codes")
 
@@ -137,21 +140,14 @@ def request_from_args(args: argparse.Namespace) -> Any:
     return cls(**common)
 
 
-def _make_engine(
-    model: str, args: argparse.Namespace, out: str, audio_format: str = "wav", store: bool = True
-) -> Any:
+def make_workbench(model: str, args: argparse.Namespace, out: str, store: bool = True) -> Workbench:
+    """The CLI's Workbench: an engine from the model options, the default store and ``out`` for results."""
     from workbench.core.store import Store
     from workbench.engine.engine import Engine
-    from workbench.records import Recorder
+    from workbench.services import Workbench
 
-    recorder = Recorder(out, Store() if store else None, audio_format)
-    return Engine(
-        model,
-        device=args.device,
-        dtype=args.dtype,
-        offload=getattr(args, "offload", False),
-        recorder=recorder,
-    )
+    engine = Engine(model, device=args.device, dtype=args.dtype, offload=getattr(args, "offload", False))
+    return Workbench(engine, Store() if store else None, runs_dir=Path(out))
 
 
 def _print_progress(progress: Any) -> None:
@@ -164,12 +160,12 @@ def _print_progress(progress: Any) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     request = request_from_args(args)
     request.validate()  # fail on bad input before loading any model
-    engine = _make_engine(args.model, args, args.out, args.format, store=not args.no_store)
-    result = engine.run(request, progress=_print_progress)
-    for note in result.notes:
+    bench = make_workbench(args.model, args, args.out, store=not args.no_store)
+    run = bench.generate(request, audio_format=args.format, progress=_print_progress)
+    for note in run.result.notes:
         print(f"note: {note}")
-    for take in result.takes:
-        print(f"{take.path}  seed={take.seed}  {take.audio.duration_s:.2f} s  sidecar={take.sidecar}")
+    for t in run.takes:
+        print(f"{t.path}  seed={t.take.seed}  {t.take.audio.duration_s:.2f} s  sidecar={t.sidecar}")
     return 0
 
 
@@ -177,16 +173,17 @@ def run_replay(args: argparse.Namespace) -> int:
     import numpy as np
 
     from workbench.core import audio_io
-    from workbench.records import load_sidecar, replay
+    from workbench.engine.requests import request_from_dict
+    from workbench.records import load_sidecar
 
     data = load_sidecar(args.sidecar)
     model = args.model or data["model"]["name"]
-    engine = _make_engine(
-        model, args, args.out, Path(data["audio"]["path"] or "x.wav").suffix.lstrip(".") or "wav"
-    )
-    result, index = replay(data, engine)
-    take = result.takes[index]
-    print(f"{take.path}  seed={take.seed}")
+    bench = make_workbench(model, args, args.out)
+    audio_format = Path(data["audio"]["path"] or "x.wav").suffix.lstrip(".") or "wav"
+    run = bench.generate(request_from_dict(data["request"]), audio_format=audio_format)
+    recorded = run.takes[int(data["take_index"])]
+    take = recorded.take
+    print(f"{recorded.path}  seed={take.seed}")
     original = data["audio"].get("path")
     if original and Path(original).is_file() and original.endswith(".wav"):
         same = np.array_equal(audio_io.read_audio(original).samples, take.audio.samples)
@@ -198,4 +195,4 @@ def run_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["TASKS", "add_engine_options", "register", "request_from_args"]
+__all__ = ["TASKS", "add_engine_options", "make_workbench", "register", "request_from_args"]

@@ -64,7 +64,7 @@ def run_check(args: argparse.Namespace) -> int:
         from workbench.engine.requests import Text2Music
 
         engine = Engine(args.name)
-        result = engine.run(Text2Music(prompt="check", duration_s=2.0, steps=1, seed=0), record=False)
+        result = engine.run(Text2Music(prompt="check", duration_s=2.0, steps=1, seed=0))
         m = result.model
         print(
             f"loaded on {m.device} ({m.dtype}); 1-step test generation: {result.audio.duration_s:.1f} s of audio"

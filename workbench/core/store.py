@@ -113,6 +113,12 @@ class Store:
         row = self.connect().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return RunRow(**dict(row)) if row else None
 
+    def update_recipe(self, run_id: str, recipe_json: str) -> bool:
+        """Replace a run's copy of its sidecar (after the sidecar changed, e.g. a mastering pass)."""
+        with self.transaction() as conn:
+            cursor = conn.execute("UPDATE runs SET recipe_json = ? WHERE id = ?", (recipe_json, run_id))
+        return cursor.rowcount == 1
+
     def list_runs(
         self,
         *,

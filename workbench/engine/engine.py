@@ -2,8 +2,9 @@
 
 It resolves model defaults and seeds into the request (so the recorded recipe replays exactly), conforms and
 checks source audio before the model is touched, switches LoRA adapters, drives the diffusers pipeline with a
-step callback for progress and cancellation, restores untouched audio around repaint/extend windows, and hands
-the result to an optional recorder (files + sidecar + store row).
+step callback for progress and cancellation, and restores untouched audio around repaint/extend windows. Like a
+diffusers pipeline it returns its output and never saves it: ``workbench.records`` writes files, sidecars and
+store rows, and ``workbench.services`` is where the faces do both.
 """
 
 from __future__ import annotations
@@ -49,19 +50,16 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Take:
     """One audio result of a run (a batch of N gives N takes, each with its own seed)."""
 
     index: int
     seed: int
     audio: Audio
-    path: str | None = None
-    sidecar: str | None = None
-    run_id: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunResult:
     request: GenerationRequest  # fully resolved: seed, steps, guidance, shift, duration filled in
     status: str  # "ok" or "cancelled"
@@ -69,9 +67,12 @@ class RunResult:
     model: ModelInfo
     lora: AdapterInfo | None
     batch_id: str
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # the engine adds total_s as it returns
     notes: list[str] = field(default_factory=list)
     steps_done: int = 0
+    # Repaint/extend: the regenerated window [start, end) in seconds of the output; the source is kept outside
+    # it (beyond the crossfades). None for tasks that regenerate the whole clip.
+    edit_window_s: tuple[float, float] | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,19 +99,20 @@ class Engine:
         device: str | None = None,
         dtype: str | None = None,
         offload: bool = False,
-        recorder: Any = None,
         pipeline: Any = None,
         model_info: ModelInfo | None = None,
+        lock: threading.RLock | None = None,
     ) -> None:
         self.model_name = model
         self.device = device
         self.dtype = dtype
         self.offload = offload
-        self.recorder = recorder
         self._pipe = pipeline
         self._info = model_info
         self._adapter: AdapterInfo | None = None
-        self._lock = threading.RLock()
+        # An engine for a second model (a batch row naming another model) shares the app engine's lock, so the
+        # two pipelines never run at the same time.
+        self._lock = lock if lock is not None else threading.RLock()
 
     # --- model and adapters ------------------------------------------------------------------------------------
     def load(self) -> ModelInfo:
@@ -138,6 +140,11 @@ class Engine:
     @property
     def adapter(self) -> AdapterInfo | None:
         return self._adapter
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held for every load, adapter switch and run: the pipeline and its adapters are shared state."""
+        return self._lock
 
     def load_lora(self, source: str) -> AdapterInfo:
         with self._lock:
@@ -176,7 +183,6 @@ class Engine:
         *,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
-        record: bool = True,
     ) -> RunResult:
         request.validate()
         started = time.perf_counter()
@@ -188,10 +194,6 @@ class Engine:
             timings["prepare_s"] = time.perf_counter() - t0
             self._apply_lora(request)
             result = self._generate(request, prepared, progress, cancel, timings)
-        if record and self.recorder is not None and result.ok:
-            t0 = time.perf_counter()
-            self.recorder.record(result)
-            timings["record_s"] = time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - started
         if progress is not None and result.ok:
             progress(Progress("done", 1, 1))
@@ -274,4 +276,5 @@ class Engine:
             timings,
             list(prepared.notes),
             steps_done,
+            prepared.window_s,
         )

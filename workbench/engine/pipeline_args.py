@@ -9,7 +9,7 @@ the untouched source around the regenerated window (see splice.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from workbench.engine.requests import (
     StyleTransfer,
 )
 
+if TYPE_CHECKING:
+    from workbench.engine.engine import RunResult
+
 FRAMES_PER_LATENT = 1920  # 48 kHz / 25 latents per second
 
 
@@ -45,6 +48,13 @@ class Prepared:
     window: tuple[int, int] | None = None  # regenerated frames [start, end) in output coordinates
     crossfade: int = 0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def window_s(self) -> tuple[float, float] | None:
+        """The regenerated window in seconds, as the result reports it."""
+        if self.window is None:
+            return None
+        return self.window[0] / SAMPLE_RATE, self.window[1] / SAMPLE_RATE
 
 
 def _seconds_to_frames(seconds: float) -> int:
@@ -177,14 +187,51 @@ def finish(request: GenerationRequest, prepared: Prepared, generated: np.ndarray
     if prepared.window is None or prepared.source is None:
         return Audio(generated, SAMPLE_RATE)
     start, end = prepared.window
-    if isinstance(request, Extend):
-        # Lay the source out on the output timeline; the new region is silence there and fully generated.
-        source = np.zeros_like(generated)
-        offset = end if request.side == "left" else 0
-        source[:, offset : offset + prepared.source.shape[1]] = prepared.source
-    else:
-        source = prepared.source
+    source, _offset = _source_on_timeline(request, prepared.source, frames, prepared.window)
     keep = np.ones(frames, dtype=bool)
     keep[start:end] = False
     generated, _gain = splice.match_gain(generated, source, keep)
     return Audio(splice.splice_window(source, generated, start, end, prepared.crossfade), SAMPLE_RATE)
+
+
+def _source_on_timeline(
+    request: GenerationRequest, source: np.ndarray, frames: int, window: tuple[int, int]
+) -> tuple[np.ndarray, int]:
+    """The source laid out on the output timeline, and where it starts there.
+
+    Extend's new region is silence on that timeline (it is fully generated); extending to the left moves the
+    source right by the new material. Repaint's source already is the output timeline.
+    """
+    if not isinstance(request, Extend):
+        return source, 0
+    offset = window[1] if request.side == "left" else 0
+    laid = np.zeros((source.shape[0], frames), dtype=np.float32)
+    laid[:, offset : offset + source.shape[1]] = source
+    return laid, offset
+
+
+def preservation_report(result: RunResult) -> str:
+    """Check the engine's guarantee on this very result: samples outside the edited window equal the source.
+
+    Uses the window the engine reports (``result.edit_window_s``) and the conformed source of the request, and
+    leaves out the crossfades, which lie on the preserved side of each edge.
+    """
+    request = result.request
+    if result.edit_window_s is None or not result.takes or not isinstance(request, (Repaint, Extend)):
+        return ""
+    out = result.takes[0].audio.samples
+    frames = out.shape[1]
+    source = audio_io.load_conformed(request.src).samples
+    if request.duration_s is not None:
+        source = source[:, : _seconds_to_frames(request.duration_s)]
+    window = (_seconds_to_frames(result.edit_window_s[0]), _seconds_to_frames(result.edit_window_s[1]))
+    laid, offset = _source_on_timeline(request, source, frames, window)
+    fade = _seconds_to_frames(request.crossfade_ms / 1000.0)
+    keep = np.zeros(frames, dtype=bool)
+    keep[offset : offset + source.shape[1]] = True
+    keep[max(0, window[0] - fade) : min(frames, window[1] + fade)] = False
+    same = bool(np.array_equal(out[:, keep], laid[:, keep]))
+    kept_s = int(keep.sum()) / SAMPLE_RATE
+    return f"Preservation: {kept_s:.2f} s outside the edit are " + (
+        "**bit-identical** to the source" if same else "**NOT identical** to the source (please report this)"
+    )

@@ -19,8 +19,11 @@ their own list: ``build_app(engine, store, tabs=["workbench.ui.tab_history", my_
 
 ``ctx`` (``workbench.ui.context.TabContext``) gives a tab:
 - ``ctx.engine`` / ``ctx.require_engine()``: the shared Engine (the latter waits for the background load and
-  raises a readable error if the model failed); ``ctx.run(request, audio_format=, progress=, cancel=)`` runs and
-  records (files + sidecar + store rows under ``ctx.runs_dir``).
+  raises a readable error if the model failed).
+- ``ctx.workbench`` (``workbench.services.Workbench``): ``generate`` / ``edit(request, audio_format=, progress=,
+  cancel=)`` run and record (files + sidecar + store rows under ``ctx.runs_dir``); ``master``, ``stems``,
+  ``style_sweep``; ``source_path(upload, run_id)``: the audio a source task works on (an upload or a recorded run
+  id, never a typed server path).
 - ``ctx.store``, ``ctx.runs_dir``, ``ctx.temp_dir`` (served), ``ctx.loras_dir``, ``ctx.settings`` (AppSettings),
   ``ctx.mode``.
 - ``ctx.cancels``: per-session cancel flags. Pattern: ``run.click(arm, queue=False).then(work,
@@ -32,8 +35,7 @@ their own list: ``build_app(engine, store, tabs=["workbench.ui.tab_history", my_
   "style", "stems", "master".
 - ``ctx.on_model_ready(outputs, fn)``: fill components once per session when the model is ready;
   ``ctx.on_page_load(outputs, fn)``: refresh components on every page load (e.g. the newest runs).
-- ``ctx.separator()``: the app's demucs separator; ``ctx.source_path(upload, run_id)``: the audio a source task
-  works on (an upload or a recorded run id, never a typed server path).
+- ``ctx.separator()``: the app's demucs separator.
 - ``ctx.status``: the status-line Markdown (model, device, dtype, LoRA); refresh with ``ctx.model.status_line``.
 Rules: wrap handlers in ``ui_errors`` (every error becomes gr.Error with its message, never a traceback); give
 UI-only events ``api_visibility="private"``; run model/demucs work with ``concurrency_id=GPU_CONCURRENCY_ID``.

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from workbench.audio.mastering import MasteringSpec
-from workbench.engine.engine import RunResult
-from workbench.engine.requests import Text2Music
-from workbench.ui import actions, forms
+from workbench.engine.requests import Text2Music, request_from_dict
+from workbench.services import RecordedRun
+from workbench.ui import forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, ui_errors
 
 
-def _describe(result: RunResult, **extra: Any) -> dict[str, Any]:
+def _describe(run: RecordedRun, **extra: Any) -> dict[str, Any]:
+    result = run.result
     return {
         "status": result.status,
         "batch_id": result.batch_id,
@@ -27,11 +28,11 @@ def _describe(result: RunResult, **extra: Any) -> dict[str, Any]:
         "takes": [
             {
                 "run_id": t.run_id,
-                "seed": t.seed,
-                "duration_s": round(t.audio.duration_s, 3),
-                "sidecar": json.loads(Path(t.sidecar).read_text()) if t.sidecar else None,
+                "seed": t.take.seed,
+                "duration_s": round(t.take.audio.duration_s, 3),
+                "sidecar": json.loads(Path(t.sidecar).read_text()),
             }
-            for t in result.takes
+            for t in run.takes
         ],
         "timings": result.timings,
         "notes": result.notes,
@@ -43,15 +44,15 @@ def _common(prompt: str, seed: Any, steps: Any) -> dict[str, Any]:
     return forms.common_fields({"prompt": prompt, "seed": seed, "steps": steps, "instrumental": True})
 
 
-def _files(result: RunResult) -> list[str]:
-    return [str(t.path) for t in result.takes]
+def _files(run: RecordedRun) -> list[str]:
+    return [t.path for t in run.takes]
 
 
 def build(ctx: TabContext) -> None:
     import gradio as gr
 
     def source(audio: str | None, run_id: str | None) -> str:
-        return ctx.source_path(audio, run_id)
+        return ctx.workbench.source_path(audio, run_id)
 
     @ui_errors
     def generate(
@@ -91,8 +92,8 @@ def build(ctx: TabContext) -> None:
             batch_size=forms.optional_int("batch_size", batch_size) or 1,
             lora=forms.lora_from_name(ctx.loras_dir, lora or None, lora_scale),
         )
-        result = ctx.run(request, audio_format=forms.check_format(output_format))
-        return _files(result), _describe(result)
+        run = ctx.workbench.generate(request, audio_format=forms.check_format(output_format))
+        return _files(run), _describe(run)
 
     def window_edit(
         task: str,
@@ -106,11 +107,9 @@ def build(ctx: TabContext) -> None:
     ) -> tuple[list[str], dict[str, Any]]:
         """Repaint and extend: run, then report how much of the source outside the window was preserved."""
         src = source(audio, run_id)
-        request = actions.edit_request(task, src, params, _common(prompt, seed, steps))
-        result = ctx.run(request, audio_format=forms.check_format(output_format))
-        return _files(result), _describe(
-            result, preservation=actions.preservation_report(request, src, result)
-        )
+        request = request_from_dict({"task": task, "src": src, **params, **_common(prompt, seed, steps)})
+        run = ctx.workbench.edit(request, audio_format=forms.check_format(output_format))
+        return _files(run), _describe(run, preservation=run.preservation)
 
     @ui_errors
     def repaint(
@@ -154,8 +153,7 @@ def build(ctx: TabContext) -> None:
         output_format: str = "wav",
     ) -> tuple[list[str], dict[str, Any]]:
         src = source(audio, run_id)
-        sweep = actions.style_sweep(
-            ctx,
+        sweep = ctx.workbench.style_sweep(
             src,
             forms.parse_strengths(strengths),
             _common(prompt, seed, steps),
@@ -168,7 +166,7 @@ def build(ctx: TabContext) -> None:
     @ui_errors
     def stems(audio: str | None = None, run_id: str = "") -> tuple[list[str], dict[str, Any]]:
         src = source(audio, run_id)
-        out = actions.separate(ctx, ctx.separator(), src, run_id or None)
+        out = ctx.workbench.stems(ctx.separator(), src, run_id or None)
         return [*map(str, out.paths.values()), str(out.archive)], {
             "stems": {k: Path(v).name for k, v in out.paths.items()},
             "zip": out.archive.name,
@@ -192,10 +190,8 @@ def build(ctx: TabContext) -> None:
             fade_in_s=float(fade_in_s or 0.0),
             fade_out_s=float(fade_out_s or 0.0),
         )
-        out, result, recorded = actions.master_file(
-            ctx, src, spec, run_id or None, forms.check_format(output_format)
-        )
-        return str(out), {**result.to_dict(), "recorded_in_sidecar": recorded}
+        mastered = ctx.workbench.master(src, spec, run_id or None, forms.check_format(output_format))
+        return str(mastered.path), {**mastered.result.to_dict(), "recorded_in_sidecar": mastered.recorded}
 
     def text(name: str, value: str = "") -> Any:
         return gr.Textbox(value, label=name)

@@ -1,4 +1,5 @@
-"""What every tab gets: the ``TabContext`` (engine handle, store, folders, cancel flags, send-to bus, helpers).
+"""What every tab gets: the ``TabContext`` (engine handle, store, folders, the ``Workbench`` that runs and records,
+cancel flags, send-to bus, helpers).
 
 Nothing here holds per-user state at module level. Per-user things are keyed by Gradio's session hash
 (cancel flags) or live in ``gr.State`` inside the tabs.
@@ -9,18 +10,16 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.core import audio_io, paths
-from workbench.core.errors import InputError, WorkbenchError
+from workbench.core.errors import WorkbenchError
 from workbench.core.store import Store
-from workbench.engine.engine import Engine, Progress, RunResult
-from workbench.engine.requests import GenerationRequest
-from workbench.records import Recorder
+from workbench.engine.engine import Engine, Progress
+from workbench.services import Workbench
 
 log = logging.getLogger("workbench.ui")
 
@@ -233,6 +232,18 @@ class TabContext:
     status: Any = None  # the status-line Markdown; tabs refresh it after runs that may change the LoRA
     ready_hooks: list[tuple[list[Any], Callable[[], list[Any]]]] = field(default_factory=list)
     load_hooks: list[tuple[list[Any], Callable[[], Any]]] = field(default_factory=list)
+    # What the tabs and API endpoints call to run, record, master and separate (built from the fields above).
+    workbench: Workbench = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.workbench = Workbench(
+            self.engine,
+            self.store,
+            runs_dir=self.runs_dir,
+            temp_dir=self.temp_dir,
+            ready=self.require_engine,
+            progress_hook=self.settings.progress_hook,
+        )
 
     # --- model --------------------------------------------------------------------------------------------
     def require_engine(self) -> Engine:
@@ -263,52 +274,8 @@ class TabContext:
         """Run ``fn`` on every page load (e.g. show the newest runs); private, never an API endpoint."""
         self.load_hooks.append((outputs, fn))
 
-    # --- runs -----------------------------------------------------------------------------------------------
-    def run(
-        self,
-        request: GenerationRequest,
-        *,
-        audio_format: str = "wav",
-        progress: Callable[[Progress], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> RunResult:
-        """Validate, run on the shared engine and record (files + sidecars + store rows) in ``audio_format``."""
-        request.validate()  # before waiting for the model: bad input is reported at once
-        recorder = Recorder(self.runs_dir, self.store, audio_format)
-        engine = self.require_engine()
-        hook = self.settings.progress_hook
-
-        def on_progress(p: Progress) -> None:
-            if hook is not None:
-                hook(p)
-            if progress is not None:
-                progress(p)
-
-        result = engine.run(request, progress=on_progress, cancel=cancel, record=False)
-        if result.ok:
-            recorder.record(result)
-        return result
-
-    def source_path(self, upload: str | None, run_id: str | None = None) -> str:
-        """The audio a source task works on: an upload (Gradio's own temp copy) or a recorded run id."""
-        run_id = (run_id or "").strip()
-        if run_id:
-            row = self.store.get_run(run_id)
-            if row is None:
-                raise InputError("run_id", run_id, "no such run; pick one from the History tab")
-            if not Path(row.audio_path).is_file():
-                raise InputError("run_id", run_id, f"the audio file of this run is gone ({row.audio_path})")
-            return row.audio_path
-        if upload:
-            return str(upload)
-        raise InputError("source", None, "upload an audio file, or send a result here from another tab")
-
     def new_temp_dir(self, prefix: str) -> Path:
-        folder = (
-            self.temp_dir / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{threading.get_ident() % 10000:04d}"
-        )
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return self.workbench.new_temp_dir(prefix)
 
     def read(self, path: str) -> audio_io.Audio:
         return audio_io.load_conformed(path)

@@ -3,13 +3,13 @@ download, and the payload that "send to" and "reuse settings" read."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench.core.audio_io import Audio
-from workbench.engine.engine import RunResult, Take
+from workbench.engine.engine import RunResult
+from workbench.records import RecordedTake
 from workbench.ui import media
 from workbench.ui.context import TabContext, take_payload
 
@@ -81,7 +81,7 @@ def result_card(ctx: TabContext, prefix: str, index: int, *, buttons: bool = Tru
 def card_values(
     ctx: TabContext,
     result: RunResult,
-    take: Take,
+    recorded: RecordedTake,
     *,
     label: str = "",
     target_lufs: float | None = None,
@@ -92,23 +92,24 @@ def card_values(
 
     folder = ctx.temp_dir / "images"
     request = result.request
-    recipe = Path(take.sidecar).read_text() if take.sidecar else json.dumps(request.to_dict(), indent=2)
+    take = recorded.take
+    recipe = Path(recorded.sidecar).read_text()
     summary = media.summary_line(
         take.audio, bpm=request.bpm, keyscale=request.keyscale, target_lufs=target_lufs
     )
     if extra_summary:
         summary += f"  \n{extra_summary}"
-    title = f"**{label or f'Take {take.index + 1}'}** · seed {take.seed} · run `{take.run_id}`"
+    title = f"**{label or f'Take {take.index + 1}'}** · seed {take.seed} · run `{recorded.run_id}`"
     return [
         gr.Group(visible=True),
         title,
-        take.path,
+        recorded.path,
         media.waveform_png(take.audio, folder, region_s=region_s),
         media.spectrogram_png(take.audio, folder),
         summary,
         recipe,
-        take.path,
-        take_payload(take.run_id, str(take.path), request.to_dict()),
+        recorded.path,
+        take_payload(recorded.run_id, recorded.path, request.to_dict()),
     ]
 
 

@@ -3,7 +3,8 @@
 A thin face on ``workbench.batch`` (the CLI runs the same ``run_batch``). Plans are kept in
 ``WORKBENCH_HOME/plans`` and batches in ``WORKBENCH_HOME/batches/<name>``, so a batch stopped here (or in the
 CLI) resumes by running the same plan into the same name. Rows without a model use the model box, which defaults
-to the app's model so the loaded pipeline is reused; a row naming another model loads it for the batch.
+to the app's model so the loaded pipeline is reused; a row naming another model loads it for the batch, under
+the app engine's lock (see ``Workbench.batch_engine``).
 """
 
 from __future__ import annotations
@@ -106,29 +107,10 @@ def run_plan(
     cancel: threading.Event | None = None,
 ) -> Any:
     """Run (or resume) a plan into ``batches/<out_name>`` on the app's engine. Returns the BatchResult."""
-    from workbench.batch import load_plan, run_batch
-    from workbench.batch.distributed import ProcessInfo
-    from workbench.engine.engine import Engine
+    from workbench.batch import load_plan
 
     plan = load_plan(plan_path(plan_name), model=model or None)
-    out = batch_folder(out_name)
-
-    def make_engine(name: str) -> Engine:
-        if name == ctx.engine.model_name:
-            return ctx.require_engine()
-        engine = Engine(name)
-        engine.load()
-        return engine
-
-    return run_batch(
-        plan,
-        out,
-        make_engine=make_engine,
-        store=ctx.store,
-        progress=progress,
-        cancel=cancel,
-        process=ProcessInfo(0, 1, None, lambda: None),
-    )
+    return ctx.workbench.run_batch(plan, batch_folder(out_name), progress, cancel)
 
 
 def manifest_rows(out_name: str) -> tuple[str, Any]:

@@ -9,8 +9,9 @@ from typing import Any
 import gradio as gr
 
 from workbench.core import audio_io
-from workbench.engine.requests import TRACK_NAMES
-from workbench.ui import actions, forms
+from workbench.core.errors import InputError
+from workbench.engine.requests import DEFAULT_CROSSFADE_MS, TRACK_NAMES, request_from_dict
+from workbench.ui import forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
 from workbench.ui.results import audio_preview, card_values, result_card, source_picker
 
@@ -28,6 +29,29 @@ _OPERATION_HELP = {
 }
 
 
+EDIT_OPERATIONS = ("repaint", "extend", "lego", "extract", "complete")
+
+
+def operation_fields(op: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The fields of one Edit operation out of the whole form (which shows every operation's fields)."""
+    if op in ("repaint", "extend"):
+        window: dict[str, Any] = (
+            {"start_s": float(values["start_s"]), "end_s": float(values["end_s"])}
+            if op == "repaint"
+            else {"side": str(values["side"]), "extend_s": float(values["extend_s"])}
+        )
+        return {**window, "crossfade_ms": float(values.get("crossfade_ms", DEFAULT_CROSSFADE_MS))}
+    if op == "lego":
+        end = values.get("end_s")
+        start = float(values.get("start_s") or 0.0)
+        return {"track": str(values["track"]), "start_s": start, "end_s": float(end) if end else None}
+    if op == "extract":
+        return {"track": str(values["track"])}
+    if op == "complete":
+        return {"tracks": tuple(values.get("tracks") or ())}
+    raise InputError("operation", op, f"choose one of {', '.join(EDIT_OPERATIONS)}")
+
+
 def build(ctx: TabContext) -> None:
     with gr.Row():
         with gr.Column(scale=3):
@@ -41,7 +65,7 @@ def build(ctx: TabContext) -> None:
             )
         with gr.Column(scale=2):
             operation = gr.Radio(
-                list(actions.EDIT_OPERATIONS), value="repaint", label="Operation", elem_id="edit-operation"
+                list(EDIT_OPERATIONS), value="repaint", label="Operation", elem_id="edit-operation"
             )
             help_text = gr.Markdown(_OPERATION_HELP["repaint"])
             with gr.Row():
@@ -78,7 +102,7 @@ def build(ctx: TabContext) -> None:
     def show_region(audio: str | None, run_id: str, op: str, start: float, end: float) -> Any:
         if not audio and not run_id:
             return None
-        clip = audio_io.load_conformed(ctx.source_path(audio, run_id))
+        clip = audio_io.load_conformed(ctx.workbench.source_path(audio, run_id))
         # Only repaint and lego act on a window of the source; extend's new material lies outside it.
         band = (float(start or 0), float(end or 0)) if op in ("repaint", "lego") else None
         return audio_preview(ctx, clip, band if band and band[1] > band[0] else None)
@@ -112,46 +136,41 @@ def build(ctx: TabContext) -> None:
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),
     ) -> list[Any]:
-        path = ctx.source_path(audio, run_id)
+        path = ctx.workbench.source_path(audio, run_id)
         common = forms.common_fields(
             {"prompt": text, "seed": sd_seed, "steps": n_steps, "instrumental": True}
         )
-        req = actions.edit_request(
-            op,
-            path,
-            {
-                "start_s": start,
-                "end_s": end,
-                "crossfade_ms": fade,
-                "side": sd,
-                "extend_s": ext,
-                "track": trk,
-                "tracks": trks,
-            },
-            common,
-        )
-        result = ctx.run(
+        form = {
+            "start_s": start,
+            "end_s": end,
+            "crossfade_ms": fade,
+            "side": sd,
+            "extend_s": ext,
+            "track": trk,
+            "tracks": trks,
+        }
+        req = request_from_dict({"task": op, "src": path, **common, **operation_fields(op, form)})
+        run = ctx.workbench.edit(
             req,
             audio_format=forms.check_format(fmt),
             progress=progress_adapter(progress),
             cancel=ctx.cancels.get(session_key(request, TAB_ID)),
         )
+        result = run.result
         if not result.ok:
             return [f"**Cancelled** after {result.steps_done} of {result.request.steps} steps."] + [
                 gr.skip()
             ] * (1 + len(after.outputs))
-        take = result.takes[0]
-        band: tuple[float, float] | None = None
-        if op in ("repaint", "lego") and end:
+        # Repaint/extend: the window the engine regenerated; lego's window is the request's (it is not spliced).
+        band = result.edit_window_s
+        if op == "lego" and end:
             band = (float(start or 0), float(end))
-        elif op == "extend":
-            src_s = take.audio.duration_s - float(ext)
-            band = (src_s, take.audio.duration_s) if sd == "right" else (0.0, float(ext))
-        report = actions.preservation_report(req, path, result)
         return [
             f"**Done:** {op} done in {result.timings.get('total_s', 0):.1f} s",
             path,
-            *card_values(ctx, result, take, label=f"After {op}", region_s=band, extra_summary=report),
+            *card_values(
+                ctx, result, run.takes[0], label=f"After {op}", region_s=band, extra_summary=run.preservation
+            ),
         ]
 
     inputs = [

@@ -173,12 +173,13 @@ def build(ctx: TabContext) -> None:
             batch_size=int(values["batch_size"]),
             lora=lora_ref,
         )
-        result = ctx.run(
+        run = ctx.workbench.generate(
             req,
             audio_format=forms.check_format(values["audio_format"]),
             progress=progress_adapter(progress),
             cancel=ctx.cancels.get(session_key(request, TAB_ID)),
         )
+        result = run.result
         if not result.ok:
             return [
                 f"**Cancelled** after {result.steps_done} of {result.request.steps} steps; nothing was saved."
@@ -190,8 +191,8 @@ def build(ctx: TabContext) -> None:
             + "".join(f"  \nnote: {n}" for n in result.notes)
         ]
         for i, card in enumerate(cards):
-            if i < len(result.takes):
-                out += card_values(ctx, result, result.takes[i], target_lufs=target)
+            if i < len(run.takes):
+                out += card_values(ctx, result, run.takes[i], target_lufs=target)
             else:
                 out += card.hidden()
         return out

@@ -6,7 +6,7 @@ from typing import Any
 
 from workbench.audio.mastering import CEILING_MODES, MasteringSpec
 from workbench.core.genres import load_genres
-from workbench.ui import actions, forms
+from workbench.ui import forms
 from workbench.ui.context import TabContext, ui_errors
 from workbench.ui.results import audio_preview, source_picker
 
@@ -78,7 +78,7 @@ def build(ctx: TabContext) -> None:
     def ui_master(
         audio: str | None, run_id: str, lufs: Any, tp: Any, fin: Any, fout: Any, how: str, fmt: str
     ) -> list[Any]:
-        path = ctx.source_path(audio, run_id)
+        path = ctx.workbench.source_path(audio, run_id)
         spec = MasteringSpec(
             target_lufs=forms.optional_float("target_lufs", lufs),
             true_peak_dbtp=forms.optional_float("true_peak_dbtp", tp),
@@ -86,14 +86,17 @@ def build(ctx: TabContext) -> None:
             fade_out_s=float(fout or 0.0),
             ceiling_mode=how,
         )
-        out, result, recorded = actions.master_file(ctx, path, spec, run_id or None, forms.check_format(fmt))
-        where = "recorded in the take's sidecar" if recorded else "an upload, so nothing was recorded"
+        mastered = ctx.workbench.master(path, spec, run_id or None, forms.check_format(fmt))
+        result = mastered.result
+        where = (
+            "recorded in the take's sidecar" if mastered.recorded else "an upload, so nothing was recorded"
+        )
         notes = "".join(f"  \nnote: {n}" for n in result.notes)
         return [
             f"**Done:** {result.summary()} — {where}{notes}",
             _table(result.before, result.after),
             path,
-            str(out),
+            str(mastered.path),
             audio_preview(ctx, result.audio),
         ]
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from workbench.audio.stems import STEM_NAMES
-from workbench.ui import actions
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, ui_errors
 from workbench.ui.results import source_picker
 
@@ -39,8 +38,8 @@ def build(ctx: TabContext) -> None:
 
     @ui_errors
     def ui_separate(audio: str | None, run_id: str) -> list[Any]:
-        path = ctx.source_path(audio, run_id)
-        out = actions.separate(ctx, ctx.separator(), path, run_id or None)
+        path = ctx.workbench.source_path(audio, run_id)
+        out = ctx.workbench.stems(ctx.separator(), path, run_id or None)
         return [
             f"**Done:** {len(out.paths)} stems from {Path(path).name}",
             *[str(out.paths.get(name)) if name in out.paths else None for name in STEM_NAMES],

@@ -8,7 +8,7 @@ from typing import Any
 # module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
 import gradio as gr
 
-from workbench.ui import actions, forms
+from workbench.ui import forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
 from workbench.ui.results import card_values, result_card, source_picker
 
@@ -79,10 +79,9 @@ def build(ctx: TabContext) -> None:
         request: Any,
         progress: Any,
     ) -> list[Any]:
-        path = ctx.source_path(audio, run_id)
+        path = ctx.workbench.source_path(audio, run_id)
         common = forms.common_fields({"prompt": text, "seed": sd, "steps": n_steps, "instrumental": True})
-        results = actions.style_sweep(
-            ctx,
+        results = ctx.workbench.style_sweep(
             path,
             values,
             common,
@@ -91,14 +90,16 @@ def build(ctx: TabContext) -> None:
             progress_adapter(progress),
             ctx.cancels.get(session_key(request, TAB_ID)),
         )
-        head = f"**Done:** {len(results)} render(s), seed {results[0][1].request.seed}" if results else ""
+        head = (
+            f"**Done:** {len(results)} render(s), seed {results[0][1].result.request.seed}" if results else ""
+        )
         if len(results) < len(values):
             head = f"**Cancelled** after {len(results)} of {len(values)} renders. " + head
         out: list[Any] = [head]
         for i, card in enumerate(cards):
             if i < len(results):
-                s, result = results[i]
-                out += card_values(ctx, result, result.takes[0], label=f"Strength {s:g}")
+                s, run = results[i]
+                out += card_values(ctx, run.result, run.takes[0], label=f"Strength {s:g}")
             else:
                 out += card.hidden()
         return out
