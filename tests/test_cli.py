@@ -130,3 +130,26 @@ def test_env(capsys):
     assert main(["env"]) == 0
     out = capsys.readouterr().out
     assert "torch" in out and "workbench home" in out
+
+
+def test_master_a_recorded_run(tiny_model_dir, tmp_path, capsys):
+    from workbench.core.store import Store
+
+    assert (
+        main(["generate", "--model", "tiny", "--steps", "2", "--duration", "2", "--out", str(tmp_path)]) == 0
+    )
+    sidecar = next(tmp_path.glob("*.json"))
+    run_id = json.loads(sidecar.read_text())["run_id"]
+    capsys.readouterr()
+    assert main(["master", run_id, "--genre", "spa", "--true-peak", "-2", "--fade-out", "0.5"]) == 0
+    mastered = tmp_path / f"{run_id}_mastered.wav"
+    assert str(mastered) in capsys.readouterr().out and mastered.is_file()
+    data = json.loads(sidecar.read_text())
+    spec = data["mastering"][0]["spec"]
+    assert (spec["target_lufs"], spec["true_peak_dbtp"], spec["fade_out_s"]) == (-22.0, -2.0, 0.5)
+    row = Store().get_run(run_id)
+    assert row is not None and row.recipe == data
+    assert main(["master", "no-such-run"]) == 2
+    assert "run_id='no-such-run': no such run" in capsys.readouterr().err
+    assert main(["master", run_id, "--target-lufs", "loud"]) == 2
+    assert "target_lufs='loud'" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from workbench.core.errors import WorkbenchError
 SUBCOMMAND_MODULES = [
     "workbench.cli.generate",
     "workbench.cli.models",
+    "workbench.cli.master",
     "workbench.cli.env",
     "workbench.cli.app",
     "workbench.cli.lora",
