@@ -87,7 +87,11 @@ def render(
     guidance_scale: float,
     shift: float,
 ) -> np.ndarray:
-    """One fixed-seed take through the pipeline with the live adapter at ``scale`` (0 = base model exactly)."""
+    """One fixed-seed take through the pipeline with the live adapter at ``scale`` (0 = base model exactly).
+
+    It calls the trainer's own pipeline, not the engine: the adapter is the PEFT module being trained, which exists
+    only in that pipeline until a checkpoint is saved (docs/lora.md, "The trainer's own model").
+    """
     was_training = pipe.transformer.training
     pipe.transformer.eval()
     generator = torch.Generator("cpu").manual_seed(seed)

@@ -1,8 +1,10 @@
 """The LoRA tab's training half, without Gradio: the form -> a TrainConfig, and one background training per app.
 
 Training runs ``lora.train`` in a worker thread with a stop Event; the tab polls ``TrainingJobs.snapshot()`` on a
-timer, so no Gradio worker is held for the length of a run. The trainer loads its own copy of the model (the
-app's engine keeps serving Generate meanwhile). Runs are read back from disk by ``lora.runs``.
+timer, so no Gradio worker is held for the length of a run. The trainer loads its own copy of the model and
+does not take the app engine's lock: it adds a PEFT adapter to that copy and trains it for minutes to hours, which
+on the engine's pipeline would change what Generate renders and would hold Generate up for the whole run (see
+docs/lora.md, "The trainer's own model"). Runs are read back from disk by ``lora.runs``.
 """
 
 from __future__ import annotations
