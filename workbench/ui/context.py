@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.core import audio_io, paths
 from workbench.core.errors import InputError, WorkbenchError
@@ -21,6 +21,9 @@ from workbench.core.store import Store
 from workbench.engine.engine import Engine, Progress, RunResult
 from workbench.engine.requests import GenerationRequest
 from workbench.records import Recorder
+
+if TYPE_CHECKING:
+    from lora.jobs import TrainingJobs
 
 log = logging.getLogger("workbench.ui")
 
@@ -233,6 +236,7 @@ class TabContext:
     status: Any = None  # the status-line Markdown; tabs refresh it after runs that may change the LoRA
     ready_hooks: list[tuple[list[Any], Callable[[], list[Any]]]] = field(default_factory=list)
     load_hooks: list[tuple[list[Any], Callable[[], Any]]] = field(default_factory=list)
+    lora_jobs: TrainingJobs | None = None  # set by the LoRA tab: its one training at a time, for tests
 
     # --- model --------------------------------------------------------------------------------------------
     def require_engine(self) -> Engine:
