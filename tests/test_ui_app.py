@@ -18,6 +18,74 @@ from workbench.core.errors import InputError
 gradio_client = pytest.importorskip("gradio_client")
 
 
+# The public API, parameter by parameter: (name, default, component, Python type). Scripts depend on it.
+API_SCHEMA = {
+    "/extend": [
+        ("audio", None, "File", "filepath"),
+        ("run_id", "", "Textbox", "str"),
+        ("side", "right", "Textbox", "str"),
+        ("extend_s", 10, "Number", "float"),
+        ("prompt", "", "Textbox", "str"),
+        ("crossfade_ms", 50, "Number", "float"),
+        ("seed", None, "Number", "float"),
+        ("steps", None, "Number", "float"),
+        ("output_format", "wav", "Textbox", "str"),
+    ],
+    "/generate": [
+        ("prompt", "", "Textbox", "str"),
+        ("lyrics", "", "Textbox", "str"),
+        ("instrumental", True, "Checkbox", "bool"),
+        ("duration_s", 30, "Number", "float"),
+        ("bpm", None, "Number", "float"),
+        ("keyscale", "auto", "Textbox", "str"),
+        ("time_signature", "auto", "Textbox", "str"),
+        ("steps", None, "Number", "float"),
+        ("guidance_scale", None, "Number", "float"),
+        ("shift", None, "Number", "float"),
+        ("seed", None, "Number", "float"),
+        ("batch_size", 1, "Number", "float"),
+        ("genre", "", "Textbox", "str"),
+        ("lora", "", "Textbox", "str"),
+        ("lora_scale", 1.0, "Number", "float"),
+        ("output_format", "wav", "Textbox", "str"),
+    ],
+    "/master": [
+        ("audio", None, "File", "filepath"),
+        ("run_id", "", "Textbox", "str"),
+        ("target_lufs", -18.0, "Number", "float"),
+        ("true_peak_dbtp", -1.0, "Number", "float"),
+        ("fade_in_s", 0.0, "Number", "float"),
+        ("fade_out_s", 0.0, "Number", "float"),
+        ("output_format", "wav", "Textbox", "str"),
+    ],
+    "/repaint": [
+        ("audio", None, "File", "filepath"),
+        ("run_id", "", "Textbox", "str"),
+        ("start_s", 0, "Number", "float"),
+        ("end_s", 1, "Number", "float"),
+        ("prompt", "", "Textbox", "str"),
+        ("crossfade_ms", 50, "Number", "float"),
+        ("seed", None, "Number", "float"),
+        ("steps", None, "Number", "float"),
+        ("output_format", "wav", "Textbox", "str"),
+    ],
+    "/stems": [
+        ("audio", None, "File", "filepath"),
+        ("run_id", "", "Textbox", "str"),
+    ],
+    "/style_transfer": [
+        ("audio", None, "File", "filepath"),
+        ("run_id", "", "Textbox", "str"),
+        ("prompt", "", "Textbox", "str"),
+        ("strengths", "0.5", "Textbox", "str"),
+        ("reference", None, "File", "filepath"),
+        ("seed", None, "Number", "float"),
+        ("steps", None, "Number", "float"),
+        ("output_format", "wav", "Textbox", "str"),
+    ],
+}
+
+
 @pytest.fixture(scope="module")
 def demucs_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from workbench.audio.stems import build_tiny_demucs
@@ -56,6 +124,20 @@ def test_all_tabs_build_and_endpoints_are_named(app, client) -> None:
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     # Exactly these: UI-only events are private, not part of the scriptable surface.
     assert endpoints == {"/generate", "/repaint", "/extend", "/style_transfer", "/stems", "/master"}
+
+
+def test_api_schema_keeps_its_names_defaults_and_types(client) -> None:
+    """The hidden inputs are generated from the endpoint signatures; the schema clients see must not move."""
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    schema = {
+        name: [
+            (p["parameter_name"], p["parameter_default"], p["component"], p["python_type"]["type"])
+            for p in endpoint["parameters"]
+        ]
+        for name, endpoint in api.items()
+    }
+    assert schema == API_SCHEMA
+    assert all(p["parameter_has_default"] for e in api.values() for p in e["parameters"])
 
 
 def test_generate_endpoint_records_takes(first_run, app) -> None:
