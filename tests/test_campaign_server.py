@@ -319,3 +319,20 @@ def test_share_in_rater_mode_needs_no_auth_but_the_full_app_does(tmp_path):
         app.close()
     with pytest.raises(InputError, match="--auth"):
         build_from_args(parse(["app", "--mode", "full", "--share", "--model", "tiny"]))
+
+
+def test_without_a_name_the_newest_open_campaign_is_served(tmp_path, monkeypatch):
+    from workbench.core.errors import InputError
+    from workbench.ui.rater import pick_campaign
+
+    monkeypatch.delenv("WORKBENCH_CAMPAIGN", raising=False)
+    store = Store(tmp_path / "own.sqlite")
+    with pytest.raises(InputError, match="no open campaign"):
+        pick_campaign(store, None)
+    create(store, tmp_path / "a", name="srv-older", raters=1, quota=10)
+    create(store, tmp_path / "b", name="srv-newer", raters=1, quota=10)
+    assert pick_campaign(store, None) == "srv-newer"
+    db.set_status(store, "srv-newer", "closed")
+    assert pick_campaign(store, None) == "srv-older"
+    monkeypatch.setenv("WORKBENCH_CAMPAIGN", "srv-newer")
+    assert pick_campaign(store, None) == "srv-newer" and pick_campaign(store, "x") == "x"

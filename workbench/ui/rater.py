@@ -129,10 +129,7 @@ def pick_campaign(store: Store, campaign: str | None) -> str:
     campaign = campaign or os.environ.get("WORKBENCH_CAMPAIGN")
     if campaign:
         return campaign
-    rows = store.connect().execute(
-        "SELECT name FROM campaigns WHERE status = 'open' ORDER BY created_at DESC"
-    )
-    names = [r[0] for r in rows]
+    names = db.open_campaigns(store)
     if not names:
         raise InputError(
             "campaign", None, "no open campaign: create one with `workbench campaign create FILE.yaml`"
