@@ -1,7 +1,8 @@
 """Entry point: ``python app.py [--model turbo] [--host 127.0.0.1] [--port 7860] [--auth user:pass] ...``.
 
 Also the Hugging Face Spaces entry (``app_file: app.py``): Spaces sets GRADIO_SERVER_NAME/PORT, which the flags
-default to, and WORKBENCH_MODEL picks the model. ``workbench app`` takes the same flags (workbench.cli.app).
+default to, and WORKBENCH_MODEL picks the model. ``workbench app`` takes the same flags and runs the same code
+(workbench.cli.app), which also switches off analytics, version checks and telemetry before gradio loads.
 This file builds only the app's own parser rather than the whole ``workbench`` CLI, whose other subcommands
 import analysis libraries that would delay the first page.
 """
@@ -9,12 +10,7 @@ import analysis libraries that would delay the first page.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-
-# Before gradio or huggingface_hub are imported: no analytics, version check or telemetry connections at start.
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 def main(argv: list[str] | None = None) -> int:

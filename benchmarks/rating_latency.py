@@ -1,6 +1,6 @@
 """Vote -> next pair latency with 20 concurrent raters (issue 6). Target: p95 <= 150 ms, audio transfer excluded.
 
-The rater server runs as its own process (``python -m workbench.ui.rater``), as in production. Each simulated
+The rater server runs as its own process (``workbench app --mode rater``), as in production. Each simulated
 rater logs in and votes the way the browser does: one direct POST to ``/gradio_api/run/...`` per vote (the vote
 events are unqueued), timed from send to the reply that carries the next pair. Between votes a rater downloads
 both clips of the new pair, outside the timed window, so the server serves audio while others vote.
@@ -53,7 +53,8 @@ def free_port() -> int:
 def start_server(name: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     import httpx
 
-    cmd = [sys.executable, "-m", "workbench.ui.rater", "--campaign", name, "--port", str(port)]
+    cmd = [sys.executable, "-m", "workbench.cli.main", "app", "--mode", "rater", "--campaign", name]
+    cmd += ["--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

@@ -38,7 +38,7 @@ def test_batch_tab_builds_in_the_app(engine: Any) -> None:
     from workbench.ui import build_app
 
     demo = build_app(engine, Store(), tabs=["workbench.ui.tab_batch"], load_model=False)
-    assert demo.workbench_tab_errors == []
+    assert demo.tab_errors == ()
 
 
 def test_validate_run_cancel_resume_and_manifest(ctx: Any, tmp_path: Path) -> None:

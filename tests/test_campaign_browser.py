@@ -28,6 +28,7 @@ def server(tmp_path):
     if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
         pytest.skip("Debian chromium is not installed")
     pytest.importorskip("playwright.sync_api")
+    from workbench.ui.launch import ServeOptions, launch
     from workbench.ui.rater import build_rater_app
 
     store = Store()
@@ -43,7 +44,7 @@ def server(tmp_path):
     )
     app = build_rater_app(store, campaign="browser-camp", tracking=False)
     port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    launch(app, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)
     yield store, f"http://127.0.0.1:{port}/"
     app.close()
 

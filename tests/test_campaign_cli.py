@@ -92,7 +92,7 @@ def test_rater_server_help():
     import subprocess
     import sys
 
-    out = subprocess.run(
-        [sys.executable, "-m", "workbench.ui.rater", "--help"], capture_output=True, text=True, timeout=120
-    )
+    cmd = [sys.executable, "-m", "workbench.cli.main", "app", "--help"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "--campaign" in out.stdout and "--share" in out.stdout
+    assert "{full,rater}" in out.stdout

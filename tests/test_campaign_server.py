@@ -38,11 +38,13 @@ def free_port() -> int:
 
 
 def launch(store: Store, campaign: str):
+    from workbench.ui.launch import ServeOptions
+    from workbench.ui.launch import launch as serve
     from workbench.ui.rater import build_rater_app
 
     app = build_rater_app(store, campaign=campaign, tracking=False)
     port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    serve(app, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)
     return app, f"http://127.0.0.1:{port}/"
 
 
@@ -131,7 +133,7 @@ def test_nothing_the_browser_receives_reveals_a_system(tmp_path):
         client = client_for(url, "rater00", "code-0000")
         api = client.view_api(return_format="dict", print_info=False)
         assert set(api["named_endpoints"]) == RATER_ENDPOINTS and not api["unnamed_endpoints"]
-        info = app.get_api_info()
+        info = app.blocks.get_api_info()
         assert set(info["named_endpoints"]) == RATER_ENDPOINTS and not info["unnamed_endpoints"]
         received.append(repr(api))
         http = httpx.Client(base_url=url, follow_redirects=True)
@@ -198,7 +200,8 @@ def test_rater_login_rejects_wrong_codes_and_admin_style_names(tmp_path):
 
 def _start_server(campaign: str, port: int, log: Path) -> subprocess.Popen:
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", WORKBENCH_TRACKING="off")
-    cmd = [sys.executable, "-m", "workbench.ui.rater", "--campaign", campaign, "--port", str(port)]
+    cmd = [sys.executable, "-m", "workbench.cli.main", "app", "--mode", "rater", "--campaign", campaign]
+    cmd += ["--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -294,3 +297,42 @@ def test_app_mode_rater_serves_only_the_rating_page_with_rater_logins(tmp_path):
         assert client.predict(api_name="/current")[2] == "Trial 1 of 10"
     finally:
         demo.close()
+
+
+def test_share_in_rater_mode_needs_no_auth_but_the_full_app_does(tmp_path):
+    """docs/ab-campaigns.md: `--share` works in rater mode without `--auth` (the link opens the rater login only);
+    the full app refuses a public link without a login."""
+    from workbench.cli.app import build_from_args
+    from workbench.cli.main import build_parser
+    from workbench.core.errors import InputError
+
+    store = Store()
+    create(store, tmp_path / "imp", name="srv-share", raters=1, quota=10)
+    parse = build_parser().parse_args
+    app, options = build_from_args(parse(["app", "--mode", "rater", "--campaign", "srv-share", "--share"]))
+    try:
+        assert options.share and options.auth is None
+        assert app.extras.auth_fn is not None and app.extras.auth_fn("rater00", "code-0000")
+        assert not app.extras.auth_fn("admin", "admin")
+        assert app.extras.allowed_paths == ()  # nothing but the token route serves files
+    finally:
+        app.close()
+    with pytest.raises(InputError, match="--auth"):
+        build_from_args(parse(["app", "--mode", "full", "--share", "--model", "tiny"]))
+
+
+def test_without_a_name_the_newest_open_campaign_is_served(tmp_path, monkeypatch):
+    from workbench.core.errors import InputError
+    from workbench.ui.rater import pick_campaign
+
+    monkeypatch.delenv("WORKBENCH_CAMPAIGN", raising=False)
+    store = Store(tmp_path / "own.sqlite")
+    with pytest.raises(InputError, match="no open campaign"):
+        pick_campaign(store, None)
+    create(store, tmp_path / "a", name="srv-older", raters=1, quota=10)
+    create(store, tmp_path / "b", name="srv-newer", raters=1, quota=10)
+    assert pick_campaign(store, None) == "srv-newer"
+    db.set_status(store, "srv-newer", "closed")
+    assert pick_campaign(store, None) == "srv-older"
+    monkeypatch.setenv("WORKBENCH_CAMPAIGN", "srv-newer")
+    assert pick_campaign(store, None) == "srv-newer" and pick_campaign(store, "x") == "x"

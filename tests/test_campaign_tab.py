@@ -54,8 +54,8 @@ def test_tab_builds_in_full_mode_and_is_absent_in_rater_mode(engine, tmp_path):
 
     store = Store(tmp_path / "s.sqlite")
     full = build_app(engine, store, tabs=["workbench.ui.tab_ab"], load_model=False)
-    labels = [getattr(b, "label", None) for b in full.blocks.values()]
+    labels = [getattr(b, "label", None) for b in full.blocks.blocks.values()]
     assert "Blind A/B" in labels and "Problems" not in labels
     assert tab_ab.MODES == ("full",)
     rater_mode = build_app(engine, store, mode="rater", tabs=["workbench.ui.tab_ab"], load_model=False)
-    assert "Blind A/B" not in [getattr(b, "label", None) for b in rater_mode.blocks.values()]
+    assert "Blind A/B" not in [getattr(b, "label", None) for b in rater_mode.blocks.blocks.values()]

@@ -18,6 +18,74 @@ from workbench.core.errors import InputError
 gradio_client = pytest.importorskip("gradio_client")
 
 
+# The public API, parameter by parameter: (name, default, component, Python type). Scripts depend on it.
+API_SCHEMA = {
+    "/extend": [
+        ("audio", None, "File", "filepath"),
+        ("run_id", "", "Textbox", "str"),
+        ("side", "right", "Textbox", "str"),
+        ("extend_s", 10, "Number", "float"),
+        ("prompt", "", "Textbox", "str"),
+        ("crossfade_ms", 50, "Number", "float"),
+        ("seed", None, "Number", "float"),
+        ("steps", None, "Number", "float"),
+        ("output_format", "wav", "Textbox", "str"),
+    ],
+    "/generate": [
+        ("prompt", "", "Textbox", "str"),
+        ("lyrics", "", "Textbox", "str"),
+        ("instrumental", True, "Checkbox", "bool"),
+        ("duration_s", 30, "Number", "float"),
+        ("bpm", None, "Number", "float"),
+        ("keyscale", "auto", "Textbox", "str"),
+        ("time_signature", "auto", "Textbox", "str"),
+        ("steps", None, "Number", "float"),
+        ("guidance_scale", None, "Number", "float"),
+        ("shift", None, "Number", "float"),
+        ("seed", None, "Number", "float"),
+        ("batch_size", 1, "Number", "float"),
+        ("genre", "", "Textbox", "str"),
+        ("lora", "", "Textbox", "str"),
+        ("lora_scale", 1.0, "Number", "float"),
+        ("output_format", "wav", "Textbox", "str"),
+    ],
+    "/master": [
+        ("audio", None, "File", "filepath"),
+        ("run_id", "", "Textbox", "str"),
+        ("target_lufs", -18.0, "Number", "float"),
+        ("true_peak_dbtp", -1.0, "Number", "float"),
+        ("fade_in_s", 0.0, "Number", "float"),
+        ("fade_out_s", 0.0, "Number", "float"),
+        ("output_format", "wav", "Textbox", "str"),
+    ],
+    "/repaint": [
+        ("audio", None, "File", "filepath"),
+        ("run_id", "", "Textbox", "str"),
+        ("start_s", 0, "Number", "float"),
+        ("end_s", 1, "Number", "float"),
+        ("prompt", "", "Textbox", "str"),
+        ("crossfade_ms", 50, "Number", "float"),
+        ("seed", None, "Number", "float"),
+        ("steps", None, "Number", "float"),
+        ("output_format", "wav", "Textbox", "str"),
+    ],
+    "/stems": [
+        ("audio", None, "File", "filepath"),
+        ("run_id", "", "Textbox", "str"),
+    ],
+    "/style_transfer": [
+        ("audio", None, "File", "filepath"),
+        ("run_id", "", "Textbox", "str"),
+        ("prompt", "", "Textbox", "str"),
+        ("strengths", "0.5", "Textbox", "str"),
+        ("reference", None, "File", "filepath"),
+        ("seed", None, "Number", "float"),
+        ("steps", None, "Number", "float"),
+        ("output_format", "wav", "Textbox", "str"),
+    ],
+}
+
+
 @pytest.fixture(scope="module")
 def demucs_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from workbench.audio.stems import build_tiny_demucs
@@ -52,10 +120,24 @@ def first_run(client) -> dict:
 
 def test_all_tabs_build_and_endpoints_are_named(app, client) -> None:
     demo, _url = app
-    assert demo.workbench_tab_errors == []
+    assert demo.tab_errors == ()
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     # Exactly these: UI-only events are private, not part of the scriptable surface.
     assert endpoints == {"/generate", "/repaint", "/extend", "/style_transfer", "/stems", "/master"}
+
+
+def test_api_schema_keeps_its_names_defaults_and_types(client) -> None:
+    """The hidden inputs are generated from the endpoint signatures; the schema clients see must not move."""
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    schema = {
+        name: [
+            (p["parameter_name"], p["parameter_default"], p["component"], p["python_type"]["type"])
+            for p in endpoint["parameters"]
+        ]
+        for name, endpoint in api.items()
+    }
+    assert schema == API_SCHEMA
+    assert all(p["parameter_has_default"] for e in api.values() for p in e["parameters"])
 
 
 def test_generate_endpoint_records_takes(first_run, app) -> None:
@@ -65,7 +147,7 @@ def test_generate_endpoint_records_takes(first_run, app) -> None:
     assert len(first_run["files"]) == 2
     audio = audio_io.read_audio(first_run["files"][0])
     assert audio.sample_rate == 48_000 and audio.frames == 96_000
-    store = app[0].workbench_context.store
+    store = app[0].context.store
     row = store.get_run(info["takes"][0]["run_id"])
     assert row is not None and row.genre == "hotel_lobby" and row.prompt == "warm lounge piano"
     assert info["takes"][0]["sidecar"]["request"]["steps"] == 2
@@ -75,7 +157,7 @@ def test_repaint_by_run_id_keeps_outside_identical(client, first_run, app) -> No
     run_id = first_run["info"]["takes"][0]["run_id"]
     files, info = client.predict(run_id=run_id, start_s=0.5, end_s=1.2, steps=2, seed=3, api_name="/repaint")
     assert "bit-identical" in info["preservation"]
-    source = audio_io.read_audio(app[0].workbench_context.store.get_run(run_id).audio_path).samples
+    source = audio_io.read_audio(app[0].context.store.get_run(run_id).audio_path).samples
     out = audio_io.read_audio(files[0]).samples
     np.testing.assert_array_equal(out[:, :20_000], source[:, :20_000])
     assert not np.array_equal(out[:, 30_000:50_000], source[:, 30_000:50_000])
@@ -126,7 +208,7 @@ def test_master_by_run_id_records_in_sidecar(client, first_run, app) -> None:
     assert info["recorded_in_sidecar"] is True
     assert info["after"]["integrated_lufs"] == pytest.approx(-20.0, abs=0.6)
     assert info["after"]["true_peak_dbtp"] <= -1.0
-    sidecar = json.loads(Path(app[0].workbench_context.store.get_run(run_id).sidecar_path).read_text())
+    sidecar = json.loads(Path(app[0].context.store.get_run(run_id).sidecar_path).read_text())
     assert sidecar["mastering"][-1]["spec"]["target_lufs"] == -20.0
     assert Path(sidecar["mastering"][-1]["path"]).is_file()
 
@@ -167,9 +249,9 @@ def test_failing_tab_does_not_break_the_others(engine) -> None:
         tabs=["workbench.ui.tab_history", broken, "workbench.ui.no_such_tab", "workbench.ui.tab_ab_missing"],
         load_model=False,
     )
-    names = [e.name for e in demo.workbench_tab_errors]
+    names = [e.name for e in demo.tab_errors]
     assert names == ["broken_tab", "workbench.ui.no_such_tab", "workbench.ui.tab_ab_missing"]
-    assert "boom" in demo.workbench_tab_errors[0].message
+    assert "boom" in demo.tab_errors[0].message
 
 
 def test_model_that_cannot_load_explains_the_fix() -> None:
@@ -180,7 +262,7 @@ def test_model_that_cannot_load_explains_the_fix() -> None:
     # A hub id that is in no cache (a registry name like "turbo" could be downloaded on a developer's machine).
     model = "nobody-here/no-such-model"
     demo = build_app(Engine(model), Store(), tabs=["workbench.ui.tab_generate", "workbench.ui.tab_history"])
-    ctx = demo.workbench_context
+    ctx = demo.context
     assert ctx.model.wait(30)
     assert ctx.model.state == "failed"
     assert f"workbench models pull {model}" in ctx.model.notice()
@@ -191,13 +273,16 @@ def test_model_that_cannot_load_explains_the_fix() -> None:
 
 
 def test_share_without_auth_is_refused_and_auth_parses(tmp_path: Path) -> None:
-    from workbench.ui.launch import ServeOptions, check_exposure, parse_auth
+    from workbench.ui.launch import ServeExtras, ServeOptions, check_exposure, parse_auth
 
     with pytest.raises(InputError, match="--auth"):
         check_exposure(ServeOptions(share=True))
+    with pytest.raises(InputError, match="--auth"):
+        check_exposure(ServeOptions(share=True), ServeExtras(allowed_paths=(tmp_path,)))
     check_exposure(ServeOptions(share=True, share_without_auth=True))
     check_exposure(ServeOptions(share=True, auth=[("a", "b")]))
-    check_exposure(ServeOptions(share=True, own_logins=True))  # rater mode: raters log in with their codes
+    # an app with its own login (the rater app) is not public without --auth
+    check_exposure(ServeOptions(share=True), ServeExtras(auth_fn=lambda user, password: False))
     assert parse_auth("ann:secret") == [("ann", "secret")]
     creds = tmp_path / "users.txt"
     creds.write_text("# raters\nann:one\nbob:two:three\n")
@@ -250,7 +335,7 @@ def test_first_page_is_served_while_the_model_loads(tiny_model_dir, demucs_repo)
         tabs=["workbench.ui.tab_generate", "workbench.ui.tab_history"],
         load_model=False,
     )
-    ctx = demo.workbench_context
+    ctx = demo.context
     port = free_port()
     with engine._lock:  # hold the engine so the background load cannot finish yet
         launch(demo, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)

@@ -10,6 +10,7 @@ from workbench.core.errors import InputError
 from workbench.core.genres import load_genres
 from workbench.engine.requests import Complete, Extend, Extract, Lego, Repaint, request_from_dict
 from workbench.ui import forms, tab_edit
+from workbench.ui.api import Upload, inputs_for
 
 
 def test_genre_presets_cover_the_venues() -> None:
@@ -110,3 +111,28 @@ def test_edit_requests_for_every_operation() -> None:
         request.validate()
     with pytest.raises(InputError, match=r"^operation='remix'"):
         tab_edit.operation_fields("remix", fields)
+
+
+def test_api_inputs_are_generated_from_the_endpoint_signature() -> None:
+    def endpoint(
+        audio: Upload | None = None, steps: float | None = None, side: str = "right", on: bool = True
+    ) -> None:
+        return None
+
+    components = inputs_for(endpoint)
+    assert [type(c).__name__ for c in components] == ["File", "Number", "Textbox", "Checkbox"]
+    assert [c.label for c in components] == ["audio", "steps", "side", "on"]
+    assert [c.value for c in components[1:]] == [None, "right", True]
+
+    def required(prompt: str) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="prompt needs a default"):
+        inputs_for(required)
+
+
+def test_form_defaults_come_from_the_request_dataclasses() -> None:
+    assert forms.default_of(Extend, "extend_s") == Extend(src="x").extend_s
+    assert forms.default_of(Repaint, "crossfade_ms") == Repaint(src="x").crossfade_ms
+    with pytest.raises(LookupError, match="Repaint.no_such_field"):
+        forms.default_of(Repaint, "no_such_field")

@@ -71,13 +71,13 @@ def test_lora_tab_builds_with_generate_and_wires_use_in_generate(engine: Any, tm
         tabs=["workbench.ui.tab_generate", "workbench.ui.tab_lora"],
         load_model=False,
     )
-    assert demo.workbench_tab_errors == []
-    ctx = demo.workbench_context
+    assert demo.tab_errors == ()
+    ctx = demo.context
     sender = next(s for s in ctx.send.senders if s.target == "generate")
     assert sender.button.visible  # the Generate tab is present, so "Use in Generate" stays visible
     assert isinstance(ctx.lora_jobs, lora_jobs.TrainingJobs)
     alone = build_app(engine, Store(tmp_path / "s2.sqlite"), tabs=["workbench.ui.tab_lora"], load_model=False)
-    assert not next(s for s in alone.workbench_context.send.senders if s.target == "generate").button.visible
+    assert not next(s for s in alone.context.send.senders if s.target == "generate").button.visible
 
 
 def test_dataset_builder_table_edits_and_report(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_metrics_tab_builds_in_the_app(engine: Any, tmp_path: Path) -> None:
     demo = build_app(
         engine, Store(tmp_path / "s.sqlite"), tabs=["workbench.ui.tab_metrics"], load_model=False
     )
-    assert demo.workbench_tab_errors == []
+    assert demo.tab_errors == ()
 
 
 def test_analyse_uploads_and_runs_gives_metrics_and_delivery_per_genre(ctx: Any, tmp_path: Path) -> None:
@@ -272,7 +272,7 @@ def test_lora_and_metrics_tabs_in_chromium(engine: Any, tmp_path: Path) -> None:
         page.wait_for_selector("#lora-status:has-text('done')", timeout=300_000)
         page.wait_for_selector("#lora-checkpoints:has-text('3')")
         page.wait_for_selector("#lora-preview-0 audio, #lora-preview-0 a[download]", state="attached")
-        assert demo.workbench_context.lora_jobs.snapshot().step == 3
+        assert demo.context.lora_jobs.snapshot().step == 3
         _shot(page, "tab_lora")
         # Pick the best adapter and use it in Generate: its form gets the adapter and a trained caption.
         page.locator("#lora-adapters [role=gridcell]", has_text="best").first.click()

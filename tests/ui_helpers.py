@@ -44,7 +44,7 @@ def running_app(
     port = free_port()
     launch(demo, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)
     try:
-        demo.workbench_context.model.wait(60)
+        demo.context.model.wait(60)
         yield demo, f"http://127.0.0.1:{port}/"
     finally:
         demo.close()

@@ -8,5 +8,5 @@ Modules, in the order a campaign uses them:
 - ``service``: the rater service (login, resume, listening gate, exactly-once votes);
 - ``stream``: votes and running standings to W&B and the local mirror;
 - ``status`` and ``export``: progress and CSV / Parquet export.
-The rater UI is ``workbench.ui.rater``; the admin tab is ``workbench.ui.tab_ab``.
+The rater UI is ``workbench.ui.rater`` (served by ``workbench app --mode rater``); the admin tab is ``workbench.ui.tab_ab``.
 """

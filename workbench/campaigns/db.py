@@ -125,6 +125,12 @@ def list_campaigns(store: Store) -> list[str]:
     return [r[0] for r in store.connect().execute("SELECT name FROM campaigns ORDER BY created_at")]
 
 
+def open_campaigns(store: Store) -> list[str]:
+    """Names of the open campaigns, newest first."""
+    query = "SELECT name FROM campaigns WHERE status = 'open' ORDER BY created_at DESC"
+    return [r[0] for r in store.connect().execute(query)]
+
+
 def check_login(store: Store, campaign: str, rater: str, code: str) -> bool:
     row = (
         store.connect()

@@ -1,4 +1,5 @@
-"""``workbench app`` (and the root ``app.py``): serve the Gradio workbench.
+"""``workbench app`` (and the root ``app.py``, the same code path): serve the Gradio workbench, or with
+``--mode rater --campaign NAME`` the blind A/B rating page alone.
 
 The page is up within seconds while the model loads in a background thread; nothing here opens an outbound
 connection (analytics, version checks and hub telemetry are off; models are never downloaded at start-up).
@@ -7,9 +8,12 @@ connection (analytics, version checks and hub telemetry are off; models are neve
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.ui.launch import ServeOptions, WebApp
 
 MODES = ("full", "rater")
 
@@ -29,7 +33,8 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--share",
         action="store_true",
-        help="public gradio.live link; refused without --auth unless --i-know-share-is-public",
+        help="public gradio.live link; refused without a login (--auth, or rater mode's own) unless "
+        "--i-know-share-is-public",
     )
     parser.add_argument(
         "--i-know-share-is-public",
@@ -40,7 +45,8 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--auth",
         default=os.environ.get("WORKBENCH_AUTH"),
-        help="user:password, or a file with one user:password per line (env WORKBENCH_AUTH)",
+        help="user:password, or a file with one user:password per line (env WORKBENCH_AUTH); not used in "
+        "rater mode, where raters log in with their campaign codes",
     )
     parser.add_argument("--mode", default="full", choices=MODES, help="full workbench, or the rater-only app")
     parser.add_argument(
@@ -64,36 +70,38 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run_app)
 
 
-def build_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(Blocks, ServeOptions) from parsed flags; raises InputError for bad flags before anything loads."""
-    from pathlib import Path
+def no_network_defaults() -> None:
+    """Gradio analytics, its version check and HF telemetry each open connections at start-up; turn them off
+    unless the user explicitly set them. Must run before gradio or huggingface_hub is imported: both read
+    these when they load."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    # Model loading never downloads (`workbench models pull` does, or HF Spaces' preload_from_hub).
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_RUN_HISTORY", "False")
 
-    from workbench.ui.launch import ServeOptions, check_exposure, parse_auth
-    from workbench.ui.shell import no_network_defaults
 
+def build_from_args(args: argparse.Namespace) -> tuple[WebApp, ServeOptions]:
+    """(app, ServeOptions) from parsed flags; raises InputError for bad flags before any model loads."""
     no_network_defaults()
+    from workbench.core.store import Store
+    from workbench.ui.launch import ServeOptions, check_exposure, parse_auth
+
     options = ServeOptions(
         host=args.host,
         port=args.port,
         share=args.share,
         auth=parse_auth(args.auth),
         share_without_auth=args.share_without_auth,
-        own_logins=args.mode == "rater",
     )
-    check_exposure(options)
-    from workbench.core.store import Store
-
-    store = Store()
     if args.mode == "rater":
-        from workbench.core.errors import InputError
+        from workbench.ui.rater import build_rater_app
 
-        try:
-            rater = importlib.import_module("workbench.ui.rater")
-        except ModuleNotFoundError:
-            raise InputError(
-                "mode", "rater", "the rater app is not installed in this version; use --mode full"
-            ) from None
-        return rater.build_rater_app(store, campaign=args.campaign), options
+        app: WebApp = build_rater_app(Store(), campaign=args.campaign)
+        check_exposure(options, app.extras)  # the rater login counts: --share needs no --auth here
+        return app, options
+    check_exposure(options)  # before the tabs and the engine are built
     from workbench.engine.engine import Engine
     from workbench.ui import AppSettings, build_app
 
@@ -101,13 +109,13 @@ def build_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
     settings = AppSettings(
         demucs_model=args.demucs_model, demucs_repo=Path(args.demucs_repo) if args.demucs_repo else None
     )
-    # The model loads in the background once the server is up (see ui/launch.py).
-    return build_app(engine, store, mode=args.mode, settings=settings, load_model=False), options
+    # The model loads in the background once the server is up (the app's on_started).
+    return build_app(engine, Store(), mode=args.mode, settings=settings, load_model=False), options
 
 
 def run_app(args: argparse.Namespace) -> int:
     from workbench.ui.launch import launch
 
-    demo, options = build_from_args(args)
-    launch(demo, options)
+    app, options = build_from_args(args)
+    launch(app, options)
     return 0

@@ -12,7 +12,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "campaign",
         help="blind A/B listening campaigns: create, status, export",
-        description="Set up and follow blind A/B listening campaigns (raters use `python -m workbench.ui.rater`).",
+        description="Set up and follow blind A/B listening campaigns (raters use `workbench app --mode rater`).",
     )
     csub = p.add_subparsers(dest="campaign_command", metavar="ACTION", required=True)
 
@@ -65,7 +65,7 @@ def run_create(args: argparse.Namespace) -> int:
 
     codes = create_campaign(Store(), config, engine_for)
     print(
-        f"campaign {config.name} is open: serve raters with `python -m workbench.ui.rater --campaign {config.name}` "
+        f"campaign {config.name} is open: serve raters with `workbench app --mode rater --campaign {config.name}` "
         f"(or `WORKBENCH_CAMPAIGN={config.name} python app.py --mode rater`)"
     )
     if codes:

@@ -12,6 +12,8 @@ from contextlib import redirect_stdout
 
 from workbench.cli.main import build_parser
 
+WIDTH = 108  # fixed, so the file does not depend on the terminal it was generated in
+
 
 def _walk(
     parser: argparse.ArgumentParser, path: list[str]
@@ -24,6 +26,10 @@ def _walk(
     return found
 
 
+def _fixed_width(prog: str) -> argparse.HelpFormatter:
+    return argparse.HelpFormatter(prog, width=WIDTH)
+
+
 def render() -> str:
     out = [
         "# CLI reference",
@@ -33,6 +39,7 @@ def render() -> str:
     ]
     for path, parser in _walk(build_parser(), []):
         title = " ".join(["workbench", *path])
+        parser.formatter_class = _fixed_width
         buf = io.StringIO()
         with redirect_stdout(buf):
             parser.print_help()

@@ -1,7 +1,8 @@
-"""The Gradio workbench. ``build_app(engine, store, mode=..., settings=...) -> gr.Blocks``; only app.py launches.
+"""The Gradio workbench. ``build_app(engine, store, mode=..., settings=...) -> WorkbenchApp`` (the Blocks, the tab
+context, the tabs that failed and what serving needs); ``workbench.ui.launch.launch`` serves it.
 
-Adding a tab (the contract other issues build on)
---------------------------------------------------
+Adding a tab
+------------
 Create ``workbench/ui/tab_<name>.py`` with module attributes and one function:
 
     TAB_ID = "ab"                # unique id; gr.Tabs(selected=TAB_ID) switches to it
@@ -12,10 +13,10 @@ Create ``workbench/ui/tab_<name>.py`` with module attributes and one function:
     def build(ctx: TabContext) -> None:
         ...  # create components inside the gr.Tab the shell opened, and wire their events
 
-then add its module path to ``DEFAULT_TABS`` in ``workbench/ui/shell.py`` (one line; modules also listed in
-``OPTIONAL_TABS`` are skipped quietly while they do not exist yet). A tab module that fails to
-import, or whose ``build`` raises, is reported in a "Problems" tab and the other tabs still work. Tests can pass
-their own list: ``build_app(engine, store, tabs=["workbench.ui.tab_history", my_module])``.
+then add its module path to ``DEFAULT_TABS`` in ``workbench/ui/shell.py`` (one line). A tab module that fails to
+import, or whose ``build`` raises, is reported in a "Problems" tab (and in ``WorkbenchApp.tab_errors``) and the
+other tabs still work. Tests can pass their own list: ``build_app(engine, store, tabs=["workbench.ui.tab_history",
+my_module])``.
 
 ``ctx`` (``workbench.ui.context.TabContext``) gives a tab:
 - ``ctx.engine`` / ``ctx.require_engine()``: the shared Engine (the latter waits for the background load and
@@ -44,7 +45,8 @@ with postponed annotations Gradio resolves them through the module globals, and 
 unresolved (the request is silently not injected, so every session shares one cancel key).
 Public API endpoints live in ``workbench/ui/api.py`` and take uploads or run ids, never server paths.
 
-Rater mode (issue 6) provides ``workbench.ui.rater.build_rater_app(store, settings=...)``; app.py delegates to it.
+Rater mode is a separate app: ``workbench.ui.rater.build_rater_app(store, campaign=...) -> RaterApp``, served by
+the same ``launch`` (``workbench app --mode rater``), which applies its extras (rater login, clip route, player).
 """
 
 from workbench.ui.context import (
@@ -55,13 +57,14 @@ from workbench.ui.context import (
     take_payload,
     ui_errors,
 )
-from workbench.ui.shell import DEFAULT_TABS, build_app
+from workbench.ui.shell import DEFAULT_TABS, WorkbenchApp, build_app
 
 __all__ = [
     "DEFAULT_TABS",
     "GPU_CONCURRENCY_ID",
     "AppSettings",
     "TabContext",
+    "WorkbenchApp",
     "build_app",
     "session_key",
     "take_payload",

@@ -1,22 +1,41 @@
 """Named API endpoints (``gradio_client``): generate, repaint, extend, style_transfer, stems, master.
 
 They sit on hidden components so each endpoint has a small, stable, keyword-friendly signature instead of the
-UI's dozens of positional inputs (the schema drift that breaks third-party ACE-Step clients). Audio goes in as an
-upload (``gradio_client.handle_file``) or as the run id of a recorded result - never as a server path, and Gradio
-refuses FileData paths that were not uploaded. Each returns output files plus a JSON description.
+UI's dozens of positional inputs (the schema drift that breaks third-party ACE-Step clients). The components are
+generated from each endpoint function's signature (names, types, defaults), so an endpoint is declared once.
+Audio goes in as an upload (``gradio_client.handle_file``) or as the run id of a recorded result - never as a
+server path, and Gradio refuses FileData paths that were not uploaded. Each returns output files plus a JSON
+description.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import types
+import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NewType
+
+import gradio as gr
 
 from workbench.audio.mastering import MasteringSpec
-from workbench.engine.requests import Text2Music, request_from_dict
+from workbench.engine.requests import (
+    DEFAULT_CROSSFADE_MS,
+    DEFAULT_DURATION_S,
+    Extend,
+    LoraRef,
+    StyleTransfer,
+    Text2Music,
+    request_from_dict,
+)
 from workbench.services import RecordedRun
 from workbench.ui import forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, ui_errors
+
+# An endpoint parameter annotated Upload is an audio file the client uploads (gradio_client.handle_file).
+Upload = NewType("Upload", str)
 
 
 def _describe(run: RecordedRun, **extra: Any) -> dict[str, Any]:
@@ -48,9 +67,37 @@ def _files(run: RecordedRun) -> list[str]:
     return [t.path for t in run.takes]
 
 
-def build(ctx: TabContext) -> None:
-    import gradio as gr
+def _value_type(annotation: Any) -> Any:
+    """``X | None`` -> X."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(kinds) == 1:
+            return kinds[0]
+    return annotation
 
+
+def _component(param: inspect.Parameter) -> gr.components.Component:
+    """The hidden input for one endpoint parameter: its name is the label, its default the value."""
+    kind, name, default = _value_type(param.annotation), param.name, param.default
+    if default is inspect.Parameter.empty:
+        raise TypeError(f"endpoint parameter {name} needs a default (every API input is optional)")
+    if kind is Upload:
+        return gr.File(label=name, type="filepath", file_types=["audio"])
+    if kind is bool:
+        return gr.Checkbox(default, label=name)
+    if kind in (int, float):
+        return gr.Number(default, label=name)
+    if kind is str:
+        return gr.Textbox(default, label=name)
+    raise TypeError(f"endpoint parameter {name}: no API component for {param.annotation!r}")
+
+
+def inputs_for(fn: Callable[..., Any]) -> list[gr.components.Component]:
+    """One hidden component per parameter of ``fn``, in order: the endpoint's schema is its signature."""
+    return [_component(p) for p in inspect.signature(fn, eval_str=True).parameters.values()]
+
+
+def build(ctx: TabContext) -> None:
     def source(audio: str | None, run_id: str | None) -> str:
         return ctx.workbench.source_path(audio, run_id)
 
@@ -59,7 +106,7 @@ def build(ctx: TabContext) -> None:
         prompt: str = "",
         lyrics: str = "",
         instrumental: bool = True,
-        duration_s: float = 30.0,
+        duration_s: float = DEFAULT_DURATION_S,
         bpm: float | None = None,
         keyscale: str = forms.AUTO,
         time_signature: str = forms.AUTO,
@@ -67,11 +114,11 @@ def build(ctx: TabContext) -> None:
         guidance_scale: float | None = None,
         shift: float | None = None,
         seed: float | None = None,
-        batch_size: float = 1,
+        batch_size: float = forms.default_of(Text2Music, "batch_size"),
         genre: str = "",
         lora: str = "",
-        lora_scale: float = 1.0,
-        output_format: str = "wav",
+        lora_scale: float = forms.default_of(LoraRef, "scale"),
+        output_format: str = forms.DEFAULT_FORMAT,
     ) -> tuple[list[str], dict[str, Any]]:
         values = dict(
             prompt=prompt,
@@ -113,44 +160,44 @@ def build(ctx: TabContext) -> None:
 
     @ui_errors
     def repaint(
-        audio: str | None = None,
+        audio: Upload | None = None,
         run_id: str = "",
         start_s: float = 0.0,
         end_s: float = 1.0,
         prompt: str = "",
-        crossfade_ms: float = 50.0,
+        crossfade_ms: float = DEFAULT_CROSSFADE_MS,
         seed: float | None = None,
         steps: float | None = None,
-        output_format: str = "wav",
+        output_format: str = forms.DEFAULT_FORMAT,
     ) -> tuple[list[str], dict[str, Any]]:
         params = {"start_s": start_s, "end_s": end_s, "crossfade_ms": crossfade_ms}
         return window_edit("repaint", audio, run_id, params, prompt, seed, steps, output_format)
 
     @ui_errors
     def extend(
-        audio: str | None = None,
+        audio: Upload | None = None,
         run_id: str = "",
-        side: str = "right",
-        extend_s: float = 10.0,
+        side: str = forms.default_of(Extend, "side"),
+        extend_s: float = forms.default_of(Extend, "extend_s"),
         prompt: str = "",
-        crossfade_ms: float = 50.0,
+        crossfade_ms: float = DEFAULT_CROSSFADE_MS,
         seed: float | None = None,
         steps: float | None = None,
-        output_format: str = "wav",
+        output_format: str = forms.DEFAULT_FORMAT,
     ) -> tuple[list[str], dict[str, Any]]:
         params = {"side": side, "extend_s": extend_s, "crossfade_ms": crossfade_ms}
         return window_edit("extend", audio, run_id, params, prompt, seed, steps, output_format)
 
     @ui_errors
     def style_transfer(
-        audio: str | None = None,
+        audio: Upload | None = None,
         run_id: str = "",
         prompt: str = "",
-        strengths: str = "0.5",
-        reference: str | None = None,
+        strengths: str = f"{forms.default_of(StyleTransfer, 'strength'):g}",
+        reference: Upload | None = None,
         seed: float | None = None,
         steps: float | None = None,
-        output_format: str = "wav",
+        output_format: str = forms.DEFAULT_FORMAT,
     ) -> tuple[list[str], dict[str, Any]]:
         src = source(audio, run_id)
         sweep = ctx.workbench.style_sweep(
@@ -164,7 +211,7 @@ def build(ctx: TabContext) -> None:
         return files, {"renders": [_describe(r, strength=s) for s, r in sweep]}
 
     @ui_errors
-    def stems(audio: str | None = None, run_id: str = "") -> tuple[list[str], dict[str, Any]]:
+    def stems(audio: Upload | None = None, run_id: str = "") -> tuple[list[str], dict[str, Any]]:
         src = source(audio, run_id)
         out = ctx.workbench.stems(ctx.separator(), src, run_id or None)
         return [*map(str, out.paths.values()), str(out.archive)], {
@@ -175,13 +222,13 @@ def build(ctx: TabContext) -> None:
 
     @ui_errors
     def master(
-        audio: str | None = None,
+        audio: Upload | None = None,
         run_id: str = "",
         target_lufs: float | None = -18.0,
-        true_peak_dbtp: float | None = -1.0,
-        fade_in_s: float = 0.0,
-        fade_out_s: float = 0.0,
-        output_format: str = "wav",
+        true_peak_dbtp: float | None = forms.default_of(MasteringSpec, "true_peak_dbtp"),
+        fade_in_s: float = forms.default_of(MasteringSpec, "fade_in_s"),
+        fade_out_s: float = forms.default_of(MasteringSpec, "fade_out_s"),
+        output_format: str = forms.DEFAULT_FORMAT,
     ) -> tuple[str, dict[str, Any]]:
         src = source(audio, run_id)
         spec = MasteringSpec(
@@ -193,106 +240,16 @@ def build(ctx: TabContext) -> None:
         mastered = ctx.workbench.master(src, spec, run_id or None, forms.check_format(output_format))
         return str(mastered.path), {**mastered.result.to_dict(), "recorded_in_sidecar": mastered.recorded}
 
-    def text(name: str, value: str = "") -> Any:
-        return gr.Textbox(value, label=name)
-
-    def number(name: str, value: float | None = None) -> Any:
-        return gr.Number(value, label=name)
-
-    def upload(name: str) -> Any:
-        return gr.File(label=name, type="filepath", file_types=["audio"])
-
-    endpoints: list[tuple[Any, list[Any], list[Any], str]] = []
     with gr.Column(visible=False):
         files_out = gr.File(file_count="multiple", label="files")
         info_out = gr.JSON(label="info")
-        endpoints += [
-            (
-                generate,
-                [
-                    text("prompt"),
-                    text("lyrics"),
-                    gr.Checkbox(True, label="instrumental"),
-                    number("duration_s", 30),
-                    number("bpm"),
-                    text("keyscale", forms.AUTO),
-                    text("time_signature", forms.AUTO),
-                    number("steps"),
-                    number("guidance_scale"),
-                    number("shift"),
-                    number("seed"),
-                    number("batch_size", 1),
-                    text("genre"),
-                    text("lora"),
-                    number("lora_scale", 1.0),
-                    text("output_format", "wav"),
-                ],
-                [files_out, info_out],
-                "generate",
-            ),
-            (
-                repaint,
-                [
-                    upload("audio"),
-                    text("run_id"),
-                    number("start_s", 0),
-                    number("end_s", 1),
-                    text("prompt"),
-                    number("crossfade_ms", 50),
-                    number("seed"),
-                    number("steps"),
-                    text("output_format", "wav"),
-                ],
-                [files_out, info_out],
-                "repaint",
-            ),
-            (
-                extend,
-                [
-                    upload("audio"),
-                    text("run_id"),
-                    text("side", "right"),
-                    number("extend_s", 10),
-                    text("prompt"),
-                    number("crossfade_ms", 50),
-                    number("seed"),
-                    number("steps"),
-                    text("output_format", "wav"),
-                ],
-                [files_out, info_out],
-                "extend",
-            ),
-            (
-                style_transfer,
-                [
-                    upload("audio"),
-                    text("run_id"),
-                    text("prompt"),
-                    text("strengths", "0.5"),
-                    upload("reference"),
-                    number("seed"),
-                    number("steps"),
-                    text("output_format", "wav"),
-                ],
-                [files_out, info_out],
-                "style_transfer",
-            ),
-            (stems, [upload("audio"), text("run_id")], [files_out, info_out], "stems"),
-            (
-                master,
-                [
-                    upload("audio"),
-                    text("run_id"),
-                    number("target_lufs", -18.0),
-                    number("true_peak_dbtp", -1.0),
-                    number("fade_in_s", 0.0),
-                    number("fade_out_s", 0.0),
-                    text("output_format", "wav"),
-                ],
-                [gr.File(label="file"), info_out],
-                "master",
-            ),
-        ]
+        file_out = gr.File(label="file")
         trigger = gr.Button("api", visible=False)
-    for fn, inputs, outputs, name in endpoints:
-        trigger.click(fn, inputs, outputs, api_name=name, concurrency_id=GPU_CONCURRENCY_ID)
+        for fn in (generate, repaint, extend, style_transfer, stems, master):
+            trigger.click(
+                fn,
+                inputs_for(fn),
+                [file_out if fn is master else files_out, info_out],
+                api_name=fn.__name__,
+                concurrency_id=GPU_CONCURRENCY_ID,
+            )

@@ -13,13 +13,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.core import audio_io, paths
 from workbench.core.errors import WorkbenchError
 from workbench.core.store import Store
 from workbench.engine.engine import Engine, Progress
 from workbench.services import Workbench
+
+if TYPE_CHECKING:
+    from lora.jobs import TrainingJobs
 
 log = logging.getLogger("workbench.ui")
 
@@ -232,6 +235,7 @@ class TabContext:
     status: Any = None  # the status-line Markdown; tabs refresh it after runs that may change the LoRA
     ready_hooks: list[tuple[list[Any], Callable[[], list[Any]]]] = field(default_factory=list)
     load_hooks: list[tuple[list[Any], Callable[[], Any]]] = field(default_factory=list)
+    lora_jobs: TrainingJobs | None = None  # set by the LoRA tab: its one training at a time, for tests
     # What the tabs and API endpoints call to run, record, master and separate (built from the fields above).
     workbench: Workbench = field(init=False)
 

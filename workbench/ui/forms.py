@@ -1,13 +1,17 @@
-"""Form values -> typed requests. Pure functions: the UI and the API endpoints share them (presets: workbench.core.genres)."""
+"""The generation form the tabs and API endpoints share: its common components, with defaults from the request
+dataclasses, and the parsing of Gradio's form values into request fields (presets: workbench.core.genres)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
+
 from workbench.core.errors import InputError
-from workbench.engine.requests import LoraRef
+from workbench.engine.requests import TIME_SIGNATURES, LoraRef
 
 KEYS = tuple(
     f"{p} {m}"
@@ -16,7 +20,42 @@ KEYS = tuple(
 )
 AUTO = "auto"
 AUDIO_FORMATS = ("wav", "flac", "mp3")
+DEFAULT_FORMAT = AUDIO_FORMATS[0]
 LORA_SUFFIXES = (".safetensors",)
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default of field ``name`` of a request dataclass, so the faces do not retype it."""
+    for f in dataclasses.fields(cls):
+        if f.name == name and f.default is not dataclasses.MISSING:
+            return f.default
+    raise LookupError(f"{cls.__name__}.{name} has no default")
+
+
+# --- shared components (build them inside the tab's layout) ----------------------------------------------------
+def format_choice(label: str = "Format") -> gr.Radio:
+    return gr.Radio(list(AUDIO_FORMATS), value=DEFAULT_FORMAT, label=label)
+
+
+def key_choice() -> gr.Dropdown:
+    return gr.Dropdown([AUTO, *KEYS], value=AUTO, label="Key")
+
+
+def time_signature_choice() -> gr.Dropdown:
+    return gr.Dropdown([AUTO, *TIME_SIGNATURES], value=AUTO, label="Time sig.")
+
+
+def seed_steps_format(seed_label: str, seed_id: str) -> tuple[gr.Textbox, gr.Number, gr.Radio]:
+    """The row the source tasks share: seed, steps (0 = the model's default) and output format."""
+    with gr.Row():
+        # A Textbox, not a Number: Gradio shows an empty Number as 0, and empty must mean "random".
+        seed = gr.Textbox("", label=seed_label, elem_id=seed_id)
+        steps = gr.Number(None, label="Steps (0 = model default)", precision=0)
+        audio_format = format_choice()
+    return seed, steps, audio_format
+
+
+# --- form values -> request fields -----------------------------------------------------------------------------
 
 
 def optional_int(field: str, value: Any, *, zero_is_none: bool = False) -> int | None:
@@ -95,7 +134,7 @@ def common_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_format(value: Any) -> str:
-    fmt = str(value or "wav")
+    fmt = str(value or DEFAULT_FORMAT)
     if fmt not in AUDIO_FORMATS:
         raise InputError("output_format", value, f"choose one of {', '.join(AUDIO_FORMATS)}")
     return fmt

@@ -1,27 +1,61 @@
-"""Serving the Blocks: the one place that decides host, port, auth, share and which folders may be served."""
+"""Serving the Blocks: the one place that decides host, port, auth, share and which folders may be served.
+
+An app builder (``shell.build_app``, ``rater.build_rater_app``) returns a ``WebApp``: its Blocks plus the
+``ServeExtras`` serving it needs (its own login, the folders Gradio may serve, page head and CSS, extra routes,
+a start hook). ``launch`` applies both those and the operator's ``ServeOptions``, so no app overrides the launch.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
+from starlette.routing import BaseRoute
+
 from workbench.core.errors import InputError
-from workbench.ui.context import ModelHandle
-from workbench.ui.shell import warmup
 
 log = logging.getLogger("workbench.ui")
+
+Login = Callable[[str, str], bool]
 
 
 @dataclass(frozen=True)
 class ServeOptions:
+    """What the operator chose on the command line."""
+
     host: str = "127.0.0.1"
     port: int = 7860
     share: bool = False
     auth: tuple[str, str] | list[tuple[str, str]] | None = None
     share_without_auth: bool = False  # --i-know-share-is-public
-    own_logins: bool = False  # the rater app: every rater logs in with a campaign code, admin auth is unused
+
+
+@dataclass(frozen=True)
+class ServeExtras:
+    """What an app brings to its launch. ``auth_fn`` is the app's own login; it replaces ``ServeOptions.auth``."""
+
+    auth_fn: Login | None = None
+    auth_message: str | None = None
+    allowed_paths: tuple[Path, ...] = ()  # the only folders Gradio's file route may serve
+    head: str = ""
+    css: str = ""
+    routes: tuple[BaseRoute, ...] = ()  # put before Gradio's own routes, whose catch-alls would shadow them
+    on_started: Callable[[], None] | None = None  # runs once the server answers
+
+
+@dataclass(frozen=True)
+class WebApp:
+    """A built app: the Blocks and what serving it needs."""
+
+    blocks: gr.Blocks
+    extras: ServeExtras
+
+    def close(self) -> None:
+        self.blocks.close()
 
 
 def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
@@ -47,9 +81,11 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
     return pairs
 
 
-def check_exposure(options: ServeOptions) -> None:
-    """A public share link without a login would expose every tab, including file access and training."""
-    if options.share and not options.auth and not options.share_without_auth and not options.own_logins:
+def check_exposure(options: ServeOptions, extras: ServeExtras | None = None) -> None:
+    """A public share link without a login would expose every page to anyone with the link. An app with its own
+    login (the rater app) counts as logged in; ``--auth`` or ``--i-know-share-is-public`` cover the rest."""
+    has_login = bool(options.auth) or (extras is not None and extras.auth_fn is not None)
+    if options.share and not has_login and not options.share_without_auth:
         raise InputError(
             "share",
             True,
@@ -58,31 +94,42 @@ def check_exposure(options: ServeOptions) -> None:
         )
 
 
-def served_folders(demo: Any) -> list[str]:
-    ctx = demo.workbench_context
-    return [str(ctx.runs_dir.resolve()), str(ctx.temp_dir.resolve())]
+def _auth(
+    options: ServeOptions, extras: ServeExtras
+) -> Login | list[tuple[str, str]] | tuple[str, str] | None:
+    if extras.auth_fn is None:
+        return options.auth
+    if options.auth:
+        # Admin and app logins stay separate: admin credentials never open an app that logs its own users in.
+        log.info("this app logs its users in itself; the --auth credentials are not used")
+    return extras.auth_fn
 
 
 def launch(
-    demo: Any, options: ServeOptions, *, prevent_thread_lock: bool = False, quiet: bool = False
+    app: WebApp, options: ServeOptions, *, prevent_thread_lock: bool = False, quiet: bool = False
 ) -> Any:
-    check_exposure(options)
-    if options.share and not options.auth and not options.own_logins:
+    extras = app.extras
+    check_exposure(options, extras)
+    if options.share and not options.auth and extras.auth_fn is None:
         log.warning("PUBLIC SHARE LINK WITHOUT LOGIN: anyone with the link can use every tab")
-    result = demo.launch(
+    result = app.blocks.launch(
         server_name=options.host,
         server_port=options.port,
         share=options.share,
-        auth=options.auth,
-        allowed_paths=served_folders(demo),  # the app's own data and temp folders, nothing else
+        auth=_auth(options, extras),
+        auth_message=extras.auth_message,
+        allowed_paths=[str(p.resolve()) for p in extras.allowed_paths],
+        head=extras.head or None,
+        css=extras.css or None,
         prevent_thread_lock=True,
         quiet=quiet,
         show_error=True,
         inbrowser=False,
     )
-    ctx = demo.workbench_context
-    if isinstance(getattr(ctx, "model", None), ModelHandle):  # the rater app has no model
-        ctx.model.start(warmup=warmup)  # after the server is up: the first page does not wait for torch
+    for route in reversed(extras.routes):
+        app.blocks.app.router.routes.insert(0, route)
+    if extras.on_started is not None:
+        extras.on_started()
     if not prevent_thread_lock:
-        demo.block_thread()
+        app.blocks.block_thread()
     return result

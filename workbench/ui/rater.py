@@ -1,4 +1,4 @@
-"""Rater mode: the blind A/B rating page and nothing else (``python app.py --mode rater``).
+"""Rater mode: the blind A/B rating page and nothing else (``workbench app --mode rater --campaign NAME``).
 
 What the browser gets is limited on purpose: the venue instructions, two players labelled A and B whose URLs are
 ``ab/clip/<random token>`` (a token per served pair and side, resolved only in server memory), an opaque
@@ -14,18 +14,25 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from workbench.campaigns import db
 from workbench.campaigns.service import CLIP_ROUTE, PairView, RaterService
-from workbench.core import paths
+from workbench.campaigns.stimuli import campaign_dir
+from workbench.campaigns.stream import VoteStream
 from workbench.core.errors import InputError
 from workbench.core.store import Store
+from workbench.ui.context import ui_errors
+from workbench.ui.launch import ServeExtras, WebApp
 
 log = logging.getLogger("workbench.ui.rater")
 
@@ -119,15 +126,10 @@ def progress_text(view: PairView) -> str:
 
 def pick_campaign(store: Store, campaign: str | None) -> str:
     """The named campaign, else ``WORKBENCH_CAMPAIGN``, else the newest open one."""
-    import os
-
     campaign = campaign or os.environ.get("WORKBENCH_CAMPAIGN")
     if campaign:
         return campaign
-    rows = store.connect().execute(
-        "SELECT name FROM campaigns WHERE status = 'open' ORDER BY created_at DESC"
-    )
-    names = [r[0] for r in rows]
+    names = db.open_campaigns(store)
     if not names:
         raise InputError(
             "campaign", None, "no open campaign: create one with `workbench campaign create FILE.yaml`"
@@ -137,8 +139,6 @@ def pick_campaign(store: Store, campaign: str | None) -> str:
 
 def clip_response(service: RaterService, token: str, range_header: str | None) -> Any:
     """The bytes of one served clip, with single-range support so players can seek. No dates, no names."""
-    from starlette.responses import Response
-
     path = service.open_clip(token)
     if path is None or not path.is_file():
         return Response(status_code=404)
@@ -159,70 +159,40 @@ def clip_response(service: RaterService, token: str, range_header: str | None) -
     return Response(data, media_type="audio/wav", headers=headers)
 
 
-def install_clip_route(app: Any, service: RaterService) -> None:
-    """Put the clip route first in the FastAPI app (Gradio's own catch-all routes must not shadow it)."""
-    from starlette.requests import Request
-    from starlette.routing import Route
+def clip_route(service: RaterService) -> Route:
+    """The token route every clip is served through (the launcher puts it before Gradio's catch-all routes)."""
 
     async def clip(request: Request) -> Any:
         return clip_response(service, request.path_params["token"], request.headers.get("range"))
 
-    app.router.routes.insert(0, Route(f"/{CLIP_ROUTE}/{{token}}", clip, methods=["GET"]))
+    return Route(f"/{CLIP_ROUTE}/{{token}}", clip, methods=["GET"])
 
 
-def _rater_blocks_class() -> type:
-    class RaterBlocks(gr.Blocks):  # type: ignore[misc]
-        """Blocks whose launch() adds the rater login, the clip route, the player script and the stylesheet."""
+@dataclass(frozen=True)
+class RaterApp(WebApp):
+    """The rating page, its service and the vote stream it feeds (closed with the app)."""
 
-        service: RaterService
-        stream: Any = None
+    service: RaterService
+    stream: VoteStream | None = None
 
-        def launch(self, *args: Any, **kwargs: Any) -> Any:
-            # Raters always log in with their own codes: admin credentials passed by a generic launcher are
-            # replaced (admin and rater logins stay separate), and no folder is served through Gradio's file
-            # route, because clips go through the token route only.
-            if kwargs.get("auth") not in (None, self.service.login):
-                log.info("rater mode: admin credentials ignored; raters log in with their campaign codes")
-            kwargs["auth"] = self.service.login
-            kwargs.setdefault("auth_message", "Log in with the rater name and code you were given.")
-            kwargs["allowed_paths"] = []
-            kwargs["head"] = (kwargs.get("head") or "") + PLAYER_JS
-            kwargs["css"] = (kwargs.get("css") or "") + CSS
-            block = not kwargs.get("prevent_thread_lock", False)
-            kwargs["prevent_thread_lock"] = True
-            result = super().launch(*args, **kwargs)
-            install_clip_route(self.app, self.service)
-            if block:
-                self.block_thread()
-            return result
-
-        def close(self, verbose: bool = True) -> None:
-            super().close(verbose)
-            if self.stream is not None:
-                self.stream.close()
-                self.stream = None
-
-    return RaterBlocks
+    def close(self) -> None:
+        super().close()
+        if self.stream is not None:
+            self.stream.close()
 
 
 def build_rater_app(
     store: Store,
-    settings: Any = None,
     *,
     campaign: str | None = None,
     tracking: bool = True,
     tracking_mode: str | None = None,
-) -> Any:
-    """The rating page for ``campaign`` (default: $WORKBENCH_CAMPAIGN, else the newest open one). Launch it with
-    ``.launch(...)``: the launch adds the rater login and the clip route."""
-    from workbench.ui.context import ui_errors
-
+) -> RaterApp:
+    """The rating page for ``campaign`` (default: $WORKBENCH_CAMPAIGN, else the newest open one). Serve it with
+    ``launch.launch``: its extras are the rater login, the clip route, the player script and the stylesheet."""
     name = pick_campaign(store, campaign)
     stream = None
     if tracking:
-        from workbench.campaigns.stimuli import campaign_dir
-        from workbench.campaigns.stream import VoteStream
-
         config = db.get_campaign(store, name).config
         stream = VoteStream(
             store, name, campaign_dir(name) / "tracking", mode=tracking_mode, config=config.to_dict()
@@ -282,8 +252,7 @@ def build_rater_app(
         vote.__name__ = f"vote_{outcome}"
         return vote
 
-    blocks_cls = _rater_blocks_class()
-    with blocks_cls(title="Listening test", analytics_enabled=False) as demo:
+    with gr.Blocks(title="Listening test", analytics_enabled=False) as demo:
         gr.Markdown("## Listening test")
         with gr.Column(visible=True) as rating:
             if config.instructions.strip():
@@ -334,32 +303,13 @@ def build_rater_app(
                 queue=False,
                 trigger_mode="once",  # a double click sends one request (the server is idempotent anyway)
             )
-    demo.service = service
-    demo.stream = stream
-    # workbench.ui.launch.served_folders() reads this; an empty folder, and launch() serves none anyway.
-    empty = paths.home() / "rater-serves-nothing"
-    empty.mkdir(parents=True, exist_ok=True)
-    demo.workbench_context = SimpleNamespace(runs_dir=empty, temp_dir=empty)
-    return demo
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m workbench.ui.rater``: serve the rating page alone (app.py --mode rater does the same)."""
-    import argparse
-    import os
-
-    parser = argparse.ArgumentParser(prog="python -m workbench.ui.rater", description=main.__doc__)
-    parser.add_argument("--campaign", default=None, help="campaign name (default: the newest open campaign)")
-    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve the local network")
-    parser.add_argument("--port", type=int, default=7861)
-    parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
-    args = parser.parse_args(argv)
-    for key, value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_DISABLE_TELEMETRY", "1")):
-        os.environ.setdefault(key, value)
-    app = build_rater_app(Store(), campaign=args.campaign)
-    app.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    extras = ServeExtras(
+        # Raters always log in with their own codes, never with admin credentials.
+        auth_fn=service.login,
+        auth_message="Log in with the rater name and code you were given.",
+        allowed_paths=(),  # clips go through the token route only, never Gradio's file route
+        head=PLAYER_JS,
+        css=CSS,
+        routes=(clip_route(service),),
+    )
+    return RaterApp(blocks=demo, extras=extras, service=service, stream=stream)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -13,14 +12,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import gradio as gr
+
 from workbench.core.store import Store
 from workbench.engine.engine import Engine
 from workbench.ui.context import AppSettings, ModelHandle, TabContext
+from workbench.ui.launch import ServeExtras, WebApp
 
 log = logging.getLogger("workbench.ui")
 
-# Tab modules in display order. Optional ones may not exist yet (other issues add them); they are skipped quietly
-# when the module itself is missing. Any other import or build failure shows an error tab and the rest still work.
+# Tab modules in display order. A tab that fails to import or build shows in a Problems tab; the rest still work.
 DEFAULT_TABS: tuple[str, ...] = (
     "workbench.ui.tab_generate",
     "workbench.ui.tab_edit",
@@ -33,12 +34,11 @@ DEFAULT_TABS: tuple[str, ...] = (
     "workbench.ui.tab_lora",
     "workbench.ui.tab_metrics",
 )
-OPTIONAL_TABS = frozenset({"workbench.ui.tab_ab", "workbench.ui.tab_lora", "workbench.ui.tab_metrics"})
 STATUS_POLL_S = 1.5
 TEMP_MAX_AGE_S = 7 * 86_400
 
 
-@dataclass
+@dataclass(frozen=True)
 class TabError:
     name: str
     message: str
@@ -47,26 +47,16 @@ class TabError:
 TabSource = str | ModuleType
 
 
-def no_network_defaults() -> None:
-    """Gradio analytics, its version check and HF telemetry each open connections at start-up; turn them off
-    unless the user explicitly set them."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    # Model loading never downloads (`workbench models pull` does, or HF Spaces' preload_from_hub).
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("GRADIO_RUN_HISTORY", "False")
+def _load_tab(source: TabSource) -> ModuleType:
+    return source if isinstance(source, ModuleType) else importlib.import_module(source)
 
 
-def _load_tab(source: TabSource) -> ModuleType | None:
-    if isinstance(source, ModuleType):
-        return source
-    try:
-        return importlib.import_module(source)
-    except ModuleNotFoundError as exc:
-        if source in OPTIONAL_TABS and exc.name == source:
-            return None
-        raise
+@dataclass(frozen=True)
+class WorkbenchApp(WebApp):
+    """The workbench Blocks with its tab context and the tabs that failed to import or build."""
+
+    context: TabContext
+    tab_errors: tuple[TabError, ...]
 
 
 def build_app(
@@ -77,16 +67,13 @@ def build_app(
     settings: AppSettings | None = None,
     tabs: Sequence[TabSource] = DEFAULT_TABS,
     load_model: bool = True,
-) -> Any:
-    """Build the workbench Blocks around ``engine`` and ``store``. Launching is the caller's job (see launch.py).
+) -> WorkbenchApp:
+    """Build the workbench around ``engine`` and ``store``. Launching is the caller's job (``launch.launch``).
 
-    ``load_model`` starts loading the engine's model in a background thread (no-op if it is loaded already).
-    ``launch`` in launch.py passes False and starts the load once the server answers, so importing torch and
+    ``load_model`` starts loading the engine's model in a background thread now (no-op if it is loaded already).
+    With False the load starts once the server answers (the app's ``on_started``), so importing torch and
     diffusers does not compete with serving the first page.
     """
-    import gradio as gr
-
-    no_network_defaults()
     settings = settings or AppSettings()
     ctx = TabContext(engine=engine, model=ModelHandle(engine), store=store, settings=settings, mode=mode)
     for folder in (ctx.runs_dir, ctx.temp_dir, ctx.loras_dir):
@@ -110,7 +97,7 @@ def build_app(
                     log.exception("tab %s failed to import", name)
                     errors.append(TabError(name, f"{type(exc).__name__}: {exc}"))
                     continue
-                if module is None or mode not in getattr(module, "MODES", ("full",)):
+                if mode not in getattr(module, "MODES", ("full",)):
                     continue
                 with gr.Tab(module.LABEL, id=module.TAB_ID, elem_id=f"tab-{module.TAB_ID}"):
                     if getattr(module, "NEEDS_MODEL", False):
@@ -128,12 +115,14 @@ def build_app(
         _wire_status(demo, ctx, status)
         for outputs, fn in ctx.load_hooks:
             demo.load(fn, None, outputs, api_visibility="private", show_progress="hidden")
-    demo.workbench_context = ctx  # for tests and the launcher (allowed paths)
-    demo.workbench_tab_errors = errors
     demo.queue(default_concurrency_limit=1)
     if load_model:
         ctx.model.start(warmup=warmup)
-    return demo
+    extras = ServeExtras(
+        allowed_paths=(ctx.runs_dir, ctx.temp_dir),  # the app's own data and temp folders, nothing else
+        on_started=lambda: ctx.model.start(warmup=warmup),  # a no-op when it is loading or loaded already
+    )
+    return WorkbenchApp(blocks=demo, extras=extras, context=ctx, tab_errors=tuple(errors))
 
 
 def prune_temp(folder: Path, max_age_s: float = TEMP_MAX_AGE_S) -> int:
@@ -163,8 +152,6 @@ def warmup() -> None:
 
 def _wire_status(demo: Any, ctx: TabContext, status: Any) -> None:
     """Keep the status line and model notices current until the model settles, then run the ready hooks once."""
-    import gradio as gr
-
     timer = gr.Timer(STATUS_POLL_S, active=True)
     hook_outputs = [c for outputs, _fn in ctx.ready_hooks for c in outputs]
     done = gr.State(False)

@@ -54,7 +54,7 @@ def create_from_yaml(
     lines: list[str] = []
     codes = create_campaign(ctx.store, config, engine_for, log=log or lines.append)
     message = (
-        f"Campaign **{config.name}** is open. Serve raters with `python -m workbench.ui.rater --campaign {config.name}`."
+        f"Campaign **{config.name}** is open. Serve raters with `workbench app --mode rater --campaign {config.name}`."
         + (" Generated login codes are below and are shown only once." if codes else "")
     )
     return message, [[rater, code] for rater, code in codes.items()]
@@ -86,7 +86,7 @@ def build(ctx: TabContext) -> None:
     gr.Markdown(
         "Blind pairwise listening tests per venue. Create a campaign (systems generated here or imported from a "
         "folder with a `prompt_id,file` CSV), hand out the rater codes, and serve raters with "
-        "`python -m workbench.ui.rater --campaign NAME`. See docs/ab-campaigns.md."
+        "`workbench app --mode rater --campaign NAME`. See docs/ab-campaigns.md."
     )
     with gr.Accordion("Create or import a campaign", open=False):
         editor = gr.Code(

@@ -71,7 +71,7 @@ def build(ctx: TabContext) -> None:
             with gr.Row():
                 start_s = gr.Number(0.0, label="Start (s)", elem_id="edit-start")
                 end_s = gr.Number(1.0, label="End (s)", elem_id="edit-end")
-                crossfade_ms = gr.Number(50.0, label="Crossfade (ms)")
+                crossfade_ms = gr.Number(DEFAULT_CROSSFADE_MS, label="Crossfade (ms)")
             with gr.Row():
                 side = gr.Radio(["left", "right"], value="right", label="Extend side", elem_id="edit-side")
                 extend_s = gr.Number(5.0, label="Extend by (s)", elem_id="edit-extend-s")
@@ -81,11 +81,7 @@ def build(ctx: TabContext) -> None:
                     list(TRACK_NAMES), value=["drums", "bass"], multiselect=True, label="Tracks (complete)"
                 )
             prompt = gr.Textbox(label="Caption for the new material", lines=2, elem_id="edit-prompt")
-            with gr.Row():
-                # A Textbox, not a Number: Gradio shows an empty Number as 0, and empty must mean "random".
-                seed = gr.Textbox("", label="Seed (empty = random)", elem_id="edit-seed")
-                steps = gr.Number(None, label="Steps (0 = model default)", precision=0)
-                audio_format = gr.Radio(list(forms.AUDIO_FORMATS), value="wav", label="Format")
+            seed, steps, audio_format = forms.seed_steps_format("Seed (empty = random)", "edit-seed")
     with gr.Row():
         run = gr.Button("Run edit", variant="primary", elem_id="edit-run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="edit-cancel")

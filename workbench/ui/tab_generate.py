@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from workbench.core.genres import load_genres
-from workbench.engine.requests import MAX_DURATION_S, TIME_SIGNATURES, Text2Music
+from workbench.engine.requests import DEFAULT_DURATION_S, MAX_DURATION_S, Text2Music
 from workbench.ui import forms
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
 from workbench.ui.results import card_values, result_card
@@ -59,14 +59,17 @@ def build(ctx: TabContext) -> None:
             )
         with gr.Column(scale=2):
             duration = gr.Slider(
-                1, MAX_DURATION_S, value=30, step=1, label="Duration (s)", elem_id="gen-duration"
+                1,
+                MAX_DURATION_S,
+                value=DEFAULT_DURATION_S,
+                step=1,
+                label="Duration (s)",
+                elem_id="gen-duration",
             )
             with gr.Row():
                 bpm = gr.Number(None, label="BPM", info="empty = model decides", precision=0, minimum=0)
-                keyscale = gr.Dropdown([forms.AUTO, *forms.KEYS], value=forms.AUTO, label="Key")
-                time_signature = gr.Dropdown(
-                    [forms.AUTO, *TIME_SIGNATURES], value=forms.AUTO, label="Time sig."
-                )
+                keyscale = forms.key_choice()
+                time_signature = forms.time_signature_choice()
             defaults = _known_defaults(ctx)
             with gr.Row():
                 steps = gr.Number(defaults[0], label="Steps", precision=0, elem_id="gen-steps")
@@ -90,7 +93,7 @@ def build(ctx: TabContext) -> None:
                 label="…or LoRA path", placeholder="/path/to/adapter or a .safetensors file"
             )
             with gr.Row():
-                audio_format = gr.Radio(list(forms.AUDIO_FORMATS), value="wav", label="Output format")
+                audio_format = forms.format_choice("Output format")
                 target_lufs = gr.Number(
                     None, label="Loudness target (LUFS)", info="from the genre; shown in the summary"
                 )
@@ -239,7 +242,7 @@ def build(ctx: TabContext) -> None:
             r.get("prompt", ""),
             r.get("lyrics", ""),
             r.get("instrumental", False),
-            r.get("duration_s") or 30,
+            r.get("duration_s") or DEFAULT_DURATION_S,
             r.get("bpm"),
             r.get("keyscale") or forms.AUTO,
             r.get("time_signature") or forms.AUTO,

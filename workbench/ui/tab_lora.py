@@ -45,7 +45,7 @@ def _table(rows: list[dict[str, Any]], headers: list[str]) -> Any:
 
 def build(ctx: TabContext) -> None:
     jobs = lora_jobs.TrainingJobs()  # one per app: the "only one training at a time" rule lives here
-    ctx.lora_jobs = jobs  # type: ignore[attr-defined]  # for tests and a clean shutdown
+    ctx.lora_jobs = jobs
     runs_dir = ctx.runs_dir
     gr.Markdown(
         "Train a LoRA for one genre: **1** build a dataset, **2** train (it runs in the background; you can leave "

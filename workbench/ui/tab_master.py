@@ -59,7 +59,7 @@ def build(ctx: TabContext) -> None:
                 label="Ceiling by",
                 info="limit: look-ahead limiter keeps the loudness; gain: lower the whole track",
             )
-            audio_format = gr.Radio(list(forms.AUDIO_FORMATS), value="wav", label="Format")
+            audio_format = forms.format_choice()
     run = gr.Button("Master", variant="primary", elem_id="master-run")
     status = gr.Markdown(elem_id="master-status")
     numbers = gr.Markdown(elem_id="master-numbers")

@@ -45,13 +45,9 @@ def build(ctx: TabContext) -> None:
                 info="1 = follow the source's structure fully, 0 = prompt only",
             )
             strengths = gr.Textbox("0.2, 0.5, 0.8", label="Sweep strengths", elem_id="style-strengths")
-            with gr.Row():
-                # A Textbox, not a Number: Gradio shows an empty Number as 0, and empty must mean "random".
-                seed = gr.Textbox(
-                    "", label="Seed (empty = random; shared by the sweep)", elem_id="style-seed"
-                )
-                steps = gr.Number(None, label="Steps (0 = model default)", precision=0)
-                audio_format = gr.Radio(list(forms.AUDIO_FORMATS), value="wav", label="Format")
+            seed, steps, audio_format = forms.seed_steps_format(
+                "Seed (empty = random; shared by the sweep)", "style-seed"
+            )
     with gr.Row():
         render = gr.Button("Render", variant="primary", elem_id="style-run")
         sweep = gr.Button("Render strength sweep", elem_id="style-sweep")
