@@ -22,7 +22,6 @@ _EXPORTS = {
     "Recipe": "evals.audio.recipe",
     "DeliveryResult": "evals.audio.result",
     "TrackAnalysis": "evals.audio.result",
-    "load_votes": "evals.preference.vote_io",
     "read_votes_file": "evals.preference.vote_io",
 }
 __all__ = [
@@ -36,7 +35,6 @@ __all__ = [
     "analyze_file",
     "check_delivery",
     "decide",
-    "load_votes",
     "read_votes_file",
     "standings",
     "win_matrix",
@@ -50,7 +48,7 @@ if TYPE_CHECKING:
     from evals.preference.campaign_analysis import analyse_campaign
     from evals.preference.decision import DecisionRule, decide
     from evals.preference.preference import Vote, standings, win_matrix
-    from evals.preference.vote_io import load_votes, read_votes_file
+    from evals.preference.vote_io import read_votes_file
 
 
 def __getattr__(name: str) -> Any:

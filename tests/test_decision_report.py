@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sqlite3
 
 import pytest
 
@@ -13,15 +12,10 @@ from evals.preference.campaign_analysis import analyse_campaign
 from evals.preference.decision import FAIL, NEED_MORE_VOTES, PASS, DecisionRule, decide, rule_from_dict
 from evals.preference.preference import Vote
 from evals.preference.simulate import CampaignSimulation, simulate_votes
-from evals.preference.track_results import (
-    DeliverySummary,
-    TrackResult,
-    campaign_clips,
-    delivery_summary,
-    read_track_results,
-)
-from evals.preference.vote_io import load_votes, read_votes_file, write_votes_file
+from evals.preference.track_results import DeliverySummary, TrackResult, delivery_summary, read_track_results
+from evals.preference.vote_io import read_votes_file, write_votes_file
 from evals.report.report import write_report
+from workbench.campaigns.db import campaign_clips, load_votes
 from workbench.core.errors import ConfigError, InputError
 from workbench.core.tracking import Tracker, read_mirror
 
@@ -250,22 +244,6 @@ def test_track_results_file(tmp_path):
     assert (summary.tracks, summary.passed) == (3, 1)
     assert summary.failures == ["loudness 2x, e.g. loudness -10 LUFS outside -22 ± 2 LUFS"]
     assert delivery_summary(tracks, "B", "retail") is None
-
-
-class _BareStore:
-    """A store without the campaign migration (what an old database looks like)."""
-
-    def __init__(self, path):
-        self.conn = sqlite3.connect(path)
-        self.conn.row_factory = sqlite3.Row
-
-    def connect(self):
-        return self.conn
-
-
-def test_load_votes_without_a_votes_table_says_what_to_do(tmp_path):
-    with pytest.raises(InputError, match="no votes table yet.*--votes FILE"):
-        load_votes(_BareStore(tmp_path / "old.sqlite"), "lobby")
 
 
 def _store_votes(store, votes: list[Vote]) -> None:

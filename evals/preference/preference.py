@@ -1,8 +1,8 @@
 """Votes from blind A/B campaigns and the Bradley–Terry standings computed from them.
 
 A ``Vote`` is one answer to one served pair. The campaign feature stores votes in the SQLite store (table
-``votes``, read by ``evals.preference.vote_io.load_votes``, whose docstring lists the exact columns); exports and tests build
-``Vote`` objects directly.
+``votes``, read by ``workbench.campaigns.db.load_votes``; ``evals.preference.vote_io`` lists the exact columns);
+exports and tests build ``Vote`` objects directly.
 
 Scoring rules (see docs/metrics.md, "Preference statistics"):
 - a tie counts half a win for each side;

@@ -115,14 +115,10 @@ def _rule(args: argparse.Namespace) -> Any:
 
 def run_report(args: argparse.Namespace) -> int:
     from evals.preference.campaign_analysis import analyse_campaign
-    from evals.preference.track_results import (
-        analyse_clips,
-        campaign_clips,
-        read_clip_list,
-        read_track_results,
-    )
-    from evals.preference.vote_io import load_votes, read_votes_file
+    from evals.preference.track_results import analyse_clips, read_clip_list, read_track_results
+    from evals.preference.vote_io import read_votes_file
     from evals.report.report import write_report
+    from workbench.campaigns.db import campaign_clips, load_votes
     from workbench.core import paths
 
     rule = _rule(args)

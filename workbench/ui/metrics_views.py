@@ -253,9 +253,9 @@ def campaign_names(store: Any) -> list[str]:
 
 def campaign_systems(store: Any, campaign: str) -> list[str]:
     from evals.preference.preference import systems_of
-    from evals.preference.vote_io import load_votes
+    from workbench.campaigns import db
 
-    return list(systems_of(load_votes(store, campaign)))
+    return list(systems_of(db.load_votes(store, campaign)))
 
 
 @dataclass
@@ -342,8 +342,8 @@ def leaderboard(
     """Standings, win rates and (with a baseline) per-genre decisions of a campaign in the store."""
     from evals.preference.campaign_analysis import analyse_campaign
     from evals.preference.decision import DecisionRule
-    from evals.preference.track_results import analyse_clips, campaign_clips
-    from evals.preference.vote_io import load_votes
+    from evals.preference.track_results import analyse_clips
+    from workbench.campaigns.db import campaign_clips, load_votes
 
     if not campaign:
         raise InputError("campaign", campaign, "pick a campaign")
