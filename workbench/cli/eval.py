@@ -86,7 +86,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _expand(paths: list[str]) -> list[Path]:
-    from evals.sets.embeddings import list_audio
+    from evals.sets.files import list_audio
 
     files: list[Path] = []
     for item in paths:
@@ -137,7 +137,7 @@ def run_analyze(args: argparse.Namespace) -> int:
 def run_fad(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from evals.sets.embeddings import get_backend
+    from evals.sets.backends import get_backend
     from evals.sets.fad import compare_sets
 
     options: dict[str, object] = {}
