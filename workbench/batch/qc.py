@@ -24,6 +24,7 @@ import numpy as np
 from workbench.core.audio_io import Audio
 from workbench.core.errors import InputError
 from workbench.core.genres import GenrePreset
+from workbench.core.keyscale import parse_keyscale
 
 ANALYZERS = ("full", "basic")
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (float output of the VAE can exceed 1.0)
@@ -245,16 +246,12 @@ def _tempo(m: dict[str, Any], t: Target, r: QcRules) -> CheckResult:
     return CheckResult("tempo", ok, v, f"{lo:g}-{hi:g} bpm (or half/double)")
 
 
-_PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
 def key_pitch(key: str) -> tuple[int, str] | None:
     """'F# minor' -> (6, 'minor'); None if unreadable."""
-    parts = str(key).replace("♯", "#").replace("♭", "b").split()
-    if len(parts) != 2 or not parts[0] or parts[0][0] not in _PITCH or parts[1] not in ("major", "minor"):
+    try:
+        return parse_keyscale(str(key))
+    except ValueError:
         return None
-    pitch = _PITCH[parts[0][0]] + sum(1 if c == "#" else -1 if c == "b" else 0 for c in parts[0][1:])
-    return pitch % 12, parts[1]
 
 
 def keys_match(measured: str, wanted: str, mode: str = "relative") -> bool | None:

@@ -7,13 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import InputError
+from workbench.core.keyscale import KEYSCALES
 from workbench.engine.requests import LoraRef
 
-KEYS = tuple(
-    f"{p} {m}"
-    for m in ("major", "minor")
-    for p in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-)
+KEYS = KEYSCALES
 AUTO = "auto"
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 LORA_SUFFIXES = (".safetensors",)
