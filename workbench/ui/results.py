@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.audio.summary import summary_line
+from evals.report.pictures import spectrogram_png, waveform_png
 from workbench.core.audio_io import Audio
 from workbench.engine.engine import RunResult, Take
-from workbench.ui import media
 from workbench.ui.context import TabContext, take_payload
 
 
@@ -93,9 +94,7 @@ def card_values(
     folder = ctx.temp_dir / "images"
     request = result.request
     recipe = Path(take.sidecar).read_text() if take.sidecar else json.dumps(request.to_dict(), indent=2)
-    summary = media.summary_line(
-        take.audio, bpm=request.bpm, keyscale=request.keyscale, target_lufs=target_lufs
-    )
+    summary = summary_line(take.audio, bpm=request.bpm, keyscale=request.keyscale, target_lufs=target_lufs)
     if extra_summary:
         summary += f"  \n{extra_summary}"
     title = f"**{label or f'Take {take.index + 1}'}** · seed {take.seed} · run `{take.run_id}`"
@@ -103,8 +102,8 @@ def card_values(
         gr.Group(visible=True),
         title,
         take.path,
-        media.waveform_png(take.audio, folder, region_s=region_s),
-        media.spectrogram_png(take.audio, folder),
+        waveform_png(take.audio, folder, region_s=region_s),
+        spectrogram_png(take.audio, folder),
         summary,
         recipe,
         take.path,
@@ -113,7 +112,7 @@ def card_values(
 
 
 def audio_preview(ctx: TabContext, audio: Audio, region_s: tuple[float, float] | None = None) -> str:
-    return media.waveform_png(audio, ctx.temp_dir / "images", region_s=region_s)
+    return waveform_png(audio, ctx.temp_dir / "images", region_s=region_s)
 
 
 @dataclass
