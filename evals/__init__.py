@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "analyze_audio": "evals.audio.analysis",  # per-track analysis
     "analyze_file": "evals.audio.analysis",
-    "analyse_campaign": "evals.preference.campaign_analysis",  # campaign report: evals.report.report.write_report
+    "analyze_campaign": "evals.preference.campaign_analysis",  # campaign report: evals.report.report.write_report
     "DecisionRule": "evals.preference.decision",  # preference statistics and decisions
     "decide": "evals.preference.decision",
     "check_delivery": "evals.audio.delivery",
@@ -30,7 +30,7 @@ __all__ = [
     "Recipe",
     "TrackAnalysis",
     "Vote",
-    "analyse_campaign",
+    "analyze_campaign",
     "analyze_audio",
     "analyze_file",
     "check_delivery",
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from evals.audio.delivery import check_delivery
     from evals.audio.recipe import Recipe
     from evals.audio.result import DeliveryResult, TrackAnalysis
-    from evals.preference.campaign_analysis import analyse_campaign
+    from evals.preference.campaign_analysis import analyze_campaign
     from evals.preference.decision import DecisionRule, decide
     from evals.preference.preference import Vote, standings, win_matrix
     from evals.preference.vote_io import read_votes_file

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from evals.preference.campaign_analysis import analyse_campaign
+from evals.preference.campaign_analysis import analyze_campaign
 from evals.preference.decision import FAIL, NEED_MORE_VOTES, PASS, DecisionRule, decide, rule_from_dict
 from evals.preference.preference import Vote
 from evals.preference.simulate import CampaignSimulation, simulate_votes
@@ -157,7 +157,7 @@ def _tracks() -> list[TrackResult]:
 
 def test_report_files_and_sections(tmp_path):
     votes = simulate_votes(SPEC)
-    analysis = analyse_campaign(
+    analysis = analyze_campaign(
         votes, baseline="catalogue", tracks=_tracks(), rule=DecisionRule(bootstrap_rounds=200)
     )
     tracker = Tracker(tmp_path / "tracking", mode="off", job_type="campaign-report")
@@ -202,12 +202,12 @@ def test_report_files_and_sections(tmp_path):
 
 
 def test_report_without_baseline_still_scores(tmp_path):
-    analysis = analyse_campaign(simulate_votes(SPEC), rule=DecisionRule(bootstrap_rounds=50))
+    analysis = analyze_campaign(simulate_votes(SPEC), rule=DecisionRule(bootstrap_rounds=50))
     assert analysis.decisions == [] and "no baseline" in analysis.notes[0]
     md = write_report(analysis, tmp_path).markdown.read_text()
     assert "## Standings" in md and "## Delivery" not in md
     with pytest.raises(InputError, match="baseline='nope'"):
-        analyse_campaign(simulate_votes(SPEC), baseline="nope")
+        analyze_campaign(simulate_votes(SPEC), baseline="nope")
 
 
 def test_votes_round_trip_through_csv_and_json(tmp_path):
@@ -419,7 +419,7 @@ def test_report_command_analyses_clips_for_delivery(tmp_path, capsys):
          "--candidate", "ace-lora", "--clips", str(tmp_path / "clips.csv"), "--bootstrap-rounds", "50"]
     )  # fmt: skip
     assert args.func(args) == 0
-    assert "analysing 2 clips" in capsys.readouterr().out
+    assert "analyzing 2 clips" in capsys.readouterr().out
     with (tmp_path / "out" / "decisions.csv").open() as fh:
         rows = {(r["genre"], r["candidate"]): r for r in csv.DictReader(fh)}
     spa = rows[("spa", "ace-lora")]

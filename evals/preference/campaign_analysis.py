@@ -101,7 +101,7 @@ def _power_rows(votes: Sequence[Vote], deff: float) -> list[PowerRow]:
     ]
 
 
-def analyse_campaign(
+def analyze_campaign(
     votes: Iterable[Vote],
     *,
     campaign: str | None = None,
@@ -116,7 +116,7 @@ def analyse_campaign(
     rule.validate()
     votes = validate_votes(votes)
     if not votes:
-        raise InputError("votes", 0, "no votes to analyse")
+        raise InputError("votes", 0, "no votes to analyze")
     campaign = campaign or votes[0].campaign
     kept, quality = apply_exclusion(votes, rule.exclusion)
     prefs = preference_votes(kept)

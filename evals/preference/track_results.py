@@ -13,7 +13,7 @@ only needs a few numbers per clip, tagged with the system and genre the clip bel
     reasons          TEXT   why delivery failed, "; "-separated, optional
     path             TEXT   the clip, optional
 
-They can also be measured here from audio (``analyse_clips``) with the per-track analysis and delivery checks
+They can also be measured here from audio (``analyze_clips``) with the per-track analysis and delivery checks
 (``evals.audio.analysis.analyze_file``), for a list of ``ClipSource`` (path, system, genre): from a CSV, or a
 campaign's own clips as ``workbench.campaigns.db.campaign_clips`` reads them (the source files as they entered the
 campaign, before loudness matching, because matching would hide exactly the loudness and peak problems delivery
@@ -37,7 +37,7 @@ _REASON_KEY = re.compile(r"[^\d+\-±]*")
 
 
 class ClipSource(NamedTuple):
-    """One clip to analyse for a report: where it is and the system and genre it stands for."""
+    """One clip to analyze for a report: where it is and the system and genre it stands for."""
 
     path: str
     system: str
@@ -176,18 +176,12 @@ def from_analysis(analysis: Any, system: str, genre: str) -> TrackResult:
     )
 
 
-def analyse_clips(
+def analyze_clips(
     clips: Sequence[ClipSource], progress: Callable[[int, int], None] | None = None
 ) -> list[TrackResult]:
-    """Analyse and delivery-check each (path, system, genre)."""
-    try:
-        from evals.audio.analysis import analyze_file
-    except (
-        ImportError
-    ) as exc:  # keeps reports usable from a --tracks file where the analysis stack is missing
-        raise InputError(
-            "clips", len(clips), f"per-track analysis is unavailable here ({exc}); pass --tracks FILE"
-        ) from None
+    """Analyze and delivery-check each (path, system, genre)."""
+    from evals.audio.analysis import analyze_file
+
     out = []
     for i, (path, system, genre) in enumerate(clips):
         if not Path(path).is_file():
