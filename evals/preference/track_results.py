@@ -29,9 +29,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from workbench.core.errors import InputError
+
+if TYPE_CHECKING:
+    from evals.audio.result import TrackAnalysis
 
 _REASON_KEY = re.compile(r"[^\d+\-±]*")
 
@@ -159,8 +162,8 @@ def delivery_summary(results: Iterable[TrackResult], system: str, genre: str) ->
     )
 
 
-def from_analysis(analysis: Any, system: str, genre: str) -> TrackResult:
-    """A ``TrackResult`` from an ``evals.audio.result.TrackAnalysis`` (with its delivery verdict, if checked)."""
+def from_analysis(analysis: TrackAnalysis, system: str, genre: str) -> TrackResult:
+    """A ``TrackResult`` from a ``TrackAnalysis`` (with its delivery verdict, if checked)."""
     delivery = analysis.delivery
     return TrackResult(
         system=system,
