@@ -39,8 +39,9 @@ import numpy as np  # noqa: E402
 import scipy.signal  # noqa: E402
 
 from evals import analyze_audio  # noqa: E402
-from evals.audio.tonal import key_from_chroma, pitch_class  # noqa: E402
+from evals.audio.tonal import key_from_chroma  # noqa: E402
 from workbench.core.audio_io import Audio, read_audio  # noqa: E402
+from workbench.core.keyscale import pitch_class  # noqa: E402
 
 RATE = 48_000
 Result = dict[str, float | str | None]

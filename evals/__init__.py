@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "analyze_audio": "evals.audio.analysis",  # per-track analysis
     "analyze_file": "evals.audio.analysis",
-    "analyse_campaign": "evals.preference.campaign_analysis",  # campaign report: evals.report.report.write_report
+    "analyze_campaign": "evals.preference.campaign_analysis",  # campaign report: evals.report.report.write_report
     "DecisionRule": "evals.preference.decision",  # preference statistics and decisions
     "decide": "evals.preference.decision",
     "check_delivery": "evals.audio.delivery",
@@ -22,7 +22,6 @@ _EXPORTS = {
     "Recipe": "evals.audio.recipe",
     "DeliveryResult": "evals.audio.result",
     "TrackAnalysis": "evals.audio.result",
-    "load_votes": "evals.preference.vote_io",
     "read_votes_file": "evals.preference.vote_io",
 }
 __all__ = [
@@ -31,12 +30,11 @@ __all__ = [
     "Recipe",
     "TrackAnalysis",
     "Vote",
-    "analyse_campaign",
+    "analyze_campaign",
     "analyze_audio",
     "analyze_file",
     "check_delivery",
     "decide",
-    "load_votes",
     "read_votes_file",
     "standings",
     "win_matrix",
@@ -47,10 +45,10 @@ if TYPE_CHECKING:
     from evals.audio.delivery import check_delivery
     from evals.audio.recipe import Recipe
     from evals.audio.result import DeliveryResult, TrackAnalysis
-    from evals.preference.campaign_analysis import analyse_campaign
+    from evals.preference.campaign_analysis import analyze_campaign
     from evals.preference.decision import DecisionRule, decide
     from evals.preference.preference import Vote, standings, win_matrix
-    from evals.preference.vote_io import load_votes, read_votes_file
+    from evals.preference.vote_io import read_votes_file
 
 
 def __getattr__(name: str) -> Any:

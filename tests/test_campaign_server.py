@@ -22,13 +22,14 @@ import pytest
 import soundfile as sf
 from campaign_fixtures import SYSTEM_NAMES, create
 
+from evals.preference.preference import Outcome
 from workbench.campaigns import db
 from workbench.campaigns.stimuli import serve_dir
 from workbench.core import paths
 from workbench.core.store import Store
 
 RATER_ENDPOINTS = {"/current", "/vote_left", "/vote_right", "/vote_tie", "/vote_both_bad"}
-OUTCOMES = ("left", "right", "tie", "both_bad")
+OUTCOMES = tuple(o.value for o in Outcome)
 
 
 def free_port() -> int:

@@ -137,7 +137,8 @@ def test_vote_target_stops_serving(store, campaign_root):
 
 
 def test_export_and_the_evals_loader_read_the_same_votes(store, campaign_root, tmp_path):
-    from evals.preference.vote_io import load_votes, read_votes_file
+    from evals.preference.vote_io import read_votes_file
+    from workbench.campaigns.db import load_votes
 
     create(store, campaign_root / "imp6", name="svc-export", raters=2, quota=10)
     service = RaterService(store, "svc-export")

@@ -5,23 +5,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sqlite3
 
 import pytest
 
-from evals.preference.campaign_analysis import analyse_campaign
+from evals.preference.campaign_analysis import analyze_campaign
 from evals.preference.decision import FAIL, NEED_MORE_VOTES, PASS, DecisionRule, decide, rule_from_dict
 from evals.preference.preference import Vote
 from evals.preference.simulate import CampaignSimulation, simulate_votes
-from evals.preference.track_results import (
-    DeliverySummary,
-    TrackResult,
-    campaign_clips,
-    delivery_summary,
-    read_track_results,
-)
-from evals.preference.vote_io import load_votes, read_votes_file, write_votes_file
+from evals.preference.track_results import DeliverySummary, TrackResult, delivery_summary, read_track_results
+from evals.preference.vote_io import read_votes_file, write_votes_file
 from evals.report.report import write_report
+from workbench.campaigns.db import campaign_clips, load_votes
 from workbench.core.errors import ConfigError, InputError
 from workbench.core.tracking import Tracker, read_mirror
 
@@ -163,7 +157,7 @@ def _tracks() -> list[TrackResult]:
 
 def test_report_files_and_sections(tmp_path):
     votes = simulate_votes(SPEC)
-    analysis = analyse_campaign(
+    analysis = analyze_campaign(
         votes, baseline="catalogue", tracks=_tracks(), rule=DecisionRule(bootstrap_rounds=200)
     )
     tracker = Tracker(tmp_path / "tracking", mode="off", job_type="campaign-report")
@@ -208,12 +202,12 @@ def test_report_files_and_sections(tmp_path):
 
 
 def test_report_without_baseline_still_scores(tmp_path):
-    analysis = analyse_campaign(simulate_votes(SPEC), rule=DecisionRule(bootstrap_rounds=50))
+    analysis = analyze_campaign(simulate_votes(SPEC), rule=DecisionRule(bootstrap_rounds=50))
     assert analysis.decisions == [] and "no baseline" in analysis.notes[0]
     md = write_report(analysis, tmp_path).markdown.read_text()
     assert "## Standings" in md and "## Delivery" not in md
     with pytest.raises(InputError, match="baseline='nope'"):
-        analyse_campaign(simulate_votes(SPEC), baseline="nope")
+        analyze_campaign(simulate_votes(SPEC), baseline="nope")
 
 
 def test_votes_round_trip_through_csv_and_json(tmp_path):
@@ -250,22 +244,6 @@ def test_track_results_file(tmp_path):
     assert (summary.tracks, summary.passed) == (3, 1)
     assert summary.failures == ["loudness 2x, e.g. loudness -10 LUFS outside -22 ± 2 LUFS"]
     assert delivery_summary(tracks, "B", "retail") is None
-
-
-class _BareStore:
-    """A store without the campaign migration (what an old database looks like)."""
-
-    def __init__(self, path):
-        self.conn = sqlite3.connect(path)
-        self.conn.row_factory = sqlite3.Row
-
-    def connect(self):
-        return self.conn
-
-
-def test_load_votes_without_a_votes_table_says_what_to_do(tmp_path):
-    with pytest.raises(InputError, match="no votes table yet.*--votes FILE"):
-        load_votes(_BareStore(tmp_path / "old.sqlite"), "lobby")
 
 
 def _store_votes(store, votes: list[Vote]) -> None:
@@ -441,7 +419,7 @@ def test_report_command_analyses_clips_for_delivery(tmp_path, capsys):
          "--candidate", "ace-lora", "--clips", str(tmp_path / "clips.csv"), "--bootstrap-rounds", "50"]
     )  # fmt: skip
     assert args.func(args) == 0
-    assert "analysing 2 clips" in capsys.readouterr().out
+    assert "analyzing 2 clips" in capsys.readouterr().out
     with (tmp_path / "out" / "decisions.csv").open() as fh:
         rows = {(r["genre"], r["candidate"]): r for r in csv.DictReader(fh)}
     spa = rows[("spa", "ace-lora")]

@@ -13,9 +13,10 @@ from evals import Recipe, analyze_audio, analyze_file
 from evals.audio.levels import measure_levels
 from evals.audio.rhythm import estimate_tempo
 from evals.audio.spectral import measure_spectrum
-from evals.audio.tonal import key_from_chroma, parse_keyscale, pitch_class
+from evals.audio.tonal import key_from_chroma
 from workbench.core.audio_io import Audio, write_audio
 from workbench.core.errors import AudioInputError, InputError
+from workbench.core.keyscale import parse_keyscale, pitch_class
 
 
 def test_sine_levels() -> None:

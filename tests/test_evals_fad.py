@@ -9,7 +9,8 @@ import pytest
 import scipy.linalg
 from evals_signals import RATE, sine, stereo, white_noise
 
-from evals.sets.embeddings import EmbeddingBackend, EmbeddingCache, LogMelBackend, get_backend, list_audio
+from evals.sets.backends import get_backend
+from evals.sets.embeddings import EmbeddingBackend, EmbeddingCache, LogMelBackend
 from evals.sets.fad import (
     compare_clip_sets,
     compare_sets,
@@ -18,6 +19,7 @@ from evals.sets.fad import (
     gaussian_stats,
     split_half_floor,
 )
+from evals.sets.files import list_audio
 from workbench.core.audio_io import Audio, write_audio
 from workbench.core.errors import InputError, WeightsMissingError
 

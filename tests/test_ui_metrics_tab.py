@@ -15,13 +15,16 @@ import soundfile as sf
 from conftest import write_tone
 from lora_train_helpers import write_beat_clip
 
+from evals import api
 from evals.preference.preference import Vote
 from evals.preference.simulate import CampaignSimulation, simulate_votes
+from workbench.campaigns import db
 from workbench.core import paths
 from workbench.core.errors import InputError
 from workbench.core.store import Store
 from workbench.engine.requests import Text2Music
-from workbench.ui import metrics_views as mv
+from workbench.ui import metrics_leaderboard as lb
+from workbench.ui import tab_metrics as tm
 
 
 @pytest.fixture
@@ -58,19 +61,21 @@ def test_metrics_tab_builds_in_the_app(engine: Any, tmp_path: Path) -> None:
     assert demo.tab_errors == ()
 
 
-def test_analyse_uploads_and_runs_gives_metrics_and_delivery_per_genre(ctx: Any, tmp_path: Path) -> None:
+def test_analyze_uploads_and_runs_gives_metrics_and_delivery_per_genre(ctx: Any, tmp_path: Path) -> None:
     result = ctx.workbench.generate(
         Text2Music(prompt="calm pads", duration_s=2.0, steps=2, seed=3, genre="spa")
     )
     run_id = result.takes[0].run_id
-    assert run_id in [value for _label, value in mv.run_choices(ctx.store)]
+    assert run_id in [value for _label, value in tm.run_choices(ctx.store)]
     uploads = [str(lobby_track(tmp_path / "lobby.wav"))]
     clipped = tone_clipped(tmp_path / "clipped.wav")
-    items = mv.upload_inputs([*uploads, str(clipped)]) + mv.run_inputs(ctx.store, [run_id])
+    items = tm.upload_inputs([*uploads, str(clipped)]) + tm.run_inputs(ctx.store, [run_id])
     seen: list[tuple[int, int]] = []
-    tracks = mv.analyse(items, ["hotel_lobby", "spa"], lambda done, total, _name: seen.append((done, total)))
+    tracks = api.analyze_tracks(
+        items, ["hotel_lobby", "spa"], progress=lambda done, total, _name: seen.append((done, total))
+    )
     assert seen[-1] == (3, 3)
-    frame = mv.track_table(tracks, ["hotel_lobby", "spa"])
+    frame = tm.track_table(tracks, ["hotel_lobby", "spa"])
     assert list(frame.columns[:6]) == [
         "track",
         "source",
@@ -93,16 +98,16 @@ def test_analyse_uploads_and_runs_gives_metrics_and_delivery_per_genre(ctx: Any,
     assert clipped_row["clipped_samples"] > 0 and clipped_row["delivery hotel_lobby"].startswith("FAIL: ")
     run_row = next(r for r in rows.values() if r["source"] == f"run {run_id}")
     assert run_row["group"] == "tiny" and run_row["genre"] == "spa"
-    text = mv.delivery_summary(tracks, ["hotel_lobby", "spa"])
+    text = tm.delivery_summary(tracks, ["hotel_lobby", "spa"])
     assert "**hotel_lobby**: 1/3 pass" in text and "**spa**: 0/3 pass" in text
-    pngs = mv.distribution_pngs(tracks)
+    pngs = tm.distribution_pngs(tracks)
     assert pngs["loudness"] is not None and pngs["loudness"].startswith(b"\x89PNG")
-    with pytest.raises(InputError, match="genre='lounge': choose from"):
-        mv.analyse(items[:1], ["lounge"])
+    with pytest.raises(InputError, match="genre='lounge': unknown genre; known genres: hotel_lobby"):
+        api.analyze_tracks(items[:1], ["lounge"])
     with pytest.raises(InputError, match="upload audio files or pick recorded runs"):
-        mv.analyse([], ["spa"])
+        api.analyze_tracks([], ["spa"])
     with pytest.raises(InputError, match="run='nope': no such run"):
-        mv.run_inputs(ctx.store, ["nope"])
+        tm.run_inputs(ctx.store, ["nope"])
 
 
 def tone_clipped(path: Path) -> Path:
@@ -112,6 +117,12 @@ def tone_clipped(path: Path) -> Path:
     return path
 
 
+def compare(folder_a: Path, folder_b: Path, equal_n: str = "subsample") -> tuple[str, Any]:
+    """What the Sets sub-tab shows for two folders, and the result behind it."""
+    result = api.compare_sets(folder_a, folder_b, "logmel", equal_n=equal_n)
+    return tm.fad_text(result), result
+
+
 def test_sets_fad_reports_n_and_refuses_folders_outside_home(tmp_path: Path) -> None:
     home = paths.home()
     base = home / f"sets-{uuid.uuid4().hex[:6]}"
@@ -119,20 +130,20 @@ def test_sets_fad_reports_n_and_refuses_folders_outside_home(tmp_path: Path) -> 
         write_tone(base / "a" / f"a{i}.wav", duration_s=2.0, freq_hz=200 + 30 * i)
         write_tone(base / "b" / f"b{i}.wav", duration_s=2.0, freq_hz=900 + 30 * i, level=0.1)
     write_tone(base / "b" / "b4.wav", duration_s=2.0, freq_hz=1200)
-    folder_a = mv.set_folder(f"{base.name}/a", "set A", home)
-    folder_b = mv.set_folder(str(base / "b"), "set B", home)
-    text, result = mv.compare_sets_text(folder_a, folder_b)
+    folder_a = tm.set_folder(f"{base.name}/a", "set A", home)
+    folder_b = tm.set_folder(str(base / "b"), "set B", home)
+    text, result = compare(folder_a, folder_b)
     assert result.n_clips == 4 and result.subsampled_from == (4, 5)
     assert f"= {result.fad:.4f}** at **n = 4** clips per set" in text and "subsampled" in text
     assert result.fad > 0
-    same, same_result = mv.compare_sets_text(folder_a, folder_a)
+    same, same_result = compare(folder_a, folder_a)
     assert same_result.fad == pytest.approx(0.0, abs=1e-6) and "not distinguishable" in same
     with pytest.raises(InputError, match="set size"):
-        mv.compare_sets_text(folder_a, folder_b, "refuse")
+        compare(folder_a, folder_b, "refuse")
     with pytest.raises(InputError, match="must be inside WORKBENCH_HOME"):
-        mv.set_folder(str(tmp_path), "set A", home)
+        tm.set_folder(str(tmp_path), "set A", home)
     with pytest.raises(InputError, match="set B='../..': must be inside WORKBENCH_HOME"):
-        mv.set_folder("../..", "set B", home)
+        tm.set_folder("../..", "set B", home)
 
 
 def store_votes(store: Store, votes: list[Vote], genre: str) -> None:
@@ -148,7 +159,8 @@ def store_votes(store: Store, votes: list[Vote], genre: str) -> None:
                 "system_left, system_right, is_gold, gold_expected, repeat_of, token_left, token_right, served_at) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (v.pair_id, v.campaign, v.rater, i, v.prompt_id, f"cl{i}", f"cr{i}", v.system_left,
-                 v.system_right, int(v.is_gold), v.gold_expected, v.repeat_of, f"tl{i}", f"tr{i}", v.created_at),
+                 v.system_right, int(v.is_gold), v.gold_expected, v.repeat_of, f"{v.campaign}-tl{i}",
+                 f"{v.campaign}-tr{i}", v.created_at),
             )  # fmt: skip
             conn.execute(
                 "INSERT INTO votes (pair_id, campaign, rater, genre, prompt_id, system_left, system_right, "
@@ -173,32 +185,86 @@ def test_campaign_leaderboard_and_report(tmp_path: Path) -> None:
     store = Store(tmp_path / "store.sqlite")
     name = f"lobby-{uuid.uuid4().hex[:6]}"
     store_votes(store, simulate_votes(dataclasses.replace(SPEC, campaign=name)), "spa")
-    assert name in mv.campaign_names(store)
-    assert mv.campaign_systems(store, name) == ["ace_base", "ace_lora", "catalogue"]
-    board = mv.leaderboard(store, name, "catalogue", bootstrap_rounds=200)
-    standings = board.standings()
+    assert name in db.list_campaigns(store)
+    assert lb.campaign_systems(store, name) == ["ace_base", "ace_lora", "catalogue"]
+    board = lb.leaderboard(store, name, "catalogue", bootstrap_rounds=200)
+    standings = lb.standings_table(board.analysis)
     spa = standings[standings["scope"] == "spa"].sort_values("rating", ascending=False)
     assert list(spa["system"]) == ["ace_lora", "catalogue", "ace_base"]  # the simulated order
     assert (spa["ci_low"] <= spa["rating"]).all() and (spa["rating"] <= spa["ci_high"]).all()
     assert spa["votes"].sum() == 2 * 400  # each preference vote counts for both of its systems
-    decisions = board.decisions()
+    decisions = lb.decisions_table(board.analysis)
     assert set(decisions["candidate"]) == {"ace_lora", "ace_base"}
     assert set(decisions["verdict"]) <= {"PASS", "FAIL", "NEED MORE VOTES"}
     assert decisions.set_index("candidate").loc["ace_base", "verdict"] == "FAIL"
-    assert "400 preference votes from 8 of 8 raters" in board.summary()
-    assert board.standings_png().startswith(b"\x89PNG")
-    files = mv.write_report_files(board, tmp_path / "report" / name)
+    assert "400 preference votes from 8 of 8 raters" in lb.summary(board.analysis)
+    assert lb.standings_png(board.analysis).startswith(b"\x89PNG")
+    files = lb.write_report_files(board, tmp_path / "report" / name)
     assert Path(files[0]).name == "report.html" and "ace_lora" in Path(files[0]).read_text()
     import zipfile
 
     names = zipfile.ZipFile(files[1]).namelist()
     assert {"report.md", "report.html", "decisions.csv", "standings.csv"} <= set(names)
-    no_baseline = mv.leaderboard(store, name, None, bootstrap_rounds=100)
-    assert no_baseline.decisions().empty and "no baseline named" in no_baseline.summary()
+    no_baseline = lb.leaderboard(store, name, None, bootstrap_rounds=100)
+    assert lb.decisions_table(no_baseline.analysis).empty and "no baseline named" in lb.summary(
+        no_baseline.analysis
+    )
     with pytest.raises(InputError, match="pick a campaign"):
-        mv.leaderboard(store, "", None)
+        lb.leaderboard(store, "", None)
     with pytest.raises(InputError, match="no votes stored for this campaign"):
-        mv.leaderboard(store, "nothing-here", None)
+        lb.leaderboard(store, "nothing-here", None)
+
+
+def _own_ids(votes: list[Vote], prefix: str) -> list[Vote]:
+    """Pair ids are unique across the store; simulated campaigns all count from p000001."""
+    return [
+        dataclasses.replace(
+            v, pair_id=f"{prefix}-{v.pair_id}", repeat_of=v.repeat_of and f"{prefix}-{v.repeat_of}"
+        )
+        for v in votes
+    ]
+
+
+def test_leaderboard_of_several_campaigns_with_candidates_and_a_rule_file_matches_the_cli(
+    tmp_path: Path,
+) -> None:
+    from workbench.cli.main import main
+
+    store = Store()  # the store `workbench eval report` reads
+    tag = uuid.uuid4().hex[:6]
+    names = [f"multi-spa-{tag}", f"multi-lobby-{tag}"]
+    for name, genre, seed in ((names[0], "spa", 5), (names[1], "hotel_lobby", 6)):
+        votes = simulate_votes(dataclasses.replace(SPEC, campaign=name, genres=(genre,), seed=seed))
+        store_votes(store, _own_ids(votes, name), genre)
+    rule = tmp_path / "rule.yaml"
+    rule.write_text("min_win_rate: 0.4\nbootstrap_rounds: 5000\n")
+    board = lb.leaderboard(
+        store, names, "catalogue", candidates=["ace_lora"], rule_file=str(rule), bootstrap_rounds=200
+    )
+    a = board.analysis
+    assert a.campaign == " + ".join(names) and a.rule.min_win_rate == 0.4 and a.rule.bootstrap_rounds == 200
+    assert sorted((d.genre, d.candidate) for d in a.decisions) == [
+        ("hotel_lobby", "ace_lora"),
+        ("spa", "ace_lora"),
+    ]
+    assert lb.campaign_systems(store, names) == ["ace_base", "ace_lora", "catalogue"]
+    lb.write_report_files(board, tmp_path / "tab")
+    cli = [
+        "eval",
+        "report",
+        *names,
+        "--baseline",
+        "catalogue",
+        "--candidate",
+        "ace_lora",
+        "--rule",
+        str(rule),
+    ]
+    assert main([*cli, "--bootstrap-rounds", "200", "--out", str(tmp_path / "cli")]) == 0
+    for table in ("decisions.csv", "standings.csv"):
+        assert (tmp_path / "cli" / table).read_text() == (tmp_path / "tab" / table).read_text()
+    with pytest.raises(InputError, match="rule='nope.yaml': file not found"):
+        lb.leaderboard(store, names, "catalogue", rule_file="nope.yaml")
 
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -224,7 +290,7 @@ def _pick(page: Any, elem_id: str, option: str) -> None:
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
 def test_lora_and_metrics_tabs_in_chromium(engine: Any, tmp_path: Path) -> None:
-    """Build a dataset and train 3 steps from the LoRA tab; analyse an upload in the Metrics tab; screenshots."""
+    """Build a dataset and train 3 steps from the LoRA tab; analyze an upload in the Metrics tab; screenshots."""
     sync_api = pytest.importorskip("playwright.sync_api")
     from lora_train_helpers import write_clip
     from ui_helpers import running_app
@@ -285,7 +351,7 @@ def test_lora_and_metrics_tabs_in_chromium(engine: Any, tmp_path: Path) -> None:
 
         page.get_by_role("tab", name="Metrics & reports").click()
         page.locator("#metrics-uploads input[type=file]").set_input_files([str(lobby), *clips[:2]])
-        page.locator("#metrics-analyse").click()
+        page.locator("#metrics-analyze").click()
         page.wait_for_selector("#metrics-table:has-text('lobby.wav')")
         page.wait_for_selector("#metrics-summary:has-text('hotel_lobby')")
         page.wait_for_selector("#metrics-table:has-text('clip1.wav')")

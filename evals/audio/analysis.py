@@ -55,7 +55,7 @@ def analyze_audio(
     recipe: Recipe | None = None,
     path: str | os.PathLike[str] | None = None,
 ) -> TrackAnalysis:
-    """Analyse ``audio`` (any rate; mono, stereo, or multichannel which is folded to stereo first).
+    """Analyze ``audio`` (any rate; mono, stereo, or multichannel which is folded to stereo first).
 
     With ``genre`` the delivery checks of configs/genres.yaml are attached; with ``recipe`` the adherence to it.
     """
@@ -130,5 +130,5 @@ def analyze_audio(
 def analyze_file(
     path: str | os.PathLike[str], genre: str | None = None, recipe: Recipe | None = None
 ) -> TrackAnalysis:
-    """Read ``path`` as it is (no resampling: delivery is judged on the file itself) and analyse it."""
+    """Read ``path`` as it is (no resampling: delivery is judged on the file itself) and analyze it."""
     return analyze_audio(read_audio(path), genre=genre, recipe=recipe, path=Path(path))

@@ -1,4 +1,4 @@
-"""Delivery checks: does an analysed track meet its genre's delivery spec (configs/genres.yaml)?
+"""Delivery checks: does an analyzed track meet its genre's delivery spec (configs/genres.yaml)?
 
 Per genre the YAML gives the loudness target and tolerance, the true-peak ceiling, the tempo range and the longest
 allowed silence. On top of those, every genre gets the same technical-defect limits (``DefectLimits``): no clipped

@@ -61,6 +61,11 @@ def clipped_samples(samples: np.ndarray) -> int:
     return total
 
 
+def clipped_fraction(samples: np.ndarray) -> float:
+    """Share of all samples (all channels) that sit in clipped runs."""
+    return clipped_samples(samples) / samples.size if samples.size else 0.0
+
+
 def _window_peaks(samples: np.ndarray, window: int) -> np.ndarray:
     """Largest |sample| over all channels in each complete window."""
     n = samples.shape[-1] // window
@@ -88,6 +93,11 @@ def _silence(samples: np.ndarray, sample_rate: int) -> tuple[float, float, float
     ]
     longest = float(max(inner) * window / sample_rate) if inner else 0.0
     return ratio, leading, trailing, longest
+
+
+def longest_silence_s(samples: np.ndarray, sample_rate: int) -> float:
+    """Longest silent run strictly inside the track, in seconds (the ``LevelStats`` field of the same name)."""
+    return _silence(samples, sample_rate)[3]
 
 
 def _dropouts(samples: np.ndarray, sample_rate: int) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from evals.audio.tonal import PITCH_CLASSES, parse_keyscale, pitch_class
 from workbench.core.errors import InputError
+from workbench.core.keyscale import PITCH_CLASSES, parse_keyscale, pitch_class
 
 DEFAULT_BPM_TOLERANCE_PCT = 4.0  # the usual tolerance in MIREX tempo evaluation (8 % total window)
 DEFAULT_DURATION_TOLERANCE_S = 1.0

@@ -1,4 +1,4 @@
-"""The typed result of analysing one track, and the delivery verdict attached to it."""
+"""The typed result of analyzing one track, and the delivery verdict attached to it."""
 
 from __future__ import annotations
 

@@ -10,18 +10,16 @@ to the runner-up the margin (small when relative major/minor or neighbouring key
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from workbench.core.keyscale import PITCH_CLASSES
+
 HOP = 1024  # 85 ms at 12 kHz; a whole-track key needs no finer time grid
 TUNING_FFT = 4096
-PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-_NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_KEY_RE = re.compile(r"^\s*([A-Ga-g])\s*(#|b|♯|♭)?\s*(major|minor|maj|min|m)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -30,25 +28,6 @@ class KeyEstimate:
     mode: str | None  # "major" | "minor"
     confidence: float  # Pearson r of the best profile, -1..1
     margin: float  # r(best) - r(second best)
-
-
-def pitch_class(name: str) -> int:
-    """Pitch class 0-11 of a tonic such as 'Bb', 'F#', 'C♯'. Raises ValueError for anything else."""
-    match = _KEY_RE.match(name)
-    if not match or match.group(3):
-        raise ValueError(f"not a tonic name: {name!r}")
-    accidental = {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(match.group(2) or "", 0)
-    return (_NATURAL[match.group(1).upper()] + accidental) % 12
-
-
-def parse_keyscale(text: str) -> tuple[int, str]:
-    """'F# minor' / 'Bb major' / 'Am' -> (pitch class, mode). Raises ValueError when unreadable."""
-    match = _KEY_RE.match(text)
-    if not match:
-        raise ValueError(f"not a key: {text!r}")
-    tonic = match.group(1) + (match.group(2) or "")
-    mode = "minor" if (match.group(3) or "major") in ("minor", "min", "m") else "major"
-    return pitch_class(tonic), mode
 
 
 def key_from_chroma(chroma: np.ndarray) -> KeyEstimate:

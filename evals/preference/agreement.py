@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evals.preference.preference import Vote, preference_votes
+from evals.preference.preference import Outcome, Vote, preference_votes
 
 CATEGORIES = ("first", "second", "tie", "both_bad")
 Item = tuple[str, str, str, str]
@@ -28,8 +28,8 @@ def recode(vote: Vote) -> tuple[Item, str]:
     """(item key, category) with the category relative to the sorted system pair, not the screen side."""
     first, second = sorted((vote.system_left, vote.system_right))
     item = (vote.genre, vote.prompt_id, first, second)
-    if vote.outcome in ("tie", "both_bad"):
-        return item, vote.outcome
+    if vote.outcome in (Outcome.TIE, Outcome.BOTH_BAD):
+        return item, Outcome(vote.outcome).value
     return item, "first" if vote.winner == first else "second"
 
 

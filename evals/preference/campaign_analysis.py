@@ -12,6 +12,7 @@ from evals.preference.bradley_terry import DEFAULT_PRIOR_SD
 from evals.preference.decision import Decision, DecisionRule, decide
 from evals.preference.power import votes_needed
 from evals.preference.preference import (
+    Outcome,
     Standings,
     Vote,
     WinMatrix,
@@ -90,7 +91,9 @@ class CampaignAnalysis:
 
 def _power_rows(votes: Sequence[Vote], deff: float) -> list[PowerRow]:
     prefs = preference_votes(votes)
-    ties = sum(1 for v in prefs if v.outcome in ("tie", "both_bad")) / len(prefs) if prefs else 0.0
+    ties = (
+        sum(1 for v in prefs if v.outcome in (Outcome.TIE, Outcome.BOTH_BAD)) / len(prefs) if prefs else 0.0
+    )
     ties = min(ties, 0.9)
     return [
         PowerRow(p, votes_needed(p), votes_needed(p, tie_rate=ties, design_effect=max(1.0, deff)))
@@ -98,7 +101,7 @@ def _power_rows(votes: Sequence[Vote], deff: float) -> list[PowerRow]:
     ]
 
 
-def analyse_campaign(
+def analyze_campaign(
     votes: Iterable[Vote],
     *,
     campaign: str | None = None,
@@ -113,7 +116,7 @@ def analyse_campaign(
     rule.validate()
     votes = validate_votes(votes)
     if not votes:
-        raise InputError("votes", 0, "no votes to analyse")
+        raise InputError("votes", 0, "no votes to analyze")
     campaign = campaign or votes[0].campaign
     kept, quality = apply_exclusion(votes, rule.exclusion)
     prefs = preference_votes(kept)
@@ -194,7 +197,7 @@ def analyse_campaign(
         agreement_by_genre={g: agreement(vs) for g, vs in by_genre_votes.items()},
         position=position_bias(prefs),
         both_bad_by_genre={
-            g: sum(1 for v in vs if v.outcome == "both_bad") / len(vs) if vs else math.nan
+            g: sum(1 for v in vs if v.outcome == Outcome.BOTH_BAD) / len(vs) if vs else math.nan
             for g, vs in by_genre_votes.items()
         },
         decisions=decisions,

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from evals.preference.power import wilson_interval
-from evals.preference.preference import BothBad, Vote, cluster_weights, preference_votes
+from evals.preference.preference import BothBad, Outcome, Vote, cluster_weights, preference_votes
 from evals.preference.rater_quality import ExclusionRule
 from evals.preference.sequential import SPRTResult, confidence_sequence, sprt
 from evals.preference.track_results import DeliverySummary
@@ -128,9 +128,9 @@ class Decision:
 def _scores(votes: Sequence[Vote], candidate: str, both_bad: BothBad) -> list[tuple[str, float]]:
     out = []
     for v in sorted(votes, key=lambda v: v.created_at):
-        if v.outcome == "both_bad" and both_bad == "exclude":
+        if v.outcome == Outcome.BOTH_BAD and both_bad == "exclude":
             continue
-        if v.outcome in ("tie", "both_bad"):
+        if v.outcome in (Outcome.TIE, Outcome.BOTH_BAD):
             s = 0.5
         else:
             s = 1.0 if v.winner == candidate else 0.0
@@ -179,7 +179,7 @@ def head_to_head(
     scored = _scores(direct, candidate, rule.both_bad)
     n = len(scored)
     score = sum(x for _, x in scored)
-    bad = sum(1 for v in direct if v.outcome == "both_bad")
+    bad = sum(1 for v in direct if v.outcome == Outcome.BOTH_BAD)
     raters = len({r for r, _ in scored})
     if n == 0:
         return HeadToHead(

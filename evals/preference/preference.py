@@ -1,8 +1,8 @@
 """Votes from blind A/B campaigns and the Bradley–Terry standings computed from them.
 
 A ``Vote`` is one answer to one served pair. The campaign feature stores votes in the SQLite store (table
-``votes``, read by ``evals.preference.vote_io.load_votes``, whose docstring lists the exact columns); exports and tests build
-``Vote`` objects directly.
+``votes``, read by ``workbench.campaigns.db.load_votes``; ``evals.preference.vote_io`` lists the exact columns);
+exports and tests build ``Vote`` objects directly.
 
 Scoring rules (see docs/metrics.md, "Preference statistics"):
 - a tie counts half a win for each side;
@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Literal
 
 import numpy as np
@@ -24,7 +25,27 @@ import numpy as np
 from evals.preference.bradley_terry import DEFAULT_PRIOR_SD, fit_bradley_terry, to_rating
 from workbench.core.errors import InputError
 
-OUTCOMES = ("left", "right", "tie", "both_bad")
+
+class Outcome(str, Enum):
+    """A rater's answer to a served pair. The values are what the store's ``votes`` table and export files hold."""
+
+    LEFT = "left"
+    RIGHT = "right"
+    TIE = "tie"
+    BOTH_BAD = "both_bad"
+
+    def __str__(self) -> str:  # the stored string, also in f-strings and CSV cells
+        return self.value
+
+    @classmethod
+    def parse(cls, field: str, value: object) -> Outcome:
+        try:
+            return cls(value)
+        except ValueError:
+            raise InputError(field, value, f"use one of {', '.join(o.value for o in cls)}") from None
+
+
+SIDES = (Outcome.LEFT, Outcome.RIGHT)  # the screen sides, also what a gold trial expects
 BothBad = Literal["exclude", "tie"]
 DEFAULT_BOOTSTRAP_ROUNDS = 1000
 
@@ -39,7 +60,7 @@ class Vote:
     prompt_id: str
     system_left: str
     system_right: str
-    outcome: str  # one of OUTCOMES
+    outcome: str  # an Outcome (stored as its string value)
     pair_id: str = ""  # the served pair this vote answers; unique per vote
     is_gold: bool = False
     gold_expected: str | None = None  # "left" or "right": the side holding the undegraded clip
@@ -49,13 +70,12 @@ class Vote:
     fit_right: int | None = None
 
     def validate(self) -> None:
-        if self.outcome not in OUTCOMES:
-            raise InputError("outcome", self.outcome, f"use one of {', '.join(OUTCOMES)}")
+        Outcome.parse("outcome", self.outcome)
         for name in ("campaign", "rater", "genre", "system_left", "system_right"):
             if not str(getattr(self, name)).strip():
                 raise InputError(name, getattr(self, name), "must not be empty")
         if self.is_gold:
-            if self.gold_expected not in ("left", "right"):
+            if self.gold_expected not in SIDES:
                 raise InputError("gold_expected", self.gold_expected, "a gold trial needs 'left' or 'right'")
         elif self.system_left == self.system_right:
             raise InputError(
@@ -69,9 +89,9 @@ class Vote:
     @property
     def winner(self) -> str | None:
         """The system chosen, or None for a tie / both bad."""
-        if self.outcome == "left":
+        if self.outcome == Outcome.LEFT:
             return self.system_left
-        if self.outcome == "right":
+        if self.outcome == Outcome.RIGHT:
             return self.system_right
         return None
 
@@ -101,11 +121,11 @@ def score_matrix(votes: Iterable[Vote], systems: Sequence[str], both_bad: BothBa
     m = np.zeros((len(systems), len(systems)))
     for v in preference_votes(votes):
         a, b = index[v.system_left], index[v.system_right]
-        if v.outcome == "left":
+        if v.outcome == Outcome.LEFT:
             m[a, b] += 1.0
-        elif v.outcome == "right":
+        elif v.outcome == Outcome.RIGHT:
             m[b, a] += 1.0
-        elif v.outcome == "tie" or both_bad == "tie":
+        elif v.outcome == Outcome.TIE or both_bad == "tie":
             m[a, b] += 0.5
             m[b, a] += 0.5
     return m
@@ -225,7 +245,7 @@ def standings(
     for i, s in enumerate(systems):
         n = totals[i].sum()
         involved = [v for v in votes if s in (v.system_left, v.system_right)]
-        n_bad = sum(1 for v in involved if v.outcome == "both_bad")
+        n_bad = sum(1 for v in involved if v.outcome == Outcome.BOTH_BAD)
         rank = (
             1 + int(np.sum(lo > hi[i])) if np.all(np.isfinite(lo)) else 1 + int(np.sum(ratings > ratings[i]))
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from scipy.stats import binomtest
 
 from evals.preference.agreement import recode
-from evals.preference.preference import Vote, preference_votes
+from evals.preference.preference import SIDES, Outcome, Vote, preference_votes
 from workbench.core.errors import InputError
 
 
@@ -60,8 +60,8 @@ def position_bias(votes: Iterable[Vote], confidence: float = 0.95) -> PositionBi
 
     Sides are randomised by the schedule, so any departure from 50 % is about the screen, not the systems.
     """
-    decisive = [v for v in preference_votes(votes) if v.outcome in ("left", "right")]
-    left = sum(1 for v in decisive if v.outcome == "left")
+    decisive = [v for v in preference_votes(votes) if v.outcome in SIDES]
+    left = sum(1 for v in decisive if v.outcome == Outcome.LEFT)
     if not decisive:
         return PositionBias(0, 0, math.nan, 1.0, math.nan, math.nan)
     test = binomtest(left, len(decisive), 0.5)
@@ -123,7 +123,7 @@ def rater_quality(votes: Iterable[Vote], rule: ExclusionRule | None = None) -> d
             repeats=len(my_repeats),
             repeats_consistent=sum(1 for a, b in my_repeats if recode(a)[1] == recode(b)[1]),
             position=position_bias(mine),
-            tie_rate=sum(1 for v in prefs if v.outcome == "tie") / len(prefs) if prefs else math.nan,
+            tie_rate=sum(1 for v in prefs if v.outcome == Outcome.TIE) / len(prefs) if prefs else math.nan,
         )
         if rule.enabled:
             if q.gold_trials >= rule.min_gold_trials and 1.0 - q.gold_pass_rate > rule.max_gold_miss_rate:

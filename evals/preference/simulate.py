@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from evals.preference.preference import Vote
+from evals.preference.preference import SIDES, Outcome, Vote
 from workbench.core.errors import InputError
 
 _START = datetime(2026, 11, 21, 9, 0, 0, tzinfo=timezone.utc)
@@ -57,22 +57,22 @@ def rater_name(i: int) -> str:
     return f"r{i:03d}"
 
 
-def _answer(rng: np.random.Generator, q: float, spec: CampaignSimulation, mode: str | None) -> str:
+def _answer(rng: np.random.Generator, q: float, spec: CampaignSimulation, mode: str | None) -> Outcome:
     if mode == "left":
-        return "left"
+        return Outcome.LEFT
     if mode == "random":
-        return str(rng.choice(["left", "right", "tie"], p=[0.45, 0.45, 0.10]))
+        return Outcome(str(rng.choice(["left", "right", "tie"], p=[0.45, 0.45, 0.10])))
     u = rng.random()
     if u < spec.both_bad_rate:
-        return "both_bad"
+        return Outcome.BOTH_BAD
     u = rng.random()
     t = spec.tie_rate
     p_left = min(max(q - t / 2, 0.0), 1.0 - t)
     if u < p_left:
-        return "left"
+        return Outcome.LEFT
     if u < p_left + t:
-        return "tie"
-    return "right"
+        return Outcome.TIE
+    return Outcome.RIGHT
 
 
 def simulate_votes(spec: CampaignSimulation) -> list[Vote]:
@@ -118,7 +118,7 @@ def simulate_votes(spec: CampaignSimulation) -> list[Vote]:
             )  # fmt: skip
             if rng.random() < spec.repeat_rate:
                 if mode is None and rng.random() < spec.repeat_memory:
-                    again = {"left": "right", "right": "left"}.get(outcome, outcome)
+                    again = {Outcome.LEFT: Outcome.RIGHT, Outcome.RIGHT: Outcome.LEFT}.get(outcome, outcome)
                 else:
                     diff = table[right] + taste[right] - table[left] - taste[left] + spec.left_bias
                     again = _answer(rng, 1.0 / (1.0 + 10.0 ** (-diff / 400.0)), spec, mode)
@@ -137,9 +137,13 @@ def simulate_votes(spec: CampaignSimulation) -> list[Vote]:
                     )
                 )
             if rng.random() < spec.gold_rate:
-                side = str(rng.choice(["left", "right"]))
+                side = Outcome(str(rng.choice([s.value for s in SIDES])))
                 if mode is None:
-                    got = side if rng.random() < 0.95 else ("left" if side == "right" else "right")
+                    got = (
+                        side
+                        if rng.random() < 0.95
+                        else (Outcome.RIGHT if side == Outcome.LEFT else Outcome.LEFT)
+                    )
                 else:
                     got = _answer(rng, 0.5, spec, mode)
                 votes.append(

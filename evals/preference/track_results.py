@@ -13,10 +13,11 @@ only needs a few numbers per clip, tagged with the system and genre the clip bel
     reasons          TEXT   why delivery failed, "; "-separated, optional
     path             TEXT   the clip, optional
 
-They can also be measured here from audio (``analyse_clips``) with the per-track analysis and delivery checks
-(``evals.audio.analysis.analyze_file``), for a list of (path, system, genre) or for a campaign's own clips in the store
-(``campaign_clips``: the source files as they entered the campaign, before loudness matching, because matching
-would hide exactly the loudness and peak problems delivery checks look for).
+They can also be measured here from audio (``analyze_clips``) with the per-track analysis and delivery checks
+(``evals.audio.analysis.analyze_file``), for a list of ``ClipSource`` (path, system, genre): from a CSV, or a
+campaign's own clips as ``workbench.campaigns.db.campaign_clips`` reads them (the source files as they entered the
+campaign, before loudness matching, because matching would hide exactly the loudness and peak problems delivery
+checks look for).
 """
 
 from __future__ import annotations
@@ -28,11 +29,22 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from workbench.core.errors import InputError
 
+if TYPE_CHECKING:
+    from evals.audio.result import TrackAnalysis
+
 _REASON_KEY = re.compile(r"[^\d+\-±]*")
+
+
+class ClipSource(NamedTuple):
+    """One clip to analyze for a report: where it is and the system and genre it stands for."""
+
+    path: str
+    system: str
+    genre: str
 
 
 @dataclass(frozen=True)
@@ -150,8 +162,8 @@ def delivery_summary(results: Iterable[TrackResult], system: str, genre: str) ->
     )
 
 
-def from_analysis(analysis: Any, system: str, genre: str) -> TrackResult:
-    """A ``TrackResult`` from an ``evals.audio.result.TrackAnalysis`` (with its delivery verdict, if checked)."""
+def from_analysis(analysis: TrackAnalysis, system: str, genre: str) -> TrackResult:
+    """A ``TrackResult`` from a ``TrackAnalysis`` (with its delivery verdict, if checked)."""
     delivery = analysis.delivery
     return TrackResult(
         system=system,
@@ -167,18 +179,12 @@ def from_analysis(analysis: Any, system: str, genre: str) -> TrackResult:
     )
 
 
-def analyse_clips(
-    clips: Sequence[tuple[str, str, str]], progress: Callable[[int, int], None] | None = None
+def analyze_clips(
+    clips: Sequence[ClipSource], progress: Callable[[int, int], None] | None = None
 ) -> list[TrackResult]:
-    """Analyse and delivery-check each (path, system, genre)."""
-    try:
-        from evals.audio.analysis import analyze_file
-    except (
-        ImportError
-    ) as exc:  # keeps reports usable from a --tracks file where the analysis stack is missing
-        raise InputError(
-            "clips", len(clips), f"per-track analysis is unavailable here ({exc}); pass --tracks FILE"
-        ) from None
+    """Analyze and delivery-check each (path, system, genre)."""
+    from evals.audio.analysis import analyze_file
+
     out = []
     for i, (path, system, genre) in enumerate(clips):
         if not Path(path).is_file():
@@ -189,7 +195,7 @@ def analyse_clips(
     return out
 
 
-def read_clip_list(path: str | Path) -> list[tuple[str, str, str]]:
+def read_clip_list(path: str | Path) -> list[ClipSource]:
     """(path, system, genre) rows from a CSV with those columns; relative paths are relative to the CSV."""
     path = Path(path)
     if not path.is_file():
@@ -204,23 +210,7 @@ def read_clip_list(path: str | Path) -> list[tuple[str, str, str]]:
                 f"{path.name}[{i}]", row, f"missing {', '.join(missing)}; columns are path, system, genre"
             )
         clip = Path(row["path"])
-        out.append((str(clip if clip.is_absolute() else path.parent / clip), row["system"], row["genre"]))
-    return out
-
-
-def campaign_clips(store: Any, campaign: str) -> list[tuple[str, str, str]]:
-    """(source path, system, genre) of a campaign's clips (gold-trial degraded copies left out)."""
-    conn = store.connect()
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not {"campaign_clips", "campaigns"} <= tables:
-        raise InputError(
-            "campaign", campaign, "the store has no campaign clips; pass --tracks or --clips instead"
+        out.append(
+            ClipSource(str(clip if clip.is_absolute() else path.parent / clip), row["system"], row["genre"])
         )
-    rows = conn.execute(
-        "SELECT c.source_path, c.system, k.genre FROM campaign_clips c JOIN campaigns k ON c.campaign = k.name "
-        "WHERE c.campaign = ? AND c.kind = 'clip' ORDER BY c.system, c.prompt_id, c.take",
-        (campaign,),
-    ).fetchall()
-    if not rows:
-        raise InputError("campaign", campaign, "no clips stored for this campaign")
-    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+    return out

@@ -1,10 +1,11 @@
-"""Reading votes: from the workbench store (campaigns write them) or from an exported CSV / JSON / Parquet file.
+"""Votes from rows: exported CSV / JSON / Parquet files, or the store's rows that the campaign feature hands over.
 
-The store's ``votes`` table is owned by the campaign feature (its migration); this module only reads it. The
-columns read, one row per vote, are exactly the ``Vote`` fields:
+The store's ``votes`` table is owned by the campaign feature (its migration, and ``workbench.campaigns.db.load_votes``
+which reads it); this module never sees the store. The columns read, one row per vote, are exactly the ``Vote``
+fields:
 
     pair_id        TEXT   unique id of the served pair this vote answers (the exactly-once key)
-    campaign       TEXT   campaign name (``campaign_id`` joined to ``campaigns(id, name)`` is accepted too)
+    campaign       TEXT   campaign name
     rater          TEXT   rater id or login
     genre          TEXT   genre / venue key from configs/genres.yaml (e.g. "spa")
     prompt_id      TEXT   the prompt both clips were made from
@@ -28,7 +29,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sqlite3
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -104,48 +104,10 @@ def vote_from_record(record: dict[str, Any], where: str = "vote") -> Vote:
     )
 
 
-def _validated(records: list[dict[str, Any]], source: str) -> list[Vote]:
+def votes_from_records(records: list[dict[str, Any]], source: str = "votes") -> list[Vote]:
+    """Validated votes from rows with the columns above (store rows, file records); ``source`` names them in errors."""
     votes = [vote_from_record(r, f"{source}[{i}]") for i, r in enumerate(records)]
     return validate_votes(votes)
-
-
-def _table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-
-
-def load_votes(store: Any, campaign_name: str) -> list[Vote]:
-    """All votes of one campaign from the store, oldest first. ``store`` is a ``workbench.core.store.Store``."""
-    conn = store.connect()
-    columns = _table_columns(conn, "votes")
-    if not columns:
-        raise InputError(
-            "campaign",
-            campaign_name,
-            "the store has no votes table yet: create and run a campaign first, or pass --votes FILE",
-        )
-    if "campaign" in columns:
-        sql, args = "SELECT * FROM votes WHERE campaign = ?", (campaign_name,)
-    elif "campaign_id" in columns and {"id", "name"} <= _table_columns(conn, "campaigns"):
-        sql = "SELECT votes.*, campaigns.name AS campaign FROM votes JOIN campaigns ON votes.campaign_id = campaigns.id WHERE campaigns.name = ?"
-        args = (campaign_name,)
-    else:
-        raise InputError(
-            "votes table",
-            sorted(columns),
-            "needs a 'campaign' (or 'campaign_id') column; see evals/preference/vote_io.py",
-        )
-    order = " ORDER BY created_at, rowid" if "created_at" in columns else " ORDER BY rowid"
-    rows = [dict(r) for r in conn.execute(sql + order, args).fetchall()]
-    if not rows:
-        known = []
-        if "campaign" in columns:
-            known = [r[0] for r in conn.execute("SELECT DISTINCT campaign FROM votes ORDER BY 1 LIMIT 20")]
-        raise InputError(
-            "campaign",
-            campaign_name,
-            f"no votes stored for this campaign (campaigns with votes: {', '.join(known) or 'none'})",
-        )
-    return _validated(rows, "votes")
 
 
 def read_votes_file(path: str | Path) -> list[Vote]:
@@ -180,7 +142,7 @@ def read_votes_file(path: str | Path) -> list[Vote]:
         raise InputError("votes", str(path), "use a .csv, .json, .jsonl or .parquet file")
     if not records:
         raise InputError("votes", str(path), "the file holds no votes")
-    return _validated(records, path.name)
+    return votes_from_records(records, path.name)
 
 
 def write_votes_file(votes: list[Vote], path: str | Path) -> Path:

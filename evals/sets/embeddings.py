@@ -1,7 +1,7 @@
 """Embedding backends for set metrics (Fréchet distance, diversity), with an on-disk cache.
 
 A backend turns one clip into a (frames, dim) array: one vector per analysis window. New backends subclass
-``EmbeddingBackend`` and register in ``BACKENDS``; the cache keys on the backend's ``cache_id`` and the file's
+``EmbeddingBackend`` and register in ``evals.sets.backends.BACKENDS``; the cache keys on the backend's ``cache_id`` and the file's
 content hash, so a changed file or a changed model never reuses a stale embedding.
 
 ``logmel`` is the weight-free backend that always works: per 1 s window (0.5 s hop) of 16 kHz mono, the mean and
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,8 +23,6 @@ import numpy as np
 from workbench.core import paths
 from workbench.core.audio_io import Audio, read_audio
 from workbench.core.errors import InputError
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".aiff", ".aif")
 
 
 class EmbeddingBackend(ABC):
@@ -85,24 +82,6 @@ class LogMelBackend(EmbeddingBackend):
         return np.concatenate([windows.mean(axis=-1), windows.std(axis=-1)], axis=1)
 
 
-def _clap_factory(**options: object) -> EmbeddingBackend:
-    from evals.sets.clap import ClapBackend  # torch/transformers only when asked for
-
-    return ClapBackend(**options)  # type: ignore[arg-type]
-
-
-BACKENDS: dict[str, Callable[..., EmbeddingBackend]] = {
-    "logmel": LogMelBackend,
-    "clap": _clap_factory,
-}
-
-
-def get_backend(name: str, **options: object) -> EmbeddingBackend:
-    if name not in BACKENDS:
-        raise InputError("backend", name, f"choose one of {', '.join(sorted(BACKENDS))}")
-    return BACKENDS[name](**options)
-
-
 class EmbeddingCache:
     """``root/<backend cache_id>/<content hash>.npy``. Content-addressed, so renames are free and edits miss."""
 
@@ -132,16 +111,3 @@ class EmbeddingCache:
         np.save(tmp, frames)
         os.replace(tmp, target)  # atomic: a concurrent reader never sees half a file
         return frames
-
-
-def list_audio(source: str | os.PathLike[str]) -> list[Path]:
-    """Audio files of a set: a folder (searched recursively, sorted) or a single file."""
-    root = Path(source)
-    if root.is_file():
-        return [root]
-    if not root.is_dir():
-        raise InputError("set", str(root), "not found; give a folder of audio files")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-    if not files:
-        raise InputError("set", str(root), f"holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
-    return files

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import scipy.linalg
 
-from evals.sets.embeddings import EmbeddingBackend, EmbeddingCache, list_audio
+from evals.sets.embeddings import EmbeddingBackend, EmbeddingCache
+from evals.sets.files import list_audio
 from workbench.core.errors import InputError
 
 EQUAL_N_MODES = ("subsample", "refuse")

@@ -124,26 +124,15 @@ def _db(linear: float) -> float:
 
 def integrated_lufs(samples: np.ndarray, sample_rate: int) -> float:
     """BS.1770-4 integrated loudness; -inf for silence or clips under 400 ms."""
-    try:
-        from evals.audio.loudness import measure_loudness
-    except (
-        ImportError
-    ):  # evals is optional for the app; pyloudnorm gives the same reading (checked in evals' tests)
-        import pyloudnorm
+    from evals.audio.loudness import measure_loudness
 
-        if samples.shape[1] < int(0.4 * sample_rate):
-            return float("-inf")
-        return float(pyloudnorm.Meter(sample_rate).integrated_loudness(samples.T.astype(np.float64)))
     return float(measure_loudness(samples, sample_rate).integrated_lufs)
 
 
 def true_peak(samples: np.ndarray) -> float:
     """Linear true peak over all channels, 4x oversampled."""
-    try:
-        from evals.audio.peak import true_peak as evals_true_peak
-    except ImportError:
-        up = scipy.signal.resample_poly(samples, OVERSAMPLING, 1, axis=-1)
-        return max(float(np.max(np.abs(up))), float(np.max(np.abs(samples)))) if samples.size else 0.0
+    from evals.audio.peak import true_peak as evals_true_peak
+
     return float(evals_true_peak(samples))
 
 

@@ -4,7 +4,7 @@ Metrics come from an *analyzer*, a function ``(audio, request, genre) -> dict``.
 metrics package: ``evals.analyze_audio`` with the genre's delivery checks (``evals.check_delivery``: loudness,
 true peak, silence, tempo range, DC offset, dropouts, mono fold-down, loudness range) plus tempo and key.
 ``basic`` measures only clipping, silence, loudness and true peak, for very large batches where analysis time
-matters. Checks are plain functions in ``CHECKS``, so a team can add one (a CLAP-score floor, say) without
+matters, with the same ``evals`` meters and definitions, so a threshold means the same whichever analyzer ran. Checks are plain functions in ``CHECKS``, so a team can add one (a CLAP-score floor, say) without
 touching the runner; ``reject`` says which failures reject a track, the others are only recorded.
 
 Everything is measured on the delivered (mastered) audio except clipping, which is measured on the generated
@@ -21,13 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from evals.audio.levels import clipped_fraction, longest_silence_s
+from evals.audio.loudness import measure_loudness
+from evals.audio.peak import to_db, true_peak
 from workbench.core.audio_io import Audio
 from workbench.core.errors import InputError
 from workbench.core.genres import GenrePreset
+from workbench.core.keyscale import parse_keyscale
 
 ANALYZERS = ("full", "basic")
-CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (float output of the VAE can exceed 1.0)
-SILENCE_FRAME_S = 0.05
 DEFAULT_MAX_SILENCE_S = 2.0
 KEY_MODES = ("exact", "relative", "off")
 
@@ -37,8 +39,8 @@ class QcRules:
     """What is checked and what rejects a track. Load from the plan's ``qc:`` mapping with ``from_dict``."""
 
     enabled: bool = True
-    max_clipped_fraction: float = 0.001  # share of samples at full scale
-    silence_threshold_dbfs: float = -60.0
+    max_clipped_fraction: float = 0.001  # share of samples in clipped runs (evals.audio.levels)
+    silence_threshold_dbfs: float = -60.0  # not read: both analyzers use evals.audio.levels.SILENCE_DBFS
     max_silence_s: float | None = None  # None: the genre's max_silence_s, else 2 s
     tempo_tolerance_bpm: float = 8.0  # around the row's bpm (or the genre's range); half/double time accepted
     key_match: str = "relative"  # "exact", "relative" (A minor passes for C major) or "off"
@@ -128,39 +130,20 @@ def target_for(
 
 
 # --- measurements ---------------------------------------------------------------------------------------------------
-def clipped_fraction(samples: np.ndarray) -> float:
-    return float(np.mean(np.abs(samples) >= CLIP_LEVEL)) if samples.size else 0.0
-
-
-def longest_silence_s(samples: np.ndarray, sample_rate: int, threshold_dbfs: float = -60.0) -> float:
-    """Longest run of 50 ms frames whose RMS (over channels) is below the threshold."""
-    hop = max(1, int(SILENCE_FRAME_S * sample_rate))
-    n = samples.shape[1] // hop
-    if n == 0:
-        return 0.0
-    frames = samples[:, : n * hop].reshape(samples.shape[0], n, hop)
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=(0, 2)))
-    quiet = rms < 10.0 ** (threshold_dbfs / 20.0)
-    longest = run = 0
-    for q in quiet:
-        run = run + 1 if q else 0
-        longest = max(longest, run)
-    return longest * hop / sample_rate
-
-
-def level_metrics(audio: Audio) -> dict[str, float | None]:
-    """Integrated loudness and true peak with the same meters mastering uses (BS.1770, 4x oversampled)."""
-    from workbench.audio.mastering import measure
-
-    m = measure(audio.samples, audio.sample_rate)
-    return {"integrated_lufs": m["integrated_lufs"], "true_peak_dbtp": m["true_peak_dbtp"]}
+def _finite_or_none(value: float) -> float | None:
+    return (
+        value if math.isfinite(value) else None
+    )  # silence has no loudness or peak; None keeps the JSON valid
 
 
 def basic_analyzer(audio: Audio, request: Any = None, genre: str | None = None) -> dict[str, Any]:
+    """Clipping, silence, loudness and true peak only: the same meters and definitions ``full_analyzer`` uses."""
+    samples = np.ascontiguousarray(audio.samples, dtype=np.float32)  # what analyze_audio measures
     return {
-        "clipped_fraction": clipped_fraction(audio.samples),
-        "longest_silence_s": longest_silence_s(audio.samples, audio.sample_rate),
-        **level_metrics(audio),
+        "clipped_fraction": clipped_fraction(samples),
+        "longest_silence_s": longest_silence_s(samples, audio.sample_rate),
+        "integrated_lufs": _finite_or_none(measure_loudness(samples, audio.sample_rate).integrated_lufs),
+        "true_peak_dbtp": _finite_or_none(to_db(true_peak(samples))),
         "tempo_bpm": None,
         "key": None,
     }
@@ -178,7 +161,6 @@ _EVALS_METRICS = (
     "spectral_centroid_hz",
     "onset_density_per_s",
     "longest_silence_s",
-    "true_peak_dbtp",
 )
 
 
@@ -190,9 +172,8 @@ def full_analyzer(audio: Audio, request: Any = None, genre: str | None = None) -
     known = genre if genre in load_delivery_specs() else None
     a = analyze_audio(audio, genre=known)
     metrics: dict[str, Any] = {name: getattr(a, name) for name in _EVALS_METRICS}
-    metrics["integrated_lufs"] = (
-        a.integrated_loudness_lufs if math.isfinite(a.integrated_loudness_lufs) else None
-    )
+    metrics["integrated_lufs"] = _finite_or_none(a.integrated_loudness_lufs)
+    metrics["true_peak_dbtp"] = _finite_or_none(a.true_peak_dbtp)
     metrics["key"] = f"{a.key} {a.mode}" if a.key and a.mode else None
     metrics["clipped_fraction"] = clipped_fraction(audio.samples)
     if a.delivery is not None:
@@ -245,16 +226,12 @@ def _tempo(m: dict[str, Any], t: Target, r: QcRules) -> CheckResult:
     return CheckResult("tempo", ok, v, f"{lo:g}-{hi:g} bpm (or half/double)")
 
 
-_PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
 def key_pitch(key: str) -> tuple[int, str] | None:
     """'F# minor' -> (6, 'minor'); None if unreadable."""
-    parts = str(key).replace("♯", "#").replace("♭", "b").split()
-    if len(parts) != 2 or not parts[0] or parts[0][0] not in _PITCH or parts[1] not in ("major", "minor"):
+    try:
+        return parse_keyscale(str(key))
+    except ValueError:
         return None
-    pitch = _PITCH[parts[0][0]] + sum(1 if c == "#" else -1 if c == "b" else 0 for c in parts[0][1:])
-    return pitch % 12, parts[1]
 
 
 def keys_match(measured: str, wanted: str, mode: str = "relative") -> bool | None:

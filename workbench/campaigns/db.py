@@ -1,4 +1,7 @@
-"""Campaign rows in the workbench store (tables from migration ``0002_campaigns``).
+"""Campaign rows in the workbench store (tables from migration ``0002_campaigns``): all SQL on those tables.
+
+Reports read votes and clips through ``load_votes`` and ``campaign_clips``, typed as ``evals`` takes them, so
+``evals`` never receives a store.
 
 The clip -> system mapping, rater code hashes and served pairs live only here, on the server. Votes are written
 with ``INSERT ... ON CONFLICT(pair_id) DO NOTHING`` so a retried, double-clicked or replayed vote for the same
@@ -15,12 +18,16 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.campaigns.config import CampaignConfig, RaterSpec, config_from_dict
 from workbench.campaigns.schedule import PairChoice
 from workbench.core.errors import InputError
 from workbench.core.store import Store
+
+if TYPE_CHECKING:  # evals pulls in numpy and scipy; the rater server imports this module without needing them
+    from evals.preference.preference import Vote
+    from evals.preference.track_results import ClipSource
 
 PBKDF2_ROUNDS = 100_000
 VOTE_COLUMNS = [
@@ -266,6 +273,41 @@ def vote_rows(store: Store, campaign: str) -> list[dict[str, Any]]:
         "SELECT * FROM votes WHERE campaign = ? ORDER BY created_at, id", (campaign,)
     )
     return [dict(r) for r in rows]
+
+
+def load_votes(store: Store, campaign: str) -> list[Vote]:
+    """All votes of one campaign, oldest first, as evals reads them; an error naming the campaigns that have votes."""
+    from evals.preference.vote_io import votes_from_records
+
+    rows = vote_rows(store, campaign)
+    if not rows:
+        known = [
+            r[0] for r in store.connect().execute("SELECT DISTINCT campaign FROM votes ORDER BY 1 LIMIT 20")
+        ]
+        raise InputError(
+            "campaign",
+            campaign,
+            f"no votes stored for this campaign (campaigns with votes: {', '.join(known) or 'none'})",
+        )
+    return votes_from_records(rows, "votes")
+
+
+def campaign_clips(store: Store, campaign: str) -> list[ClipSource]:
+    """(source path, system, genre) of a campaign's clips, gold-trial degraded copies left out."""
+    from evals.preference.track_results import ClipSource
+
+    rows = (
+        store.connect()
+        .execute(
+            "SELECT c.source_path, c.system, k.genre FROM campaign_clips c JOIN campaigns k ON c.campaign = k.name "
+            "WHERE c.campaign = ? AND c.kind = 'clip' ORDER BY c.system, c.prompt_id, c.take",
+            (campaign,),
+        )
+        .fetchall()
+    )
+    if not rows:
+        raise InputError("campaign", campaign, "no clips stored for this campaign")
+    return [ClipSource(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def answered_count(conn: sqlite3.Connection, campaign: str, rater: str | None = None) -> int:

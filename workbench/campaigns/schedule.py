@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from evals.preference.preference import Outcome
 from workbench.campaigns.config import CampaignConfig
 
 REPEAT_MIN_SEQ = 3  # a repeat needs earlier answers to repeat
@@ -105,7 +106,7 @@ class Planner:
     def observe_served(self, pair_id: str, rater: str, choice: PairChoice) -> None:
         state = self.raters[rater]
         if choice.is_gold:
-            source = choice.clip_left if choice.gold_expected == "left" else choice.clip_right
+            source = choice.clip_left if choice.gold_expected == Outcome.LEFT else choice.clip_right
             state.gold_seen.add(source)
             self.gold_counts[source] += 1
             return
@@ -125,7 +126,13 @@ class Planner:
             return
         key = _pair_key(choice.system_left, choice.system_right)
         tally = self.results[key]
-        winner = {"left": choice.system_left, "right": choice.system_right}.get(outcome)
+        winner = (
+            choice.system_left
+            if outcome == Outcome.LEFT
+            else choice.system_right
+            if outcome == Outcome.RIGHT
+            else None
+        )
         if winner is not None:
             tally[0 if winner == key[0] else 1] += 1.0
         tally[2] += 1.0

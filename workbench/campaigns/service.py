@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from evals.preference.preference import Outcome
 from workbench.campaigns import db
 from workbench.campaigns.config import CampaignConfig
 from workbench.campaigns.schedule import ClipRef, PairChoice, Planner
@@ -34,7 +35,6 @@ from workbench.core.store import Store
 
 CLIP_ROUTE = "ab/clip"  # relative, so it works under a root path and through a share link
 GATE_SLACK_S = 0.25  # timer jitter between the browser's clock and ours
-OUTCOMES = ("left", "right", "tie", "both_bad")
 
 
 @dataclass(frozen=True)
@@ -256,8 +256,7 @@ def _vote_input(
     listened_right_s: float | None,
     config: CampaignConfig,
 ) -> db.VoteInput:
-    if outcome not in OUTCOMES:
-        raise InputError("outcome", outcome, f"use one of {', '.join(OUTCOMES)}")
+    answer = Outcome.parse("outcome", outcome)
     fits: list[int | None] = []
     for name, value in (("fit_left", fit_left), ("fit_right", fit_right)):
         if value in (None, ""):
@@ -272,4 +271,4 @@ def _vote_input(
         fits.append(number if config.fit_ratings else None)
     text = (comment or "").strip()[:2000] if config.comments else ""
     listened = [None if v is None else max(0.0, float(v)) for v in (listened_left_s, listened_right_s)]
-    return db.VoteInput(outcome, fits[0], fits[1], text, listened[0], listened[1])
+    return db.VoteInput(answer.value, fits[0], fits[1], text, listened[0], listened[1])

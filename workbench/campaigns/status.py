@@ -74,9 +74,8 @@ def campaign_status(store: Store, name: str, *, with_standings: bool = True) -> 
     flagged: dict[str, list[str]] = {}
     if votes:
         from evals.preference.rater_quality import rater_quality
-        from evals.preference.vote_io import load_votes
 
-        flagged = {r: q.reasons for r, q in rater_quality(load_votes(store, name)).items() if q.excluded}
+        flagged = {r: q.reasons for r, q in rater_quality(db.load_votes(store, name)).items() if q.excluded}
     return CampaignStatus(
         name=name,
         genre=config.genre,

@@ -26,9 +26,8 @@ STANDINGS_BOOTSTRAP_ROUNDS = 200  # enough for a running view; the decision repo
 def standings_rows(store: Store, campaign: str, rounds: int = STANDINGS_BOOTSTRAP_ROUNDS) -> list[list[Any]]:
     """[system, rating, ci_low, ci_high, votes, win_rate, both_bad_rate, rank] from the stored votes."""
     from evals.preference.preference import standings
-    from evals.preference.vote_io import load_votes
 
-    votes = [v for v in load_votes(store, campaign) if not v.is_gold]
+    votes = [v for v in db.load_votes(store, campaign) if not v.is_gold]
     if not votes:
         return []
     table = standings(votes, rounds=rounds)

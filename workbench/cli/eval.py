@@ -18,7 +18,7 @@ from workbench.core.errors import InputError
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "eval",
-        help="analyse tracks, compare sets (FAD), build campaign reports",
+        help="analyze tracks, compare sets (FAD), build campaign reports",
         description="Objective metrics and decision reports.",
     )
     esub = p.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
         "analyze",
         help="loudness, true peak, defects, stereo, spectrum, tempo and key of audio files",
         description=(
-            "Analyse audio files (or folders of them) and print one row per track. With --genre, each track is "
+            "Analyze audio files (or folders of them) and print one row per track. With --genre, each track is "
             "checked against that genre's delivery spec in configs/genres.yaml; with --bpm/--key/--duration, "
             "against the recipe it was generated from."
         ),
@@ -85,23 +85,16 @@ def _fmt(value: float | None, spec: str) -> str:
     return format(value, spec)
 
 
-def _expand(paths: list[str]) -> list[Path]:
-    from evals.sets.embeddings import list_audio
-
-    files: list[Path] = []
-    for item in paths:
-        files.extend(list_audio(item))
-    return files
-
-
 def run_analyze(args: argparse.Namespace) -> int:
-    from evals import Recipe, analyze_file
+    from evals import Recipe
+    from evals.api import analyze_tracks, file_inputs
 
     recipe = None
     if args.bpm is not None or args.key is not None or args.duration is not None:
         recipe = Recipe(bpm=args.bpm, keyscale=args.key, duration_s=args.duration)
-    files = _expand(args.paths)
-    results = [analyze_file(path, genre=args.genre, recipe=recipe) for path in files]
+    genres = [args.genre] if args.genre else []
+    tracks = analyze_tracks(file_inputs(args.paths), genres, recipe=recipe)
+    results = [t.for_genre(args.genre) if args.genre else t.analysis for t in tracks]
     header = (
         f"{'file':<32} {'dur s':>6} {'LUFS':>6} {'dBTP':>6} {'LRA':>5} {'crest':>5} {'BPM':>6} {'key':<9} "
         f"{'silence':>7} {'clips':>5}  verdict"
@@ -137,16 +130,16 @@ def run_analyze(args: argparse.Namespace) -> int:
 def run_fad(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from evals.sets.embeddings import get_backend
-    from evals.sets.fad import compare_sets
+    from evals.api import compare_sets
 
     options: dict[str, object] = {}
     if args.model is not None:
         if args.backend != "clap":
             raise InputError("--model", args.model, "only the clap backend takes a model; drop --model")
         options["model"] = args.model
-    backend = get_backend(args.backend, **options)
-    result = compare_sets(args.set_a, args.set_b, backend, equal_n=args.equal_n, seed=args.seed)
+    result = compare_sets(
+        args.set_a, args.set_b, args.backend, equal_n=args.equal_n, seed=args.seed, **options
+    )
     sampled = ""
     if result.subsampled_from:
         sampled = f" (subsampled from {result.subsampled_from[0]} and {result.subsampled_from[1]})"

@@ -12,9 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from workbench.core.errors import ConfigError, InputError
+from workbench.core.errors import InputError
 
 
 def add_report_parser(eval_subparsers: Any) -> None:
@@ -52,12 +50,12 @@ def add_report_parser(eval_subparsers: Any) -> None:
         help="per-track results (.csv/.json: system, genre, delivery_pass, loudness_lufs, tempo_bpm)",
     )
     p.add_argument(
-        "--clips", metavar="FILE", help="CSV of clips (path, system, genre) to analyse and delivery-check"
+        "--clips", metavar="FILE", help="CSV of clips (path, system, genre) to analyze and delivery-check"
     )
     p.add_argument(
         "--analyze-clips",
         action="store_true",
-        help="analyse and delivery-check the campaign's own source clips from the store (before loudness matching)",
+        help="analyze and delivery-check the campaign's own source clips from the store (before loudness matching)",
     )
     p.add_argument(
         "--rule",
@@ -86,83 +84,59 @@ def add_report_parser(eval_subparsers: Any) -> None:
 
 
 def _rule(args: argparse.Namespace) -> Any:
-    from evals.preference.decision import rule_from_dict
+    from evals.api import load_rule
 
-    data: dict[str, Any] = {}
-    if args.rule:
-        path = Path(args.rule)
-        if not path.is_file():
-            raise InputError("--rule", args.rule, "file not found; give a YAML file of DecisionRule fields")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError("--rule", args.rule, f"not valid YAML ({exc})") from None
+    overrides: dict[str, Any] = {}
     if args.min_win_rate is not None:
-        data["min_win_rate"] = args.min_win_rate
+        overrides["min_win_rate"] = args.min_win_rate
     if args.min_delivery_pass_rate is not None:
         text = str(args.min_delivery_pass_rate).strip().lower()
         try:
-            data["min_delivery_pass_rate"] = None if text in ("none", "null", "off") else float(text)
+            overrides["min_delivery_pass_rate"] = None if text in ("none", "null", "off") else float(text)
         except ValueError:
             raise InputError(
                 "--min-delivery-pass-rate", args.min_delivery_pass_rate, "a share such as 0.95, or 'none'"
             ) from None
     for name in ("interval", "bootstrap_rounds", "seed"):
         if getattr(args, name) is not None:
-            data[name] = getattr(args, name)
-    return rule_from_dict(data)
+            overrides[name] = getattr(args, name)
+    return load_rule(args.rule, overrides, "--rule")
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from evals.preference.campaign_analysis import analyse_campaign
-    from evals.preference.track_results import (
-        analyse_clips,
-        campaign_clips,
-        read_clip_list,
-        read_track_results,
-    )
-    from evals.preference.vote_io import load_votes, read_votes_file
-    from evals.report.report import write_report
+    from evals.api import campaign_report, safe_name, votes_of
+    from evals.preference.track_results import read_clip_list, read_track_results
+    from evals.preference.vote_io import read_votes_file
     from workbench.core import paths
 
     rule = _rule(args)
     names: list[str] = list(args.campaign)
-    votes = []
     if args.votes:
-        every = read_votes_file(args.votes)
-        for name in names:
-            mine = [v for v in every if v.campaign == name]
-            if not mine:
-                found = ", ".join(sorted({v.campaign for v in every})[:10])
-                raise InputError(
-                    "campaign", name, f"no votes of this campaign in {args.votes} (it holds: {found})"
-                )
-            votes += mine
+        votes = votes_of(read_votes_file(args.votes), names, args.votes)
     else:
+        from workbench.campaigns.db import load_votes
         from workbench.core.store import Store
 
-        for name in names:
-            votes += load_votes(Store(), name)
+        votes = [v for name in names for v in load_votes(Store(), name)]
     tracks = read_track_results(args.tracks) if args.tracks else []
     clips = read_clip_list(args.clips) if args.clips else []
     if args.analyze_clips:
+        from workbench.campaigns.db import campaign_clips
         from workbench.core.store import Store
 
-        for name in names:
-            clips += campaign_clips(Store(), name)
+        clips += [c for name in names for c in campaign_clips(Store(), name)]
     if clips:
-        print(f"analysing {len(clips)} clips for delivery checks ...")
-        tracks += analyse_clips(clips)
-    title = " + ".join(names)
-    analysis = analyse_campaign(
+        print(f"analyzing {len(clips)} clips for delivery checks ...")
+    report = campaign_report(
         votes,
-        campaign=title,
+        title=" + ".join(names),
         baseline=args.baseline,
         candidates=args.candidate,
         rule=rule,
         tracks=tracks,
+        clips=clips,
     )
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in "+".join(names))
+    safe = safe_name(names)
     out = Path(args.out) if args.out else paths.home() / "reports" / safe
     tracker = None
     if args.tracking != "off":
@@ -176,13 +150,13 @@ def run_report(args: argparse.Namespace) -> int:
             mode=args.tracking,
         )
     try:
-        files = write_report(analysis, out, votes=votes, tracker=tracker)
+        files = report.write(out, tracker)
     finally:
         if tracker is not None:
             tracker.finish()
-    for d in analysis.decisions:
+    for d in report.analysis.decisions:
         print(f"{d.genre:<14} {d.candidate:<20} {d.verdict:<16} {'; '.join(d.reasons)}")
-    for note in analysis.notes:
+    for note in report.analysis.notes:
         print(f"note: {note}")
     print(f"report: {files.html}")
     return 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from workbench.core.errors import InputError
+from workbench.core.keyscale import is_written_keyscale
 
 MIN_DURATION_S = 1.0
 MAX_DURATION_S = (
@@ -40,7 +41,6 @@ TRACK_NAMES = (
     "brass",
     "woodwinds",
 )
-_KEY_RE = re.compile(r"^[A-G](#|b|♯|♭)? (major|minor)$")
 TIME_SIGNATURES = ("2", "3", "4", "6")
 _AUDIO_CODE_RE = re.compile(r"<\|audio_code_(\d+)\|>")
 
@@ -106,7 +106,7 @@ class GenerationRequest:
             if isinstance(self.bpm, bool) or not isinstance(self.bpm, int):
                 raise InputError("bpm", self.bpm, "must be a whole number between 30 and 300, or empty")
             _check_range("bpm", self.bpm, 30, 300)
-        if self.keyscale is not None and not _KEY_RE.match(self.keyscale):
+        if self.keyscale is not None and not is_written_keyscale(self.keyscale):
             raise InputError("keyscale", self.keyscale, "write it like 'C major', 'F# minor' or 'Bb major'")
         if self.time_signature is not None and self.time_signature not in TIME_SIGNATURES:
             raise InputError(

@@ -11,13 +11,10 @@ from typing import Any
 import gradio as gr
 
 from workbench.core.errors import InputError
+from workbench.core.keyscale import KEYSCALES
 from workbench.engine.requests import TIME_SIGNATURES, LoraRef
 
-KEYS = tuple(
-    f"{p} {m}"
-    for m in ("major", "minor")
-    for p in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-)
+KEYS = KEYSCALES
 AUTO = "auto"
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 DEFAULT_FORMAT = AUDIO_FORMATS[0]

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.audio.summary import summary_line
+from evals.report.pictures import spectrogram_png, waveform_png
 from workbench.core.audio_io import Audio
 from workbench.engine.engine import RunResult
 from workbench.records import RecordedTake
-from workbench.ui import media
 from workbench.ui.context import TabContext, take_payload
 
 
@@ -94,9 +95,7 @@ def card_values(
     request = result.request
     take = recorded.take
     recipe = Path(recorded.sidecar).read_text()
-    summary = media.summary_line(
-        take.audio, bpm=request.bpm, keyscale=request.keyscale, target_lufs=target_lufs
-    )
+    summary = summary_line(take.audio, bpm=request.bpm, keyscale=request.keyscale, target_lufs=target_lufs)
     if extra_summary:
         summary += f"  \n{extra_summary}"
     title = f"**{label or f'Take {take.index + 1}'}** · seed {take.seed} · run `{recorded.run_id}`"
@@ -104,8 +103,8 @@ def card_values(
         gr.Group(visible=True),
         title,
         recorded.path,
-        media.waveform_png(take.audio, folder, region_s=region_s),
-        media.spectrogram_png(take.audio, folder),
+        waveform_png(take.audio, folder, region_s=region_s),
+        spectrogram_png(take.audio, folder),
         summary,
         recipe,
         recorded.path,
@@ -114,7 +113,7 @@ def card_values(
 
 
 def audio_preview(ctx: TabContext, audio: Audio, region_s: tuple[float, float] | None = None) -> str:
-    return media.waveform_png(audio, ctx.temp_dir / "images", region_s=region_s)
+    return waveform_png(audio, ctx.temp_dir / "images", region_s=region_s)
 
 
 @dataclass

@@ -143,11 +143,11 @@ def warmup() -> None:
     """Pay librosa/numba's first-call compilation in the loader thread, not in the first user's request."""
     import numpy as np
 
+    from evals.audio.summary import measure
     from workbench.core.audio_io import Audio
-    from workbench.ui import media
 
     t = np.arange(48_000 * 3) / 48_000
-    media.measure(Audio(np.stack([np.sin(2 * np.pi * 220 * t)] * 2).astype(np.float32), 48_000))
+    measure(Audio(np.stack([np.sin(2 * np.pi * 220 * t)] * 2).astype(np.float32), 48_000))
 
 
 def _wire_status(demo: Any, ctx: TabContext, status: Any) -> None:
