@@ -138,6 +138,7 @@ def test_missing_keys_and_non_mappings() -> None:
         ({"seeds": [1, "x"]}, "cfg.seeds[1]='x': must be a whole number"),
         ({"inner": {"path": "p", "scale": "big"}}, "cfg.inner.scale='big': must be a number"),
         ({"inners": [{"path": 1}]}, "cfg.inners[0].path=1: must be text"),
+        ({"inners": {"path": "p"}}, "cfg.inners={'path': 'p'}: must be a list of mappings"),
     ],
 )
 def test_bad_types_name_field_value_and_fix(data: dict[str, Any], expected: str) -> None:

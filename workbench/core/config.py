@@ -56,14 +56,14 @@ def from_mapping(
     if unknown:
         key = unknown[0]
         raise ConfigError(_path(where, str(key)), data[key], f"unknown {what}; allowed: {', '.join(allowed)}")
+    hints = typing.get_type_hints(cls)
+    values = {name: coerce(hints[name], value, _path(where, name)) for name, value in data.items()}
     required = [f.name for f in fields if _required(f)]
     missing = [name for name in required if name not in data]
-    if missing:
+    if missing:  # after the values, so that a wrong value is named before a key the user has yet to add
         raise ConfigError(
             _path(where, missing[0]), None, f"missing; this key is required (required: {', '.join(required)})"
         )
-    hints = typing.get_type_hints(cls)
-    values = {name: coerce(hints[name], value, _path(where, name)) for name, value in data.items()}
     return cls(**values, **fixed)
 
 
@@ -113,13 +113,19 @@ def _sequence(origin: type, args: tuple[Any, ...], value: Any, field: str) -> An
     item_types = [args[0] if args else Any] if variable else list(args)
     if isinstance(value, str) and variable and item_types[0] is str:  # "a,b,c" from a command line or a cell
         value = [v.strip() for v in value.split(",") if v.strip()]
-    kind = _KINDS.get(item_types[0], "values") if len(set(item_types)) == 1 else "values"
+    kind = _kind(item_types[0]) if len(set(item_types)) == 1 else "values"
     if not isinstance(value, (list, tuple)) or (not variable and len(value) != len(item_types)):
         count = "" if variable else f"{len(item_types)} "
         raise ConfigError(field, value, f"must be a list of {count}{kind}")
     kinds = item_types * len(value) if variable else item_types
     items = [coerce(t, v, f"{field}[{i}]") for i, (t, v) in enumerate(zip(kinds, value, strict=True))]
     return items if origin is list else tuple(items)
+
+
+def _kind(hint: Any) -> str:
+    if dataclasses.is_dataclass(hint):
+        return "mappings"
+    return _KINDS.get(hint, "values")
 
 
 def _scalar(kind: Any, value: Any, field: str) -> Any:
