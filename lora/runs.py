@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from workbench.core import paths
 from workbench.core.errors import InputError
 
 PREVIEW_PAIRS = 3  # (base, LoRA) preview players per checkpoint shown in the tab
@@ -22,7 +23,7 @@ VAL_LOSS = "validation loss"
 
 
 def runs_root(runs_dir: Path) -> Path:
-    return runs_dir / "lora"
+    return paths.lora_runs_dir(runs_dir)
 
 
 def list_runs(runs_dir: Path) -> list[str]:

@@ -163,7 +163,7 @@ def run_report(args: argparse.Namespace) -> int:
         tracks=tracks,
     )
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in "+".join(names))
-    out = Path(args.out) if args.out else paths.home() / "reports" / safe
+    out = Path(args.out) if args.out else paths.reports_dir() / safe
     tracker = None
     if args.tracking != "off":
         from workbench.core.tracking import Tracker

@@ -337,8 +337,7 @@ def build_rater_app(
     demo.service = service
     demo.stream = stream
     # workbench.ui.launch.served_folders() reads this; an empty folder, and launch() serves none anyway.
-    empty = paths.home() / "rater-serves-nothing"
-    empty.mkdir(parents=True, exist_ok=True)
+    empty = paths.rater_served_dir()
     demo.workbench_context = SimpleNamespace(runs_dir=empty, temp_dir=empty)
     return demo
 
