@@ -16,6 +16,7 @@ import yaml
 from workbench.core import paths
 from workbench.core.config import from_mapping, number, read_yaml, whole
 from workbench.core.errors import ConfigError
+from workbench.engine.requests import DEFAULT_DURATION_S
 
 VARIANTS = ("auto", "turbo", "base", "sft")
 MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -74,7 +75,7 @@ class TrainConfig:
     preview: bool = True
     preview_prompts: list[str] = field(default_factory=list)  # empty = the dataset's first captions
     preview_seeds: list[int] = field(default_factory=lambda: [0])
-    preview_duration_s: float = 30.0
+    preview_duration_s: float = DEFAULT_DURATION_S
     preview_steps: int = 0  # 0 = the model's default
     val_timesteps: int = 8  # fixed timesteps per validation clip, so validation loss is comparable
 
