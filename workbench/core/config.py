@@ -58,7 +58,7 @@ def from_mapping(
         raise ConfigError(_path(where, str(key)), data[key], f"unknown {what}; allowed: {', '.join(allowed)}")
     hints = typing.get_type_hints(cls)
     values = {name: coerce(hints[name], value, _path(where, name)) for name, value in data.items()}
-    required = [f.name for f in fields if _required(f)]
+    required = sorted(f.name for f in fields if _required(f))
     missing = [name for name in required if name not in data]
     if missing:  # after the values, so that a wrong value is named before a key the user has yet to add
         raise ConfigError(

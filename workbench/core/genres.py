@@ -21,12 +21,11 @@ from workbench.core.errors import ConfigError
 GENRES_PATH = paths.CONFIG_DIR / "genres.yaml"
 
 
-@dataclass(frozen=True)
-class GenrePreset:
-    name: str
-    label: str
+@dataclass(frozen=True, kw_only=True)
+class _Shared:
+    """The fields a genre has in the YAML and as a preset alike."""
+
     caption: str
-    bpm_range: tuple[int, int]
     key: str  # e.g. "F major"
     time_signature: str
     duration_s: float
@@ -34,7 +33,14 @@ class GenrePreset:
     loudness_tolerance_lu: float
     true_peak_dbtp: float
     max_silence_s: float
-    instrumental: bool
+    instrumental: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenrePreset(_Shared):
+    name: str
+    label: str
+    bpm_range: tuple[int, int]
 
     @property
     def bpm(self) -> int:
@@ -54,20 +60,11 @@ class GenrePreset:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Entry:
-    """One genre as written in the YAML (``bpm`` is the range); becomes a GenrePreset."""
+class _Entry(_Shared):
+    """One genre as written in the YAML: ``bpm`` is the tempo range, ``label`` defaults to the genre's name."""
 
-    label: str | None = None  # None: the genre's name
-    caption: str
+    label: str | None = None
     bpm: tuple[int, int]
-    key: str
-    time_signature: str
-    duration_s: float
-    loudness_lufs: float
-    loudness_tolerance_lu: float
-    true_peak_dbtp: float
-    max_silence_s: float
-    instrumental: bool = True
 
 
 def _preset(name: str, entry: Any) -> GenrePreset:
