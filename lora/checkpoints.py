@@ -28,7 +28,7 @@ SUMMARY_FILE = "summary.json"
 
 
 def lora_root() -> Path:
-    return paths.runs_dir() / "lora"
+    return paths.lora_runs_dir()
 
 
 def checkpoint_name(step: int) -> str:

@@ -1,24 +1,22 @@
 """The LoRA training config: one typed dataclass, loaded from YAML with CLI overrides; unknown keys fail loudly.
 
 Defaults follow the official ACE-Step trainer's Gradio defaults (r 64, alpha 128, dropout 0.1, lr 3e-4, batch 1,
-warmup 100, weight decay 0.01, clip 1.0, seed 42) and its attention-only targets; see
-shared research notes, acestep-lora-spec.md §3.2 and §5.
+warmup 100, weight decay 0.01, clip 1.0, seed 42) and its attention-only targets.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from workbench.core import paths
+from workbench.core.config import from_mapping, number, read_yaml, whole
 from workbench.core.errors import ConfigError
+from workbench.engine.requests import DEFAULT_DURATION_S
 
 VARIANTS = ("auto", "turbo", "base", "sft")
 MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -61,7 +59,7 @@ class TrainConfig:
     mixed_precision: str = "bf16"  # no|fp16|bf16; forced to "no" on CPU
     gradient_checkpointing: bool = True
 
-    # Objective (spec §1.2-1.3)
+    # Objective: timestep sampling and condition dropout (lora/objective.py)
     timestep_mu: float = -0.4
     timestep_sigma: float = 1.0
     turbo_shift: float = 3.0
@@ -77,7 +75,7 @@ class TrainConfig:
     preview: bool = True
     preview_prompts: list[str] = field(default_factory=list)  # empty = the dataset's first captions
     preview_seeds: list[int] = field(default_factory=lambda: [0])
-    preview_duration_s: float = 30.0
+    preview_duration_s: float = DEFAULT_DURATION_S
     preview_steps: int = 0  # 0 = the model's default
     val_timesteps: int = 8  # fixed timesteps per validation clip, so validation loss is comparable
 
@@ -86,10 +84,10 @@ class TrainConfig:
     project: str = "ace-workbench-lora"
 
     def validate(self) -> None:
-        _positive_int(
-            self, "rank", "epochs", "batch_size", "grad_accum_steps", "checkpoint_every", "val_timesteps"
-        )
-        _non_negative_int(self, "max_steps", "warmup_steps", "keep_checkpoints", "preview_steps")
+        for name in ("rank", "epochs", "batch_size", "grad_accum_steps", "checkpoint_every", "val_timesteps"):
+            whole(name, getattr(self, name), 1, error=ConfigError)
+        for name in ("max_steps", "warmup_steps", "keep_checkpoints", "preview_steps"):
+            whole(name, getattr(self, name), 0, error=ConfigError)
         if self.variant not in VARIANTS:
             raise ConfigError("variant", self.variant, f"choose one of {', '.join(VARIANTS)}")
         if self.mixed_precision not in MIXED_PRECISION:
@@ -121,14 +119,11 @@ class TrainConfig:
             ("turbo_shift", 1.0, 3.0),
             ("max_duration_s", 1.0, 600.0),
             ("preview_duration_s", 1.0, 600.0),
+            ("dropout", 0.0, 0.9),
+            ("weight_decay", 0.0, 1.0),
+            ("timestep_mu", -5.0, 5.0),
         ):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and lo <= value <= hi):
-                raise ConfigError(name, value, f"must be between {lo:g} and {hi:g}")
-        for name, lo, hi in (("dropout", 0.0, 0.9), ("weight_decay", 0.0, 1.0), ("timestep_mu", -5.0, 5.0)):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and lo <= value <= hi):
-                raise ConfigError(name, value, f"must be between {lo:g} and {hi:g}")
+            number(name, getattr(self, name), lo, hi, error=ConfigError)
         if self.cfg_dropout is not None and not 0.0 <= self.cfg_dropout < 1.0:
             raise ConfigError(
                 "cfg_dropout", self.cfg_dropout, "must be in [0, 1), or null for the variant default"
@@ -143,77 +138,8 @@ class TrainConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def _positive_int(cfg: TrainConfig, *names: str) -> None:
-    for name in names:
-        if getattr(cfg, name) < 1:
-            raise ConfigError(name, getattr(cfg, name), "must be a whole number >= 1")
-
-
-def _non_negative_int(cfg: TrainConfig, *names: str) -> None:
-    for name in names:
-        if getattr(cfg, name) < 0:
-            raise ConfigError(name, getattr(cfg, name), "must be a whole number >= 0")
-
-
-_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-_HINTS = typing.get_type_hints(TrainConfig)
-
-
-def _coerce(name: str, value: Any) -> Any:
-    """Check one value against the field's declared type. YAML gives ints for floats; accept those, nothing looser."""
-    hint = _HINTS[name]
-    args = typing.get_args(hint)
-    optional = isinstance(hint, types.UnionType) and type(None) in args
-    if value is None:
-        if optional:
-            return None
-        raise ConfigError(name, value, "may not be empty")
-    base = next(a for a in args if a is not type(None)) if optional else hint
-    origin = typing.get_origin(base)
-    if origin is list:
-        (item_type,) = typing.get_args(base)
-        if isinstance(value, str):  # "a,b,c" from the command line
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list):
-            raise ConfigError(name, value, f"must be a list of {item_type.__name__}")
-        return [_scalar(name, v, item_type) for v in value]
-    return _scalar(name, value, base)
-
-
-def _scalar(name: str, value: Any, kind: type) -> Any:
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(name, value, "must be true or false")
-    if kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ConfigError(name, value, "must be a whole number")
-    if kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            # PyYAML (YAML 1.1) reads "3e-4" without a dot as a string; a float field means a number was meant.
-            with contextlib.suppress(ValueError):
-                return float(value)
-        raise ConfigError(name, value, "must be a number")
-    if kind is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(name, value, "must be text")
-    raise ConfigError(name, value, f"unsupported type {kind}")  # a new field type needs a branch here
-
-
 def config_from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> TrainConfig:
-    unknown = sorted(set(raw) - set(_FIELDS))
-    if unknown:
-        raise ConfigError(
-            unknown[0], raw[unknown[0]], f"unknown config key; allowed keys: {', '.join(_FIELDS)}"
-        )
-    values = {k: _coerce(k, v) for k, v in raw.items()}
-    cfg = TrainConfig(**values)
+    cfg = from_mapping(TrainConfig, raw, what="config key")
     if base_dir is not None:
         for key in ("data", "out", "cache_dir"):
             value = getattr(cfg, key)
@@ -243,17 +169,14 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     if path is not None:
         p = Path(path).expanduser()
         if not p.exists():
-            named = Path(__file__).resolve().parent.parent / "configs" / "lora" / f"{p.name}.yaml"
+            named = paths.CONFIG_DIR / "lora" / f"{p.name}.yaml"
             if named.exists():  # `workbench lora train spa` means configs/lora/spa.yaml
                 p = named
             else:
                 raise ConfigError(
                     "config", str(path), "file not found; give a YAML path or a name in configs/lora/"
                 )
-        try:
-            loaded = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError("config", str(p), f"is not valid YAML: {exc}") from None
+        loaded = read_yaml(p, "config")
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError("config", str(p), "must be a YAML mapping of key: value")
         raw = dict(loaded or {})

@@ -21,7 +21,7 @@ def validation_timesteps(
     """Fixed timesteps spread like the training distribution, so validation loss is comparable across checkpoints.
 
     turbo: the shift-3 table (count ignored); base/sft: quantiles of the max-of-two logit-normal,
-    F^-1(q) = sigmoid(mu + sigma * Phi^-1(sqrt(q))) (spec §1.2).
+    F^-1(q) = sigmoid(mu + sigma * Phi^-1(sqrt(q))).
     """
     if variant == "turbo":
         return shifted_timesteps(8, turbo_shift)

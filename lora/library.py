@@ -17,7 +17,6 @@ from typing import Any, Literal
 from workbench.core import paths
 from workbench.core.errors import InputError
 
-DATA_DIRNAME = "lora-data"
 # The editable table: what a user fixes by hand before training (the file is shown, not edited).
 TABLE_COLUMNS = ["file", "caption", "lyrics", "bpm", "key", "time_signature", "genre", "instrumental"]
 EDITABLE = TABLE_COLUMNS[1:]
@@ -37,9 +36,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def data_root() -> Path:
-    folder = paths.home() / DATA_DIRNAME
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return paths.lora_datasets_dir()
 
 
 def check_name(name: str | None, field: str = "dataset name") -> str:

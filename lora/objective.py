@@ -1,4 +1,4 @@
-"""The flow-matching training objective of ACE-Step 1.5 (acestep-lora-spec.md §1).
+"""The flow-matching training objective of ACE-Step 1.5.
 
 x_t = t·x1 + (1 − t)·x0 with x1 ~ N(0, I); target velocity v* = x1 − x0; plain MSE over every element; the DiT is
 called with timestep = timestep_r = t in [0, 1]. Turbo checkpoints sample t uniformly from the 8 shift-3 inference
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 
 def shifted_timesteps(steps: int = 8, shift: float = 3.0) -> torch.Tensor:
-    """t' = s·t / (1 + (s − 1)·t) on linspace(1, 0, steps + 1) without the final 0 (spec §1.2)."""
+    """t' = s·t / (1 + (s − 1)·t) on linspace(1, 0, steps + 1) without the final 0."""
     t = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)[:-1]
     return (shift * t / (1 + (shift - 1) * t)).float()
 

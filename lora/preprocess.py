@@ -2,7 +2,7 @@
 
 Every tensor is produced by the pipeline's own functions (`encode_prompt`, `condition_encoder`,
 `prepare_src_latents`, `_build_chunk_mask`, `vae.encode(...).latent_dist.sample()`), called exactly as
-`AceStepPipeline.__call__` calls them for text2music with no reference audio (spec §2.7 and §6), so training
+`AceStepPipeline.__call__` calls them for text2music with no reference audio, so training
 conditions match inference. Each item is one file named by a hash of its audio content, its text fields, the
 model revision and the settings: a re-run skips unchanged items, a changed caption re-encodes that item only, and
 files are written atomically so an interrupted run resumes where it stopped.

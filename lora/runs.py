@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from workbench.core import paths
 from workbench.core.errors import InputError
+from workbench.engine.requests import DEFAULT_DURATION_S
+
+if TYPE_CHECKING:
+    from lora.config import TrainConfig
 
 PREVIEW_PAIRS = 3  # (base, LoRA) preview players per checkpoint shown in the tab
 TRAIN_LOSS = "train loss"
@@ -22,7 +25,7 @@ VAL_LOSS = "validation loss"
 
 
 def runs_root(runs_dir: Path) -> Path:
-    return runs_dir / "lora"
+    return paths.lora_runs_dir(runs_dir)
 
 
 def list_runs(runs_dir: Path) -> list[str]:
@@ -30,6 +33,13 @@ def list_runs(runs_dir: Path) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / "config.yaml").is_file())
+
+
+def run_config(folder: Path) -> TrainConfig:
+    """The typed config a run was trained with (its ``config.yaml``), checked like any other config."""
+    from lora.config import load_config
+
+    return load_config(folder / "config.yaml")
 
 
 def run_dir(runs_dir: Path, name: str | None) -> Path:
@@ -107,11 +117,11 @@ def run_overview(folder: Path) -> str:
 
     if not (folder / "config.yaml").is_file():
         return "Pick a run."
-    cfg = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    cfg = run_config(folder)
     found = ck.list_checkpoints(folder)
     text = (
-        f"**{folder.name}**: model `{cfg.get('model')}`, rank {cfg.get('rank')}, alpha {cfg.get('alpha')}, "
-        f"lr {cfg.get('learning_rate')}, targets {', '.join(cfg.get('target_modules') or [])}. "
+        f"**{folder.name}**: model `{cfg.model}`, rank {cfg.rank}, alpha {cfg.alpha}, "
+        f"lr {cfg.learning_rate}, targets {', '.join(cfg.target_modules)}. "
     )
     summary_path = folder / ck.SUMMARY_FILE
     if summary_path.exists():
@@ -177,11 +187,11 @@ def adapter_request(adapter_dir: str | Path, runs_dir: Path) -> dict[str, Any]:
     if summary.is_file():
         prompts = json.loads(summary.read_text()).get("preview_prompts") or []
         prompt = prompts[0] if prompts else ""
-    cfg = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
+    duration_s = run_config(run).preview_duration_s if (run / "config.yaml").is_file() else DEFAULT_DURATION_S
     request = {
         "prompt": prompt,
         "instrumental": True,
-        "duration_s": (cfg or {}).get("preview_duration_s") or 30,
+        "duration_s": duration_s,
         "lora": {"path": str(src), "scale": 1.0},
     }
     return request

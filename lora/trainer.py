@@ -67,7 +67,7 @@ class TrainResult:
 
 
 def lr_lambda(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
-    """The official schedule (spec §3.2): linear warm-up from 10 %, then one cosine decay to 1 % of the peak."""
+    """The official trainer's schedule: linear warm-up from 10 %, then one cosine decay to 1 % of the peak."""
     warm = min(warmup_steps, max(1, total_steps // 10))
 
     def factor(step: int) -> float:
@@ -80,7 +80,7 @@ def lr_lambda(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
 
 
 def collate(entries: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """Zero-pad to the longest clip and condition (the official collate); the DiT has no masks (spec §1.5)."""
+    """Zero-pad to the longest clip and condition (the official collate); the DiT has no masks."""
 
     def pad(key: str) -> torch.Tensor:
         items = [e[key] for e in entries]

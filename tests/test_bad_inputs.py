@@ -126,6 +126,13 @@ def test_write_is_atomic_no_partial_file_on_failure(tmp_path, monkeypatch):
             {"task": "text2music", "lora": {"path": "x", "scale": 9}},
             "lora.scale=9: use a number between -2 and 4",
         ),
+        (
+            {"task": "text2music", "lora": {"path": "x", "scael": 1}},
+            "lora.scael=1: unknown key; allowed: path",
+        ),
+        ({"task": "text2music", "bpm": "fast"}, "bpm='fast': must be a whole number"),
+        ({"task": "text2music", "instrumental": "no"}, "instrumental='no': must be true or false"),
+        ({"task": "complete", "src": "a.wav", "tracks": ["drums", 3]}, "tracks[1]=3: must be text"),
     ],
 )
 def test_request_validation_messages(data, message):

@@ -1,4 +1,4 @@
-"""Training config (typed YAML, overrides, unknown keys) and the objective's sampling rules (spec §1.2-1.3, §3.2)."""
+"""Training config (typed YAML, overrides, unknown keys), the objective's sampling rules and the LR schedule."""
 
 from __future__ import annotations
 

@@ -184,6 +184,7 @@ def test_training_progress_checkpoints_adapters_and_use_in_generate(
     request = lora_runs.adapter_request(adapters[("short", "final")]["path"], tmp_path)
     assert request["lora"] == {"path": adapters[("short", "final")]["path"], "scale": 1.0}
     assert request["prompt"].startswith("zzspa, ")
+    assert request["duration_s"] == lora_runs.run_config(final.run_dir).preview_duration_s
     with pytest.raises(InputError, match="pick an adapter from the list"):
         lora_runs.install_adapter(str(tmp_path), tmp_path, loras)
     with pytest.raises(InputError, match="a run of that name exists"):
@@ -256,3 +257,22 @@ def test_status_line_names_each_phase(tmp_path: Path) -> None:
     assert "Press Resume to continue" in state.line()
     state.error = "the model 'turbo' has no weights"
     assert state.line() == "**spa-r4: failed.** the model 'turbo' has no weights"
+
+
+def test_a_run_config_is_read_back_typed(tmp_path: Path) -> None:
+    from lora.config import TrainConfig
+    from workbench.core.errors import ConfigError
+    from workbench.engine.requests import DEFAULT_DURATION_S
+
+    run = lora_runs.runs_root(tmp_path) / "typed"
+    adapter = run / "final"
+    adapter.mkdir(parents=True)
+    assert lora_runs.adapter_request(adapter, tmp_path)["duration_s"] == DEFAULT_DURATION_S  # no config.yaml
+    (run / "config.yaml").write_text(TrainConfig(name="typed", preview_duration_s=12.5, rank=8).to_yaml())
+    cfg = lora_runs.run_config(run)
+    assert isinstance(cfg, TrainConfig) and cfg.rank == 8 and cfg.preview_duration_s == 12.5
+    assert lora_runs.adapter_request(adapter, tmp_path)["duration_s"] == 12.5
+    assert "rank 8, alpha 128" in lora_runs.run_overview(run)
+    (run / "config.yaml").write_text("name: typed\nrnak: 8\n")
+    with pytest.raises(ConfigError, match="rnak=8: unknown config key"):
+        lora_runs.run_overview(run)

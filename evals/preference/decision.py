@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +28,7 @@ from evals.preference.preference import BothBad, Outcome, Vote, cluster_weights,
 from evals.preference.rater_quality import ExclusionRule
 from evals.preference.sequential import SPRTResult, confidence_sequence, sprt
 from evals.preference.track_results import DeliverySummary
+from workbench.core.config import from_mapping, whole
 from workbench.core.errors import ConfigError, InputError
 
 PASS, FAIL, NEED_MORE_VOTES = "PASS", "FAIL", "NEED MORE VOTES"
@@ -67,31 +68,14 @@ class DecisionRule:
             raise ConfigError("rule.interval", self.interval, "use 'anytime' or 'fixed'")
         if self.both_bad not in ("exclude", "tie"):
             raise ConfigError("rule.both_bad", self.both_bad, "use 'exclude' or 'tie'")
-        if not (isinstance(self.min_votes, int) and self.min_votes >= 1):
-            raise ConfigError("rule.min_votes", self.min_votes, "a whole number >= 1")
-        if not (isinstance(self.bootstrap_rounds, int) and self.bootstrap_rounds >= 0):
-            raise ConfigError("rule.bootstrap_rounds", self.bootstrap_rounds, "a whole number >= 0")
+        whole("rule.min_votes", self.min_votes, 1, error=ConfigError)
+        whole("rule.bootstrap_rounds", self.bootstrap_rounds, 0, error=ConfigError)
         self.exclusion.validate()
 
 
 def rule_from_dict(data: dict[str, Any]) -> DecisionRule:
     """Build a rule from YAML / JSON; unknown keys fail loudly so a typo cannot silently keep a default."""
-    if not isinstance(data, dict):
-        raise ConfigError("rule", data, "must be a mapping of rule fields")
-    known = {f.name for f in fields(DecisionRule)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError("rule", unknown, f"unknown key(s); known: {', '.join(sorted(known))}")
-    values = dict(data)
-    if "exclusion" in values:
-        ex = values["exclusion"]
-        ex_known = {f.name for f in fields(ExclusionRule)}
-        if not isinstance(ex, dict) or set(ex) - ex_known:
-            raise ConfigError(
-                "rule.exclusion", ex, f"a mapping with keys from: {', '.join(sorted(ex_known))}"
-            )
-        values["exclusion"] = ExclusionRule(**ex)
-    rule = DecisionRule(**values)
+    rule = from_mapping(DecisionRule, data, "rule")
     rule.validate()
     return rule
 

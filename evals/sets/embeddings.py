@@ -86,7 +86,7 @@ class EmbeddingCache:
     """``root/<backend cache_id>/<content hash>.npy``. Content-addressed, so renames are free and edits miss."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root) if root is not None else paths.home() / "cache" / "embeddings"
+        self.root = Path(root) if root is not None else paths.embeddings_cache_dir()
 
     @staticmethod
     def content_hash(path: Path) -> str:

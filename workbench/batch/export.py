@@ -8,8 +8,6 @@ and then renamed, so a killed run never leaves a partial or untagged file under 
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 from workbench.audio.mastering import MasteringSpec
 from workbench.core import audio_io
 from workbench.core.audio_io import Audio
+from workbench.core.config import from_mapping, number
 from workbench.core.errors import InputError
 from workbench.core.genres import GenrePreset
 
@@ -39,16 +38,7 @@ class ExportSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ExportSettings:
-        data = dict(data or {})
-        allowed = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise InputError(
-                f"export.{unknown[0]}",
-                data[unknown[0]],
-                f"unknown export setting; allowed: {', '.join(sorted(allowed))}",
-            )
-        settings = cls(**data)
+        settings = from_mapping(cls, data or {}, "export", what="export setting")
         settings.validate()
         return settings
 
@@ -58,9 +48,7 @@ class ExportSettings:
                 "export.format", self.format, f"choose one of {', '.join(audio_io.WRITE_FORMATS)}"
             )
         for name in ("fade_in_s", "fade_out_s"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise InputError(f"export.{name}", value, "must be a length in seconds >= 0")
+            number(f"export.{name}", getattr(self, name), 0, unit=" seconds")
         spec = self.spec_for(None)
         if spec is not None:
             spec.validate()

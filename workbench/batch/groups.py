@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from workbench.batch.plan import Job
+from workbench.core.config import whole
 from workbench.core.errors import InputError
 from workbench.engine.requests import MAX_BATCH
 
 
 def group_jobs(jobs: Iterable[Job], max_group: int) -> list[list[Job]]:
-    if isinstance(max_group, bool) or not isinstance(max_group, int) or not 1 <= max_group <= MAX_BATCH:
-        raise InputError("max_group", max_group, f"must be a whole number between 1 and {MAX_BATCH}")
+    whole("max_group", max_group, 1, MAX_BATCH)
     groups: list[list[Job]] = []
     for job in jobs:
         last = groups[-1] if groups else None

@@ -25,6 +25,7 @@ from evals.audio.levels import clipped_fraction, longest_silence_s
 from evals.audio.loudness import measure_loudness
 from evals.audio.peak import to_db, true_peak
 from workbench.core.audio_io import Audio
+from workbench.core.config import from_mapping, number, whole
 from workbench.core.errors import InputError
 from workbench.core.genres import GenrePreset
 from workbench.core.keyscale import parse_keyscale
@@ -58,17 +59,9 @@ class QcRules:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> QcRules:
         data = dict(data or {})
-        allowed = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise InputError(
-                f"qc.{unknown[0]}",
-                data[unknown[0]],
-                f"unknown QC setting; allowed: {', '.join(sorted(allowed))}",
-            )
-        if "reject" in data:
-            data["reject"] = tuple(data["reject"] or ())
-        rules = cls(**data)
+        if "reject" in data and data["reject"] is None:  # an empty "reject:" in YAML: nothing rejects
+            data["reject"] = []
+        rules = from_mapping(cls, data, "qc", what="QC setting")
         rules.validate()
         return rules
 
@@ -80,16 +73,9 @@ class QcRules:
             raise InputError("qc.analyzer", self.analyzer, f"choose one of {', '.join(ANALYZERS)}")
         if self.key_match not in KEY_MODES:
             raise InputError("qc.key_match", self.key_match, f"choose one of {', '.join(KEY_MODES)}")
-        if (
-            isinstance(self.regenerate, bool)
-            or not isinstance(self.regenerate, int)
-            or not 0 <= self.regenerate <= 10
-        ):
-            raise InputError("qc.regenerate", self.regenerate, "must be a whole number between 0 and 10")
+        whole("qc.regenerate", self.regenerate, 0, 10)
         for name in ("max_clipped_fraction", "tempo_tolerance_bpm"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise InputError(f"qc.{name}", value, "must be a number >= 0")
+            number(f"qc.{name}", getattr(self, name), 0)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from workbench.batch import export, groups, manifest, qc
 from workbench.batch.commit import ItemWriter
 from workbench.batch.plan import Job, Plan
 from workbench.core.audio_io import Audio
+from workbench.core.config import from_mapping, whole
 from workbench.core.errors import InputError
 from workbench.core.genres import GenrePreset, load_genres
 from workbench.engine.requests import MAX_BATCH
@@ -49,30 +50,13 @@ class RunSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> RunSettings:
-        data = dict(data or {})
-        allowed = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise InputError(
-                f"run.{unknown[0]}",
-                data[unknown[0]],
-                f"unknown run setting; allowed: {', '.join(sorted(allowed))}",
-            )
-        settings = cls(**data)
+        settings = from_mapping(cls, data or {}, "run", what="run setting")
         settings.validate()
         return settings
 
     def validate(self) -> None:
-        if (
-            isinstance(self.max_group, bool)
-            or not isinstance(self.max_group, int)
-            or not 1 <= self.max_group <= MAX_BATCH
-        ):
-            raise InputError(
-                "run.max_group", self.max_group, f"must be a whole number between 1 and {MAX_BATCH}"
-            )
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or not 0 <= self.retries <= 10:
-            raise InputError("run.retries", self.retries, "must be a whole number between 0 and 10")
+        whole("run.max_group", self.max_group, 1, MAX_BATCH)
+        whole("run.retries", self.retries, 0, 10)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Blind A/B listening campaigns (issue 6).
+"""Blind A/B listening campaigns.
 
 Modules, in the order a campaign uses them:
 - ``config``: the typed ``CampaignConfig`` and its YAML loader (unknown keys rejected);

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from workbench.core.config import from_mapping, number, read_yaml, whole
 from workbench.core.errors import ConfigError
 from workbench.core.genres import load_genres
 
@@ -124,25 +123,29 @@ class CampaignConfig:
                 raise ConfigError(f"raters[{i}].id", r.id, "use letters, digits, '-', '_' or '.'")
             if r.code is not None and len(r.code) < 6:
                 raise ConfigError(f"raters[{i}].code", "***", "login codes need at least 6 characters")
-        _check_int("clips_per_prompt", self.clips_per_prompt, 1, 16)
-        _check_int("votes_per_rater", self.votes_per_rater, 1, 5000)
-        _check_int("vote_target", self.vote_target, 0, 1_000_000)
-        _check_num("min_listen_s", self.min_listen_s, 0.0, 120.0)
-        if self.clip_duration_s is not None:
-            _check_num("clip_duration_s", self.clip_duration_s, 1.0, 600.0)
-        _check_num("clip_start_s", self.clip_start_s, 0.0, 600.0)
-        _check_num("fade_ms", self.fade_ms, 0.0, 5000.0)
-        if self.target_lufs is not None:
-            _check_num("target_lufs", self.target_lufs, -40.0, -6.0)
-        if self.true_peak_dbtp is not None:
-            _check_num("true_peak_dbtp", self.true_peak_dbtp, -12.0, 0.0)
-        _check_num("gold_rate", self.gold_rate, 0.0, 0.5)
-        _check_num("repeat_rate", self.repeat_rate, 0.0, 0.5)
+        for name, lo, hi in (
+            ("clips_per_prompt", 1, 16),
+            ("votes_per_rater", 1, 5000),
+            ("vote_target", 0, 1_000_000),
+            ("adaptive_warmup_votes", 0, 100_000),
+        ):
+            whole(name, getattr(self, name), lo, hi, error=ConfigError)
+        for name, lo_f, hi_f in (
+            ("min_listen_s", 0.0, 120.0),
+            ("clip_duration_s", 1.0, 600.0),
+            ("clip_start_s", 0.0, 600.0),
+            ("fade_ms", 0.0, 5000.0),
+            ("target_lufs", -40.0, -6.0),
+            ("true_peak_dbtp", -12.0, 0.0),
+            ("gold_rate", 0.0, 0.5),
+            ("repeat_rate", 0.0, 0.5),
+        ):
+            if getattr(self, name) is not None:  # None: the clip's own length, or the genre's level
+                number(name, getattr(self, name), lo_f, hi_f, error=ConfigError)
         if self.gold_rate + self.repeat_rate > 0.6:
             raise ConfigError(
                 "gold_rate + repeat_rate", self.gold_rate + self.repeat_rate, "keep checks below 60 %"
             )
-        _check_int("adaptive_warmup_votes", self.adaptive_warmup_votes, 0, 100_000)
         unique = self.unique_pairs
         regular = self.votes_per_rater - round(self.votes_per_rater * self.gold_rate)
         regular -= round(self.votes_per_rater * self.repeat_rate)
@@ -167,16 +170,6 @@ class CampaignConfig:
         return lufs, tp
 
 
-def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(name, value, f"must be a whole number from {lo} to {hi}")
-
-
-def _check_num(name: str, value: Any, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ConfigError(name, value, f"must be a number from {lo} to {hi}")
-
-
 def _validate_system(where: str, s: SystemSpec) -> None:
     if not NAME_RE.match(s.name):
         raise ConfigError(f"{where}.name", s.name, "use letters, digits, '-', '_' or '.'")
@@ -194,77 +187,32 @@ def _validate_system(where: str, s: SystemSpec) -> None:
     unknown = sorted(set(s.params) - set(GENERATION_PARAMS))
     if unknown:
         raise ConfigError(f"{where}.params", unknown, f"allowed: {', '.join(GENERATION_PARAMS)}")
-    _check_num(f"{where}.lora_scale", s.lora_scale, 0.0, 4.0)
-
-
-def _build(cls: type, where: str, data: Any, nested: dict[str, Any] | None = None) -> Any:
-    """A dataclass from a mapping, rejecting unknown keys; ``nested`` maps a field to a converter."""
-    if not isinstance(data, dict):
-        raise ConfigError(
-            where, data, f"expected a mapping with keys {', '.join(f.name for f in dataclasses.fields(cls))}"
-        )
-    allowed = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}.{unknown[0]}", data[unknown[0]], f"unknown key; allowed: {', '.join(sorted(allowed))}"
-        )
-    values = dict(data)
-    for key, convert in (nested or {}).items():
-        if key in values:
-            values[key] = convert(values[key])
-    try:
-        return cls(**values)
-    except TypeError as exc:  # a required key is missing
-        raise ConfigError(where, sorted(data), f"missing a required key ({exc})") from None
-
-
-def _list(where: str, value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise ConfigError(where, value, "expected a list")
-    return value
-
-
-def _rater(where: str, item: Any) -> RaterSpec:
-    if isinstance(item, str):
-        return RaterSpec(id=item)
-    return _build(RaterSpec, where, item)  # type: ignore[no-any-return]
+    number(f"{where}.lora_scale", s.lora_scale, 0.0, 4.0, error=ConfigError)
 
 
 def config_from_dict(data: Any, base_dir: Path | None = None) -> CampaignConfig:
     """Build and validate a config. Relative import paths resolve against ``base_dir`` (the YAML's folder)."""
-
-    def systems(value: Any) -> list[SystemSpec]:
-        out = []
-        for i, item in enumerate(_list("systems", value)):
-            spec: SystemSpec = _build(SystemSpec, f"systems[{i}]", item)
-            if base_dir is not None and spec.import_dir and not Path(spec.import_dir).is_absolute():
-                spec = dataclasses.replace(spec, import_dir=str((base_dir / spec.import_dir).resolve()))
-            if base_dir is not None and spec.lora and (base_dir / spec.lora).exists():
-                # a LoRA folder next to the YAML; otherwise the path is left to the engine (cwd, hub id)
-                spec = dataclasses.replace(spec, lora=str((base_dir / spec.lora).resolve()))
-            out.append(spec)
-        return out
-
-    def prompts(value: Any) -> list[PromptSpec]:
-        return [_build(PromptSpec, f"prompts[{i}]", p) for i, p in enumerate(_list("prompts", value))]
-
-    def raters(value: Any) -> list[RaterSpec]:
-        return [_rater(f"raters[{i}]", r) for i, r in enumerate(_list("raters", value))]
-
-    config: CampaignConfig = _build(
-        CampaignConfig, "campaign", data, {"systems": systems, "prompts": prompts, "raters": raters}
-    )
+    if isinstance(data, dict) and isinstance(data.get("raters"), list):
+        # a rater may be given by id alone
+        data = {**data, "raters": [{"id": r} if isinstance(r, str) else r for r in data["raters"]]}
+    config = from_mapping(CampaignConfig, data, "campaign")
+    if base_dir is not None:
+        config = dataclasses.replace(config, systems=[_resolve(s, base_dir) for s in config.systems])
     config.validate()
     return config
+
+
+def _resolve(spec: SystemSpec, base_dir: Path) -> SystemSpec:
+    if spec.import_dir and not Path(spec.import_dir).is_absolute():
+        spec = dataclasses.replace(spec, import_dir=str((base_dir / spec.import_dir).resolve()))
+    if spec.lora and (base_dir / spec.lora).exists():
+        # a LoRA folder next to the YAML; otherwise the path is left to the engine (cwd, hub id)
+        spec = dataclasses.replace(spec, lora=str((base_dir / spec.lora).resolve()))
+    return spec
 
 
 def load_config(path: str | Path) -> CampaignConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError("campaign file", str(path), "file not found; see configs/campaigns/example.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError("campaign file", str(path), f"not valid YAML: {exc}") from None
-    return config_from_dict(data, base_dir=path.parent.resolve())
+    return config_from_dict(read_yaml(path, "campaign file"), base_dir=path.parent.resolve())

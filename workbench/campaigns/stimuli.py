@@ -26,7 +26,7 @@ Log = Callable[[str], None]
 
 
 def campaign_dir(name: str) -> Path:
-    return paths.home() / "campaigns" / name
+    return paths.campaigns_dir() / name
 
 
 def serve_dir(name: str) -> Path:

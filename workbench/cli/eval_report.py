@@ -137,7 +137,7 @@ def run_report(args: argparse.Namespace) -> int:
         clips=clips,
     )
     safe = safe_name(names)
-    out = Path(args.out) if args.out else paths.home() / "reports" / safe
+    out = Path(args.out) if args.out else paths.reports_dir() / safe
     tracker = None
     if args.tracking != "off":
         from workbench.core.tracking import Tracker

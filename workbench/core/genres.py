@@ -8,28 +8,24 @@ in the YAML is an error, not a silently ignored setting.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from workbench.core import paths
+from workbench.core.config import from_mapping, in_file, read_yaml
 from workbench.core.errors import ConfigError
 
 GENRES_PATH = paths.CONFIG_DIR / "genres.yaml"
-_NUMBERS = ("duration_s", "loudness_lufs", "loudness_tolerance_lu", "true_peak_dbtp", "max_silence_s")
-_KEYS = {"label", "caption", "bpm", "key", "time_signature", "instrumental", *_NUMBERS}
 
 
-@dataclass(frozen=True)
-class GenrePreset:
-    name: str
-    label: str
+@dataclass(frozen=True, kw_only=True)
+class _Shared:
+    """The fields a genre has in the YAML and as a preset alike."""
+
     caption: str
-    bpm_range: tuple[int, int]
     key: str  # e.g. "F major"
     time_signature: str
     duration_s: float
@@ -37,7 +33,14 @@ class GenrePreset:
     loudness_tolerance_lu: float
     true_peak_dbtp: float
     max_silence_s: float
-    instrumental: bool
+    instrumental: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenrePreset(_Shared):
+    name: str
+    label: str
+    bpm_range: tuple[int, int]
 
     @property
     def bpm(self) -> int:
@@ -56,46 +59,25 @@ class GenrePreset:
         }
 
 
-def _number(name: str, entry: dict[str, Any], key: str, path: Path) -> float:
-    value = entry[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"genres.{name}.{key}", value, f"give a number in {path}")
-    return float(value)
+@dataclass(frozen=True, kw_only=True)
+class _Entry(_Shared):
+    """One genre as written in the YAML: ``bpm`` is the tempo range, ``label`` defaults to the genre's name."""
+
+    label: str | None = None
+    bpm: tuple[int, int]
 
 
-def _preset(name: str, entry: Any, path: Path) -> GenrePreset:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"genres.{name}", entry, f"each genre in {path} must be a mapping of fields")
-    unknown = sorted(set(entry) - _KEYS)
-    if unknown:
-        raise ConfigError(f"genres.{name}", unknown, f"unknown keys in {path}; allowed: {sorted(_KEYS)}")
-    bpm = entry.get("bpm")
-    if not (isinstance(bpm, list) and len(bpm) == 2 and all(isinstance(v, int | float) for v in bpm)):
-        raise ConfigError(f"genres.{name}.bpm", bpm, f"give the tempo range as [low, high] in {path}")
-    missing = [k for k in ("caption", "key", "time_signature", *_NUMBERS) if k not in entry]
-    if missing:
-        raise ConfigError(
-            f"genres.{name}.{missing[0]}",
-            None,
-            f"missing in {path}; every genre needs {sorted(_KEYS - {'label', 'instrumental'})}",
-        )
-    numbers = {k: _number(name, entry, k, path) for k in _NUMBERS}
-    return GenrePreset(
-        name=name,
-        label=str(entry.get("label", name)),
-        caption=str(entry["caption"]),
-        bpm_range=(int(bpm[0]), int(bpm[1])),
-        key=str(entry["key"]),
-        time_signature=str(entry["time_signature"]),
-        instrumental=bool(entry.get("instrumental", True)),
-        **numbers,
-    )
+def _preset(name: str, entry: Any) -> GenrePreset:
+    fields = dataclasses.asdict(from_mapping(_Entry, entry, f"genres.{name}"))
+    label, bpm = fields.pop("label"), fields.pop("bpm")
+    return GenrePreset(name=name, label=label or name, bpm_range=bpm, **fields)
 
 
 @functools.cache
 def load_genres(path: Path = GENRES_PATH) -> dict[str, GenrePreset]:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    raw = read_yaml(path, "genres file") or {}
     genres = raw.get("genres") if isinstance(raw, dict) else None
     if not isinstance(genres, dict):
         raise ConfigError("genres", genres, f"{path} must have a top-level 'genres:' mapping")
-    return {name: _preset(name, entry, Path(path)) for name, entry in genres.items()}
+    with in_file(path):
+        return {name: _preset(name, entry) for name, entry in genres.items()}

@@ -1,7 +1,10 @@
 """Where the workbench keeps its files.
 
 Everything lives under one home folder (``WORKBENCH_HOME``, default ``~/.cache/ace-workbench``) so that a test can
-point the whole app at a temporary folder with one environment variable.
+point the whole app at a temporary folder with one environment variable. Every folder in it is named here:
+
+    models/  runs/  runs/lora/  lora-data/  loras/  plans/  batches/  campaigns/  reports/  ui-cache/
+    cache/embeddings/  rater-serves-nothing/  workbench.sqlite
 """
 
 from __future__ import annotations
@@ -28,11 +31,62 @@ def models_dir() -> Path:
 
 
 def runs_dir() -> Path:
+    """Generated runs (audio and sidecars), one folder per run."""
     return home() / "runs"
+
+
+def lora_runs_dir(runs: Path | None = None) -> Path:
+    """LoRA training runs, ``<runs>/lora/<name>`` (``runs``: the app's runs folder, default the home's)."""
+    return (runs if runs is not None else runs_dir()) / "lora"
+
+
+def lora_datasets_dir() -> Path:
+    """Datasets saved for LoRA training, one folder per dataset. Created on first use."""
+    return _created(home() / "lora-data")
+
+
+def loras_dir() -> Path:
+    """Adapters installed for Generate's LoRA picker."""
+    return home() / "loras"
+
+
+def plans_dir() -> Path:
+    """Batch plans uploaded in the Batch tab. Created on first use."""
+    return _created(home() / "plans")
+
+
+def batches_dir() -> Path:
+    """Batch outputs written from the Batch tab, one folder per plan. Created on first use."""
+    return _created(home() / "batches")
+
+
+def campaigns_dir() -> Path:
+    """Blind A/B campaigns' clips, one folder per campaign."""
+    return home() / "campaigns"
+
+
+def reports_dir() -> Path:
+    """Campaign reports written by ``workbench eval report`` without ``--out``."""
+    return home() / "reports"
+
+
+def ui_cache_dir() -> Path:
+    """The app's temporary files (uploads, previews), served to the browser."""
+    return home() / "ui-cache"
+
+
+def embeddings_cache_dir() -> Path:
+    """Cached audio embeddings for set metrics (FAD)."""
+    return home() / "cache" / "embeddings"
 
 
 def store_path() -> Path:
     return home() / "workbench.sqlite"
+
+
+def _created(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def folder_inside(

@@ -9,17 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, Literal
 
 from workbench.core import paths
+from workbench.core.config import from_mapping, in_file, read_yaml
 from workbench.core.errors import ConfigError, InputError, WeightsMissingError
 
 REGISTRY_PATH = paths.CONFIG_DIR / "models.yaml"
-VARIANTS = ("turbo", "base", "sft")
+Variant = Literal["turbo", "base", "sft"]
+VARIANTS: tuple[str, ...] = typing.get_args(Variant)
 DTYPES = ("bf16", "fp16", "fp32")
 DEVICES = ("cuda", "mps", "cpu")
 
@@ -28,7 +29,7 @@ DEVICES = ("cuda", "mps", "cpu")
 class ModelSpec:
     name: str
     hub_id: str
-    variant: str = "turbo"
+    variant: Variant = "turbo"
     steps: int = 8
     guidance_scale: float = 1.0
     shift: float = 3.0
@@ -42,22 +43,15 @@ class ModelSpec:
 
 
 def load_registry(path: Path = REGISTRY_PATH) -> dict[str, ModelSpec]:
-    raw = yaml.safe_load(path.read_text()) or {}
-    models = raw.get("models")
+    raw = read_yaml(path, "models file") or {}
+    models = raw.get("models") if isinstance(raw, dict) else None
     if not isinstance(models, dict):
         raise ConfigError("models", models, f"{path} must have a top-level 'models:' mapping")
-    allowed = {"hub_id", "variant", "steps", "guidance_scale", "shift", "revision", "params", "notes"}
-    specs = {}
-    for name, entry in models.items():
-        unknown = set(entry) - allowed
-        if unknown:
-            raise ConfigError(
-                f"models.{name}", sorted(unknown), f"unknown keys in {path}; allowed: {sorted(allowed)}"
-            )
-        if entry.get("variant", "turbo") not in VARIANTS:
-            raise ConfigError(f"models.{name}.variant", entry.get("variant"), f"choose one of {VARIANTS}")
-        specs[name] = ModelSpec(name=name, **entry)
-    return specs
+    with in_file(path):
+        return {
+            name: from_mapping(ModelSpec, entry, f"models.{name}", fixed={"name": name})
+            for name, entry in models.items()
+        }
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from workbench.core.config import from_mapping, number, whole
 from workbench.core.errors import InputError
 from workbench.core.keyscale import is_written_keyscale
 
@@ -63,13 +64,6 @@ class LoraRef:
             )
 
 
-def _check_range(name: str, value: float | int, lo: float, hi: float, unit: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(name, value, f"must be a number between {lo:g} and {hi:g}{unit}")
-    if not lo <= value <= hi:
-        raise InputError(name, value, f"must be between {lo:g} and {hi:g}{unit}")
-
-
 @dataclass(frozen=True, kw_only=True)
 class GenerationRequest:
     """Fields shared by every task. ``None`` means "the model's default" and is resolved by the engine."""
@@ -101,11 +95,9 @@ class GenerationRequest:
         if len(self.lyrics) > 8000:
             raise InputError("lyrics", self.lyrics[:40], "are longer than 8000 characters")
         if self.duration_s is not None:
-            _check_range("duration_s", self.duration_s, MIN_DURATION_S, MAX_DURATION_S, " seconds")
+            number("duration_s", self.duration_s, MIN_DURATION_S, MAX_DURATION_S, " seconds")
         if self.bpm is not None:
-            if isinstance(self.bpm, bool) or not isinstance(self.bpm, int):
-                raise InputError("bpm", self.bpm, "must be a whole number between 30 and 300, or empty")
-            _check_range("bpm", self.bpm, 30, 300)
+            whole("bpm", self.bpm, 30, 300, empty_ok=True)
         if self.keyscale is not None and not is_written_keyscale(self.keyscale):
             raise InputError("keyscale", self.keyscale, "write it like 'C major', 'F# minor' or 'Bb major'")
         if self.time_signature is not None and self.time_signature not in TIME_SIGNATURES:
@@ -113,22 +105,16 @@ class GenerationRequest:
                 "time_signature", self.time_signature, f"choose one of {', '.join(TIME_SIGNATURES)}"
             )
         if self.steps is not None:
-            if isinstance(self.steps, bool) or not isinstance(self.steps, int):
-                raise InputError("steps", self.steps, f"must be a whole number between 1 and {MAX_STEPS}")
-            _check_range("steps", self.steps, 1, MAX_STEPS)
+            whole("steps", self.steps, 1, MAX_STEPS)
         if self.guidance_scale is not None:
-            _check_range("guidance_scale", self.guidance_scale, 0.0, 30.0)
+            number("guidance_scale", self.guidance_scale, 0.0, 30.0)
         if self.shift is not None:
-            _check_range("shift", self.shift, 0.1, 10.0)
+            number("shift", self.shift, 0.1, 10.0)
         if self.seed is not None and (
             isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED
         ):
             raise InputError("seed", self.seed, f"must be a whole number between 0 and {MAX_SEED}, or empty")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
-            raise InputError(
-                "batch_size", self.batch_size, f"must be a whole number between 1 and {MAX_BATCH}"
-            )
-        _check_range("batch_size", self.batch_size, 1, MAX_BATCH)
+        whole("batch_size", self.batch_size, 1, MAX_BATCH)
         if self.lora is not None:
             self.lora.validate()
 
@@ -161,7 +147,7 @@ class SourceRequest(GenerationRequest):
 
 
 def _check_crossfade(value: float) -> None:
-    _check_range("crossfade_ms", value, 0.0, MAX_CROSSFADE_MS, " ms")
+    number("crossfade_ms", value, 0.0, MAX_CROSSFADE_MS, " ms")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,8 +161,8 @@ class Repaint(SourceRequest):
 
     def validate(self) -> None:
         super().validate()
-        _check_range("start_s", self.start_s, 0.0, MAX_DURATION_S, " seconds")
-        _check_range("end_s", self.end_s, 0.0, MAX_DURATION_S, " seconds")
+        number("start_s", self.start_s, 0.0, MAX_DURATION_S, " seconds")
+        number("end_s", self.end_s, 0.0, MAX_DURATION_S, " seconds")
         if self.end_s <= self.start_s:
             raise InputError("end_s", self.end_s, f"must be greater than start_s ({self.start_s:g} s)")
         _check_crossfade(self.crossfade_ms)
@@ -195,7 +181,7 @@ class Extend(SourceRequest):
         super().validate()
         if self.side not in ("left", "right"):
             raise InputError("side", self.side, "choose 'left' (before the source) or 'right' (after it)")
-        _check_range("extend_s", self.extend_s, 1.0, MAX_DURATION_S, " seconds")
+        number("extend_s", self.extend_s, 1.0, MAX_DURATION_S, " seconds")
         _check_crossfade(self.crossfade_ms)
 
 
@@ -209,7 +195,7 @@ class StyleTransfer(SourceRequest):
 
     def validate(self) -> None:
         super().validate()
-        _check_range("strength", self.strength, 0.0, 1.0)
+        number("strength", self.strength, 0.0, 1.0)
 
 
 def _check_track(name: str, value: str) -> None:
@@ -230,9 +216,9 @@ class Lego(SourceRequest):
         super().validate()
         _check_track("track", self.track)
         if self.start_s is not None:
-            _check_range("start_s", self.start_s, 0.0, MAX_DURATION_S, " seconds")
+            number("start_s", self.start_s, 0.0, MAX_DURATION_S, " seconds")
         if self.end_s is not None:
-            _check_range("end_s", self.end_s, 0.0, MAX_DURATION_S, " seconds")
+            number("end_s", self.end_s, 0.0, MAX_DURATION_S, " seconds")
             if self.end_s <= (self.start_s or 0.0):
                 raise InputError(
                     "end_s", self.end_s, f"must be greater than start_s ({self.start_s or 0:g} s)"
@@ -304,19 +290,8 @@ def request_type(task: str) -> type[GenerationRequest]:
 
 
 def request_from_dict(data: dict[str, Any]) -> GenerationRequest:
-    """Build a request from a dict (sidecar, YAML, UI). Unknown keys are rejected, not silently dropped."""
+    """Build a request from a dict (sidecar, YAML, UI), typed by its fields. Unknown keys are rejected, not
+    silently dropped; ranges are left to ``validate()``."""
     data = dict(data)
     cls = request_type(str(data.pop("task", "text2music")))
-    allowed = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise InputError(
-            unknown[0],
-            data[unknown[0]],
-            f"unknown field for task '{cls.task}'; allowed: {', '.join(sorted(allowed))}",
-        )
-    if isinstance(data.get("lora"), dict):
-        data["lora"] = LoraRef(**data["lora"])
-    if isinstance(data.get("tracks"), list):
-        data["tracks"] = tuple(data["tracks"])
-    return cls(**data)
+    return from_mapping(cls, data, what=f"field for task '{cls.task}'")

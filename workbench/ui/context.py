@@ -225,8 +225,8 @@ class TabContext:
     settings: AppSettings
     mode: str = "full"
     runs_dir: Path = field(default_factory=paths.runs_dir)
-    temp_dir: Path = field(default_factory=lambda: paths.home() / "ui-cache")
-    loras_dir: Path = field(default_factory=lambda: paths.home() / "loras")
+    temp_dir: Path = field(default_factory=paths.ui_cache_dir)
+    loras_dir: Path = field(default_factory=paths.loras_dir)
     cancels: CancelRegistry = field(default_factory=CancelRegistry)
     send: SendBus = field(default_factory=SendBus)
     # Filled by the shell: model-notice Markdown components and once-per-session "model ready" hooks.

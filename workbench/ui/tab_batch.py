@@ -41,20 +41,8 @@ TABLE_COLUMNS = [
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def plans_dir() -> Path:
-    folder = paths.home() / "plans"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def batches_dir() -> Path:
-    folder = paths.home() / "batches"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def plan_choices() -> list[str]:
-    return sorted(p.name for p in plans_dir().iterdir() if p.suffix.lower() in PLAN_SUFFIXES)
+    return sorted(p.name for p in paths.plans_dir().iterdir() if p.suffix.lower() in PLAN_SUFFIXES)
 
 
 def import_plan(upload: str) -> str:
@@ -62,14 +50,14 @@ def import_plan(upload: str) -> str:
     src = Path(upload)
     if src.suffix.lower() not in PLAN_SUFFIXES:
         raise InputError("plan", src.name, f"upload a {', '.join(PLAN_SUFFIXES)} file")
-    shutil.copyfile(src, plans_dir() / src.name)
+    shutil.copyfile(src, paths.plans_dir() / src.name)
     return src.name
 
 
 def plan_path(name: str | None) -> Path:
     if not name:
         raise InputError("plan", name, "upload a plan or pick one from the list")
-    path = plans_dir() / Path(name).name  # only files of the plans folder, never another server path
+    path = paths.plans_dir() / Path(name).name  # only files of the plans folder, never another server path
     if not path.is_file():
         raise InputError("plan", name, "not in the plans folder; upload it again")
     return path
@@ -81,7 +69,7 @@ def batch_folder(name: str) -> Path:
         raise InputError(
             "batch name", name, "use letters, digits, '.', '_' or '-' (at most 64), e.g. spa-sweep-1"
         )
-    return batches_dir() / name
+    return paths.batches_dir() / name
 
 
 def validate_summary(plan_name: str, model: str | None) -> str:
