@@ -6,7 +6,6 @@ A bad file or row never stops the build; it goes into the report with its reason
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -29,6 +28,7 @@ from lora.dataset_sources import (
     scan_folder,
 )
 from workbench.core.audio_io import load_conformed
+from workbench.core.digest import file_sha256
 from workbench.core.errors import AudioInputError, InputError
 
 TRIGGER_MODES = ("prepend", "append", "replace")
@@ -134,14 +134,6 @@ class DatasetReport:
         return "\n".join(lines)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _header_duration_s(path: Path) -> float | None:
     """Length from the file header, without decoding; None if soundfile cannot read the header (m4a...)."""
     try:
@@ -212,7 +204,7 @@ def _record(cand: Candidate, samples: np.ndarray, duration_s: float, opts: Datas
         instrumental = not cand.lyrics.strip() or cand.lyrics.strip().lower() == "[instrumental]"
     caption = cand.caption or cand.genre
     caption = apply_trigger(caption, opts.trigger_tag, opts.trigger_mode)
-    digest = _sha256(cand.audio_path)
+    digest = file_sha256(cand.audio_path)
     return Record(
         id=digest[:16],
         audio_path=str(cand.audio_path.resolve()),

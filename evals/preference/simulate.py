@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 
@@ -91,6 +92,27 @@ def simulate_votes(spec: CampaignSimulation) -> list[Vote]:
         # one vote per second from a fixed start keeps created_at ordered and readable
         return (_START + timedelta(seconds=counter)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    def cast(
+        rater: str, genre: str, prompt: str, left: str, right: str, outcome: Outcome, **extra: Any
+    ) -> str:
+        """Append one vote with the next pair id and time stamp; returns its pair id."""
+        pid = next_id()
+        votes.append(
+            Vote(
+                spec.campaign,
+                rater,
+                genre,
+                prompt,
+                left,
+                right,
+                outcome,
+                pair_id=pid,
+                created_at=stamp(),
+                **extra,
+            )
+        )
+        return pid
+
     for ri in range(spec.raters):
         rater = rater_name(ri)
         mode = spec.careless.get(rater)
@@ -104,7 +126,6 @@ def simulate_votes(spec: CampaignSimulation) -> list[Vote]:
             diff = table[left] + taste[left] - table[right] - taste[right] + spec.left_bias
             q = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
             outcome = _answer(rng, q, spec, mode)
-            pid = next_id()
             fits = [
                 int(np.clip(round(3 + (table[s] - 1000.0) / 100.0 + rng.normal(0.0, 0.7)), 1, 5))
                 if spec.fit_rate > 0
@@ -112,30 +133,14 @@ def simulate_votes(spec: CampaignSimulation) -> list[Vote]:
                 else None
                 for s in (left, right)
             ]
-            votes.append(
-                Vote(spec.campaign, rater, genre, prompt, left, right, outcome, pair_id=pid, created_at=stamp(),
-                     fit_left=fits[0], fit_right=fits[1])
-            )  # fmt: skip
+            pid = cast(rater, genre, prompt, left, right, outcome, fit_left=fits[0], fit_right=fits[1])
             if rng.random() < spec.repeat_rate:
                 if mode is None and rng.random() < spec.repeat_memory:
                     again = {Outcome.LEFT: Outcome.RIGHT, Outcome.RIGHT: Outcome.LEFT}.get(outcome, outcome)
                 else:
                     diff = table[right] + taste[right] - table[left] - taste[left] + spec.left_bias
                     again = _answer(rng, 1.0 / (1.0 + 10.0 ** (-diff / 400.0)), spec, mode)
-                votes.append(
-                    Vote(
-                        spec.campaign,
-                        rater,
-                        genre,
-                        prompt,
-                        right,
-                        left,
-                        again,
-                        pair_id=next_id(),
-                        repeat_of=pid,
-                        created_at=stamp(),
-                    )
-                )
+                cast(rater, genre, prompt, right, left, again, repeat_of=pid)
             if rng.random() < spec.gold_rate:
                 side = Outcome(str(rng.choice([s.value for s in SIDES])))
                 if mode is None:
@@ -146,19 +151,5 @@ def simulate_votes(spec: CampaignSimulation) -> list[Vote]:
                     )
                 else:
                     got = _answer(rng, 0.5, spec, mode)
-                votes.append(
-                    Vote(
-                        spec.campaign,
-                        rater,
-                        genre,
-                        prompt,
-                        left,
-                        left,
-                        got,
-                        pair_id=next_id(),
-                        is_gold=True,
-                        gold_expected=side,
-                        created_at=stamp(),
-                    )
-                )
+                cast(rater, genre, prompt, left, left, got, is_gold=True, gold_expected=side)
     return votes

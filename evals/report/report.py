@@ -47,6 +47,19 @@ def _scopes(a: CampaignAnalysis, overall: Any, by_genre: dict[str, Any]) -> dict
     return dict(by_genre) if len(by_genre) == 1 else {"overall": overall, **by_genre}
 
 
+DECISION_COLUMNS = (
+    "genre",
+    "candidate",
+    "verdict",
+    "win rate [interval]",
+    "votes",
+    "delivery",
+    "sprt",
+    "reasons",
+)
+DECISION_HEADERS = {"sprt": "SPRT"}
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str], headers: list[str] | None = None) -> Block:
     return Block("table", header=headers or columns, rows=[[r[c] for c in columns] for r in rows])
 
@@ -92,29 +105,7 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
                 else "–"
             )
         blocks.append(
-            _table(
-                rows,
-                [
-                    "genre",
-                    "candidate",
-                    "verdict",
-                    "win rate [interval]",
-                    "votes",
-                    "delivery",
-                    "sprt",
-                    "reasons",
-                ],
-                [
-                    "genre",
-                    "candidate",
-                    "verdict",
-                    "win rate [interval]",
-                    "votes",
-                    "delivery",
-                    "SPRT",
-                    "reasons",
-                ],
-            )
+            _table(rows, list(DECISION_COLUMNS), [DECISION_HEADERS.get(c, c) for c in DECISION_COLUMNS])
         )
     blocks += [
         Block("h2", "Standings"),

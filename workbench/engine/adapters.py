@@ -12,7 +12,6 @@ after loading, and the adapter's alpha/r is applied per call through ``attention
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.core.digest import file_sha256
 from workbench.core.errors import AdapterError
 
 _ORIGINAL_ATTN = {"q_proj": "to_q", "k_proj": "to_k", "v_proj": "to_v", "o_proj": "to_out.0"}
@@ -47,14 +47,6 @@ class AdapterInfo:
         from dataclasses import asdict
 
         return asdict(self)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def find_weights(source: str) -> Path:
@@ -206,7 +198,7 @@ def load_adapter(pipe: Any, source: str, adapter_name: str) -> AdapterInfo:
         name=adapter_name,
         source=source,
         file=str(weights),
-        sha256=_sha256(weights),
+        sha256=file_sha256(weights),
         layout=layout,
         rank=rank,
         alpha=alpha if alpha is not None else float(rank),
