@@ -7,7 +7,7 @@
 Variants, each timed on the same jobs (rounds alternate bare / batch variants so drift and contention hit all):
 - ``bare``: ``engine.run(job.request)`` for every job, results dropped: the floor.
 - ``batch, QC and mastering off``: the runner, sidecars, tagged files, manifest, grouping disabled
-  (max_group 1): the overhead this issue targets (<= 10 %).
+  (max_group 1): the overhead the target bounds (<= 10 %).
 - ``batch, full QC + mastering``: the production path (evals analysis and delivery checks, genre mastering):
   what those features cost on top, reported, not part of the target.
 - ``batch, max_group 4``: consecutive seeds share one pipeline call.

@@ -1,4 +1,4 @@
-"""Vote -> next pair latency with 20 concurrent raters (issue 6). Target: p95 <= 150 ms, audio transfer excluded.
+"""Vote -> next pair latency with 20 concurrent raters. Target: p95 <= 150 ms, audio transfer excluded.
 
 The rater server runs as its own process (``workbench app --mode rater``), as in production. Each simulated
 rater logs in and votes the way the browser does: one direct POST to ``/gradio_api/run/...`` per vote (the vote
