@@ -69,7 +69,7 @@ class Workbench:
     engine: Engine | None  # None: a workbench that only masters, separates and reads runs (no model)
     store: Store | None
     runs_dir: Path = field(default_factory=paths.runs_dir)
-    temp_dir: Path = field(default_factory=lambda: paths.home() / "ui-cache")
+    temp_dir: Path = field(default_factory=paths.ui_cache_dir)
     # The app loads its model in the background; this waits for it (and raises its load error). None: the engine
     # loads on first use.
     ready: Callable[[], Engine] | None = None
