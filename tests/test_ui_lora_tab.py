@@ -4,7 +4,7 @@ start, stops, resumes, and hands its adapter to Generate."""
 
 from __future__ import annotations
 
-import time
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -39,16 +39,6 @@ def _uploads(folder: Path, n: int = 3) -> list[str]:
     sf.write(str(silent), np.zeros((48_000, 2), dtype=np.float32), 48_000)
     files.append(str(silent))
     return files
-
-
-def _wait_for(jobs: lora_jobs.TrainingJobs, phases: tuple[str, ...], timeout_s: float = 240.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        state = jobs.snapshot()
-        if state is not None and (state.phase in phases or state.finished):
-            return state
-        time.sleep(0.05)
-    raise AssertionError(f"training never reached {phases}: {jobs.snapshot()}")
 
 
 @pytest.fixture(scope="module")
@@ -194,15 +184,25 @@ def test_training_progress_checkpoints_adapters_and_use_in_generate(
 
 
 def test_stop_checkpoints_and_resume_finishes(tmp_path: Path, saved_dataset: str) -> None:
-    jobs = lora_jobs.TrainingJobs()
+    training, stop_called = threading.Event(), threading.Event()
+
+    def hold_the_first_step(p: Any) -> None:
+        # The worker waits inside step 1's progress report until stop() has been called, so the stop lands
+        # mid-training however fast the 5 steps would otherwise run.
+        if p.phase == "train" and not training.is_set():
+            training.set()
+            stop_called.wait(240)
+
+    jobs = lora_jobs.TrainingJobs(on_progress=hold_the_first_step)
     assert not jobs.stop()  # nothing runs yet
     jobs.start(_config(tmp_path, saved_dataset, "stoppable", max_steps=5, every=50))
-    _wait_for(jobs, ("train",))
+    assert training.wait(240), jobs.snapshot()
     assert jobs.stop()
+    stop_called.set()
     assert jobs.wait(240)
     stopped = jobs.snapshot()
     assert stopped is not None and stopped.error is None and stopped.phase == "stopped", stopped
-    assert 1 <= stopped.step < 5 and "Resume" in stopped.line()
+    assert stopped.step == 1 and "Resume" in stopped.line()  # stopped right after the step it was held in
     assert lora_runs.checkpoint_names(stopped.run_dir) == [f"step-{stopped.step:06d}"]
     jobs.start(lora_jobs.resume_config(tmp_path, "stoppable"), resume=True)
     assert jobs.wait(240)
