@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -49,24 +48,66 @@ def check_exactly_once(out: Path, items: int) -> None:
     )
 
 
+# The batch CLI with soundfile.write wrapped: when the item after the first ``argv[1]`` has its temporary audio
+# file created (still empty), the process says HELD on stdout and blocks there. The test kills it at that known
+# point instead of racing a poll against the work.
+HOLD_MID_WRITE = """
+import sys
+import threading
+from pathlib import Path
+
+import soundfile
+
+hold_after, real_write, started = int(sys.argv[1]), soundfile.write, []
+
+
+def write(file, *args, **kw):
+    path = Path(file)
+    if path.parent.name in ("tracks", "rejected") and path.name.startswith(".."):
+        started.append(path.name)
+        if len(started) > hold_after:
+            print("HELD", path.name, flush=True)
+            threading.Event().wait()
+    return real_write(file, *args, **kw)
+
+
+soundfile.write = write
+from workbench.cli.main import main
+
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def kill_mid_write(run_args: list[str], kill_after: int, log: Path) -> str:
+    """Run the batch until item ``kill_after + 1`` is being written and SIGKILL it there; the name of the
+    temporary file that item had just created."""
+    with log.open("wb") as err:
+        cmd = [sys.executable, "-c", HOLD_MID_WRITE, str(kill_after), *run_args]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            assert proc.stdout is not None
+            held = next((line.split()[1] for line in proc.stdout if line.startswith("HELD ")), None)
+            assert held is not None, f"the batch ended before it could be killed: {log.read_text()[-2000:]}"
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait()
+    return held
+
+
 def kill_and_resume(tmp_path: Path, items: int, kill_after: int) -> None:
     plan, out = make_plan(tmp_path, items), tmp_path / "out"
-    args = [*CLI, "batch", "run", str(plan), "--out", str(out), "--no-progress", "--no-store"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 600
-    while committed(out) < kill_after and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, (
-        f"the batch ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
-    )
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    run_args = ["batch", "run", str(plan), "--out", str(out), "--no-progress", "--no-store"]
+    held = kill_mid_write(run_args, kill_after, tmp_path / "killed-run.log")
     done = committed(out)
-    assert kill_after <= done < items
-    # Whatever sits under a final name after the kill is a whole file.
-    for path in (out / "tracks").glob("*.wav"):
+    assert done == kill_after
+    # The kill came with the next item's temporary audio file created and still empty.
+    assert (out / "tracks" / held).stat().st_size == 0
+    # Whatever sits under a final name after the kill is a whole file (hidden names are temporaries, which a
+    # pathlib "*" would match too).
+    for path in (out / "tracks").glob("[!.]*.wav"):
         assert read_audio(path).frames == 48_000
-    rerun = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    rerun = subprocess.run([*CLI, *run_args], capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert f"{done} already done" in rerun.stdout
     check_exactly_once(out, items)
