@@ -13,6 +13,7 @@ import copy
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,10 @@ def _eta(seconds: float) -> str:
 class TrainingJobs:
     """At most one LoRA training per app: its worker thread, stop flag and latest progress."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_progress: Callable[[Any], None] | None = None) -> None:
+        """``on_progress`` is called in the worker thread with each trainer progress event, after the state shows
+        it; the training waits while it runs, so a caller (a test) can act at a known point of a run."""
+        self._on_progress = on_progress
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -233,6 +237,8 @@ class TrainingJobs:
                 s.loss = p.loss
             if p.lr is not None:
                 s.lr = p.lr
+        if self._on_progress is not None:  # outside the lock: the hook may call stop() or snapshot()
+            self._on_progress(p)
 
     def stop(self) -> bool:
         """Ask the running training to checkpoint and stop; False when none runs."""

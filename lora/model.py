@@ -2,7 +2,7 @@
 
 Only `AceStepPipeline.save_lora_weights` with `get_peft_model_state_dict` and the adapter's config as metadata
 gives a file that `AceStepPipeline.load_lora_weights` applies at the trained strength (alpha/r); the other save
-paths load nothing or lose alpha (tests/test_lora_train.py checks the round trip).
+paths load nothing or lose alpha (tests/lora/test_train.py checks the round trip).
 """
 
 from __future__ import annotations

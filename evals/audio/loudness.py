@@ -8,7 +8,7 @@ library uses). The gating is re-implemented here, vectorised, for two reasons:
   clips (1 LU on a 10 s stationary sine where libebur128, essentia and ffmpeg give 0). Loudness range below follows
   EBU Tech 3342 directly: 3 s short-term blocks every 100 ms over the signal as it is, absolute gate -70 LUFS,
   relative gate -20 LU, 95th minus 10th percentile.
-Agreement with pyloudnorm (integrated) and ffmpeg's ``ebur128`` filter is checked in tests/test_evals_loudness.py.
+Agreement with pyloudnorm (integrated) and ffmpeg's ``ebur128`` filter is checked in tests/evals/test_loudness.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,97 @@
+"""`workbench campaign ...`: --help for every action, YAML create, status, export, code, config errors."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import yaml
+
+from workbench.campaigns.config import load_config
+from workbench.cli.main import main
+from workbench.core import paths
+from workbench.core.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["campaign"],
+        ["campaign", "create"],
+        ["campaign", "status"],
+        ["campaign", "export"],
+        ["campaign", "list"],
+        ["campaign", "code"],
+    ],
+)
+def test_help(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--help"])
+    assert exc.value.code == 0
+    assert "usage: workbench campaign" in capsys.readouterr().out
+
+
+def test_example_config_loads():
+    config = load_config(paths.CONFIG_DIR / "campaigns" / "example.yaml")
+    assert config.genre == "spa" and len(config.systems) == 3 and config.systems[2].imported
+    assert config.systems[2].import_dir.endswith("configs/campaigns/imports/catalogue")
+    assert config.loudness_target() == (-22.0, -2.0)
+
+
+def test_create_status_export_code_from_yaml(tmp_path, capsys, campaign_dict):
+    data = campaign_dict(tmp_path / "imp", name="cli-camp", raters=2)
+    data["raters"] = ["ana", {"id": "ben", "code": "ben-secret"}]
+    path = tmp_path / "camp.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["campaign", "create", str(path), "--codes-out", str(tmp_path / "codes.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "campaign cli-camp is open" in out and "ana: " in out and "ben:" not in out  # only generated codes
+    assert [row["rater"] for row in csv.DictReader((tmp_path / "codes.csv").open())] == ["ana"]
+    assert main(["campaign", "status", "cli-camp"]) == 0
+    out = capsys.readouterr().out
+    assert "votes 0 / 20" in out and "alphasys 8" in out and "ana 0/10" in out
+    assert main(["campaign", "export", "cli-camp", "--out", str(tmp_path / "v.csv")]) == 0
+    assert "0 votes written" in capsys.readouterr().out
+    assert main(["campaign", "list"]) == 0
+    assert "cli-camp" in capsys.readouterr().out
+    assert main(["campaign", "code", "cli-camp", "ben"]) == 0
+    assert capsys.readouterr().out.startswith("ben: ")
+    assert main(["campaign", "create", str(path)]) == 2  # the name is taken
+    assert "a campaign with this name exists" in capsys.readouterr().err
+
+
+def test_unknown_and_bad_keys_are_reported(tmp_path, capsys, campaign_dict):
+    data = campaign_dict(tmp_path / "imp", name="cli-bad")
+    data["gold_rat"] = 0.2
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["campaign", "create", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "error: campaign.gold_rat=0.2: unknown key; allowed:" in err and "gold_rate" in err
+    for key, value, message in (
+        ("genre", "disco", "genre='disco': choose one of"),
+        ("gold_rate", 0.9, "gold_rate=0.9: must be between 0 and 0.5"),
+        ("systems", [], "systems=0: a blind A/B campaign needs at least 2 systems"),
+    ):
+        data = campaign_dict(tmp_path / "imp", name="cli-bad")
+        data[key] = value
+        path.write_text(yaml.safe_dump(data))
+        with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+            load_config(path)
+    data = campaign_dict(tmp_path / "imp", name="cli-bad")
+    data["systems"][0]["lora_sacle"] = 0.5
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"systems\[0\]\.lora_sacle=0\.5: unknown key"):
+        load_config(path)
+    assert main(["campaign", "status", "nope"]) == 2
+    assert "campaign='nope': no such campaign" in capsys.readouterr().err
+
+
+def test_rater_server_help():
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "workbench.cli.main", "app", "--help"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "--campaign" in out.stdout and "--share" in out.stdout
+    assert "{full,rater}" in out.stdout

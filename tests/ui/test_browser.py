@@ -1,0 +1,260 @@
+"""Real-browser tests of the workbench (Debian Chromium through Playwright) on the tiny engine.
+
+Screenshots go to test-artifacts/ui/. The default run covers generate (progress, then audio), cancel and two
+concurrent sessions; the tour of the other tabs is marked slow (`pytest -m "browser and slow"`). The tiny
+model finishes a step in milliseconds, so a progress hook slows steps down where a test needs to see progress
+or press Cancel mid-run.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+TIMEOUT_MS = 60_000
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian chromium is not installed", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def slow(slow_steps):
+    return slow_steps(0.12)
+
+
+@pytest.fixture(scope="module")
+def app_url(engine, slow, tmp_path_factory, running_app):
+    from workbench.audio.stems import build_tiny_demucs
+
+    repo = build_tiny_demucs(tmp_path_factory.mktemp("demucs"))
+    with running_app(engine, repo, hook=slow) as (_demo, url):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def _page(browser, url: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    external: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            external.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None
+        ),
+    )
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#status-line:has-text('device')")  # the model is loaded
+    page._external = external  # type: ignore[attr-defined]
+    return page
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _wait_audio(page, elem_id: str) -> None:
+    """Gradio 6 renders output audio as a waveform; the download link appears once a file is set."""
+    page.wait_for_selector(
+        f"#{elem_id} a[data-testid='download-link'], #{elem_id} a[download]", state="attached"
+    )
+
+
+def _fill_number(page, elem_id: str, value: float) -> None:
+    box = page.locator(f"#{elem_id} input")
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def _generate(page, *, seed: int, steps: int, caption: str = "calm hotel lobby piano") -> None:
+    page.locator("#gen-caption textarea").fill(caption)
+    page.locator("#gen-duration input[type=number]").fill("2")
+    page.locator("#gen-duration input[type=number]").press("Tab")
+    page.locator("#gen-random-seed input").uncheck()
+    _fill_number(page, "gen-seed", seed)
+    _fill_number(page, "gen-steps", steps)
+    page.locator("#gen-run").click()
+
+
+def test_generate_shows_progress_then_audio(browser, app_url, slow) -> None:
+    page = _page(browser, app_url)
+    slow.enabled.set()
+    try:
+        page.get_by_role("tab", name="Generate").click()
+        page.locator("#gen-genre input").click()
+        page.get_by_role("option", name="Spa").click()
+        page.wait_for_function("document.querySelector('#gen-caption textarea').value.includes('ambient')")
+        _generate(page, seed=1234, steps=12)
+        page.wait_for_selector("text=/step \\d+\\/12/")
+        _shot(page, "generate-progress")
+    finally:
+        slow.enabled.clear()
+    _wait_audio(page, "gen-audio-0")
+    page.wait_for_selector("#gen-title-0:has-text('seed 1234')")
+    summary = page.locator("#gen-summary-0").inner_text()
+    assert "LUFS" in summary and "dBTP" in summary and "(asked" in summary
+    assert page.locator("#gen-status").inner_text().startswith("Done:")
+    _shot(page, "generate")
+    assert page._external == []  # no request leaves the machine
+
+
+def test_cancel_stops_the_run(browser, app_url, slow) -> None:
+    page = _page(browser, app_url)
+    slow.enabled.set()
+    try:
+        _generate(page, seed=77, steps=60)
+        page.wait_for_selector("text=/step [1-9]\\d*\\/60/")
+        page.locator("#gen-cancel").click()
+        page.wait_for_selector("#gen-status:has-text('Cancelled after')", timeout=20_000)
+    finally:
+        slow.enabled.clear()
+    text = page.locator("#gen-status").inner_text()
+    done = int(re.search(r"after (\d+) of 60", text).group(1))
+    assert done < 60
+    _shot(page, "generate-cancelled")
+
+
+def test_two_sessions_do_not_mix_and_cancel_is_per_user(browser, app_url, slow) -> None:
+    alice, bob = _page(browser, app_url), _page(browser, app_url)
+    slow.enabled.set()
+    try:
+        _generate(alice, seed=111, steps=200, caption="alice long run")  # ~24 s unless cancelled
+        alice.wait_for_selector("text=/step [1-9]\\d*\\/200/")
+        _generate(bob, seed=222, steps=4, caption="bob short run")  # queued behind Alice (one GPU slot)
+        alice.locator("#gen-cancel").click()
+        alice.wait_for_selector("#gen-status:has-text('Cancelled after')", timeout=20_000)
+        _wait_audio(bob, "gen-audio-0")  # Bob's job was not cancelled
+    finally:
+        slow.enabled.clear()
+    bob.wait_for_selector("#gen-title-0:has-text('seed 222')")
+    assert "seed 111" not in bob.locator("#gen-title-0").inner_text()
+    _generate(alice, seed=333, steps=2, caption="alice again")
+    alice.wait_for_selector("#gen-title-0:has-text('seed 333')")
+    assert "seed 222" not in alice.locator("#gen-title-0").inner_text()
+    assert "seed 333" not in bob.locator("#gen-title-0").inner_text()
+
+
+@pytest.mark.slow  # about a minute each on the shared 2-core machine; run with -m slow
+def test_edit_repaint_and_extend(browser, app_url) -> None:
+    page = _page(browser, app_url)
+    _generate(page, seed=5, steps=2)
+    _wait_audio(page, "gen-audio-0")
+    page.locator("#gen-to-edit-0").click()
+    page.wait_for_function("(e => e && e.value.length > 0)(document.querySelector('#edit-run-id textarea'))")
+    _fill_number(page, "edit-start", 0.5)
+    _fill_number(page, "edit-end", 1.2)
+    page.locator("#edit-prompt textarea").fill("soft strings swell")
+    page.locator("#edit-run").click()
+    page.wait_for_selector("#edit-summary-0:has-text('bit-identical')")
+    _wait_audio(page, "edit-audio-0")
+    _shot(page, "edit-repaint")
+    page.locator("#edit-operation label", has_text="extend").click()
+    page.locator("#edit-side label", has_text="left").click()
+    _fill_number(page, "edit-extend-s", 1)
+    page.locator("#edit-run").click()
+    page.wait_for_selector("#edit-title-0:has-text('After extend')")
+    page.wait_for_selector("#edit-summary-0:has-text('bit-identical')")
+    assert "3.0 s" in page.locator("#edit-summary-0").inner_text()
+    _shot(page, "edit-extend")
+
+
+@pytest.mark.slow  # about a minute each on the shared 2-core machine; run with -m slow
+def test_style_transfer_sweep(browser, app_url, tmp_path: Path, write_tone) -> None:
+    page = _page(browser, app_url)
+    page.get_by_role("tab", name="Style transfer").click()
+    page.locator("#style-source input[type=file]").set_input_files(str(write_tone(tmp_path / "s.wav", 2.0)))
+    page.locator("#style-prompt textarea").fill("bossa nova, nylon guitar")
+    page.locator("#style-strengths textarea, #style-strengths input").first.fill("0.2, 0.8")
+    page.locator("#style-sweep").click()
+    page.wait_for_selector("#style-title-1:has-text('Strength 0.8')")
+    assert "Strength 0.2" in page.locator("#style-title-0").inner_text()
+    seeds = {
+        re.search(r"seed (\d+)", page.locator(f"#style-title-{i}").inner_text()).group(1) for i in (0, 1)
+    }
+    assert len(seeds) == 1  # the sweep shares one seed
+    _shot(page, "style-transfer")
+
+
+@pytest.mark.slow  # about a minute each on the shared 2-core machine; run with -m slow
+def test_stems_and_mastering(browser, app_url, tmp_path: Path, write_tone) -> None:
+    page = _page(browser, app_url)
+    page.get_by_role("tab", name="Stems").click()
+    page.locator("#stems-source input[type=file]").set_input_files(str(write_tone(tmp_path / "m.wav", 2.0)))
+    page.locator("#stems-run").click()
+    page.wait_for_selector("#stems-status:has-text('4 stems')")
+    for name in ("drums", "bass", "other", "vocals"):
+        _wait_audio(page, f"stems-{name}")
+    _shot(page, "stems")
+    page.get_by_role("tab", name="Mastering").click()
+    page.locator("#master-source input[type=file]").set_input_files(
+        str(write_tone(tmp_path / "q.wav", 3.0, level=0.02))
+    )
+    _fill_number(page, "master-target", -16)
+    page.locator("#master-run").click()
+    page.wait_for_selector("#master-numbers table")
+    table = page.locator("#master-numbers").inner_text()
+    assert "-16.0" in table and "True peak" in table
+    _wait_audio(page, "master-after")
+    _shot(page, "mastering")
+
+
+@pytest.mark.slow  # about a minute each on the shared 2-core machine; run with -m slow
+def test_history_reload_settings(browser, app_url) -> None:
+    page = _page(browser, app_url)
+    _generate(page, seed=4242, steps=3, caption="history reload check")
+    page.wait_for_selector("#gen-title-0:has-text('seed 4242')")
+    page.get_by_role("tab", name="History").click()
+    page.locator("#hist-text input, #hist-text textarea").first.fill("history reload")
+    page.locator("#hist-search").click()
+    page.wait_for_function("document.querySelector('#hist-table').innerText.includes('history reload check')")
+    run_id = re.search(r"run (\S+)", page.locator("#gen-title-0").inner_text()).group(1)
+    page.locator("#hist-run-id textarea").fill(run_id)
+    page.locator("#hist-open").click()
+    _wait_audio(page, "hist-audio")
+    _shot(page, "history")
+    page.locator("#hist-reload").click()
+    page.wait_for_function(
+        "(e => e && e.value === 'history reload check')(document.querySelector('#gen-caption textarea'))"
+    )
+    assert page.locator("#gen-seed input").input_value() == "4242"
+    assert page.locator("#gen-steps input").input_value() == "3"
+    # Delete asks first, then removes files and record together.
+    from workbench.core.store import Store
+
+    audio_path = Path(Store().get_run(run_id).audio_path)
+    assert audio_path.is_file()
+    page.get_by_role("tab", name="History").click()
+    page.locator("#hist-delete").click()
+    page.locator("#hist-keep").click()
+    assert Store().get_run(run_id) is not None
+    page.locator("#hist-delete").click()
+    page.locator("#hist-confirm").click()
+    page.wait_for_selector("#hist-status:has-text('Deleted')")
+    assert Store().get_run(run_id) is None and not audio_path.exists()
+    assert "history reload check" not in page.locator("#hist-table").inner_text()

@@ -1,0 +1,115 @@
+"""A real rater session in Chromium: login, listening gate, keyboard voting, reload-resume, finish screen."""
+
+from __future__ import annotations
+
+import shutil
+from urllib.parse import urlparse
+
+import pytest
+
+from workbench.campaigns import db
+from workbench.core.store import Store
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+MIN_LISTEN_S = 0.6
+
+
+@pytest.fixture
+def server(tmp_path, new_campaign, free_port):
+    if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed")
+    pytest.importorskip("playwright.sync_api")
+    from workbench.ui.launch import ServeOptions, launch
+    from workbench.ui.rater import build_rater_app
+
+    store = Store()
+    new_campaign(
+        store,
+        tmp_path / "imp",
+        name="browser-camp",
+        raters=1,
+        quota=4,
+        min_listen_s=MIN_LISTEN_S,
+        gold_rate=0.0,
+        repeat_rate=0.0,
+    )
+    app = build_rater_app(store, campaign="browser-camp", tracking=False)
+    port = free_port()
+    launch(app, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)
+    yield store, f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def test_full_rater_session_with_listening_gate_and_resume(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    store, url = server
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        page = browser.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(url)
+        page.get_by_label("username").fill("rater00")
+        page.get_by_label("password").fill("code-0000")
+        page.keyboard.press("Enter")
+        progress = page.locator("#ab_progress")
+        expect(progress).to_contain_text("Trial 1 of 4", timeout=30_000)
+        vote_a = page.locator("#ab_vote_left")
+        expect(vote_a).to_be_disabled()  # the gate: nothing played yet
+
+        def listen_both() -> None:
+            page.locator("body").click(position={"x": 5, "y": 5})  # focus the page, not a text field
+            for key, side in (("1", "A"), ("2", "B")):
+                page.keyboard.press(key)  # keyboard shortcut: play this clip (pauses the other)
+                expect(page.locator(f'[data-ab-count="{side}"]')).to_have_text("listened", timeout=15_000)
+
+        listen_both()
+        expect(vote_a).to_be_enabled()
+        page.keyboard.press("a")  # shortcut: A is better
+        expect(progress).to_contain_text("Trial 2 of 4", timeout=15_000)
+        expect(vote_a).to_be_disabled()  # a new pair locks the buttons again
+        sources = page.locator("audio[data-ab-side]").evaluate_all(
+            "els => els.map(e => e.getAttribute('src'))"
+        )
+
+        page.reload()  # resume: same trial, same pair
+        expect(progress).to_contain_text("Trial 2 of 4", timeout=30_000)
+        assert (
+            page.locator("audio[data-ab-side]").evaluate_all("els => els.map(e => e.getAttribute('src'))")
+            == sources
+        )
+
+        for button, label in (("#ab_vote_right", "Trial 3 of 4"), ("#ab_vote_tie", "Trial 4 of 4")):
+            listen_both()
+            page.locator(button).click()
+            expect(progress).to_contain_text(label, timeout=15_000)
+        listen_both()
+        page.locator("#ab_fit_a").get_by_role("radio", name="4").check()
+        page.locator("#ab_vote_both_bad").click()
+        expect(page.get_by_text("You have finished all your trials")).to_be_visible(timeout=15_000)
+        page.reload()
+        expect(page.get_by_text("You have finished all your trials")).to_be_visible(timeout=30_000)
+        browser.close()
+
+    rows = db.vote_rows(store, "browser-camp")
+    assert [r["outcome"] for r in rows] == ["left", "right", "tie", "both_bad"]
+    assert all(r["listened_left_s"] >= MIN_LISTEN_S and r["listened_right_s"] >= MIN_LISTEN_S for r in rows)
+    assert rows[-1]["fit_left"] == 4 and rows[-1]["fit_right"] is None
+    assert {urlparse(u).hostname for u in requests} == {"127.0.0.1"}  # nothing fetched from elsewhere
+    paths = {urlparse(u).path for u in requests}
+    assert (
+        "/gradio_api/run/predict" in paths and "/gradio_api/queue/join" not in paths
+    )  # one direct call per vote
