@@ -214,9 +214,20 @@ def test_stop_checkpoints_and_resume_finishes(tmp_path: Path, saved_dataset: str
 
 
 def test_stop_before_training_lets_the_same_name_start_again(tmp_path: Path, saved_dataset: str) -> None:
-    jobs = lora_jobs.TrainingJobs()
+    preprocessing, stop_called = threading.Event(), threading.Event()
+
+    def hold_the_first_clip(p: Any) -> None:
+        # The worker waits in its first preprocessing report until stop() has been called, so the stop lands
+        # before any training step however fast loading and encoding run; the trainer stops at the next clip.
+        if p.phase == "preprocess" and not preprocessing.is_set():
+            preprocessing.set()
+            stop_called.wait(240)
+
+    jobs = lora_jobs.TrainingJobs(on_progress=hold_the_first_clip)
     jobs.start(_config(tmp_path, saved_dataset, "early", max_steps=2, every=2))
-    assert jobs.stop()  # while the model loads: the trainer stops at the first clip it would encode
+    assert preprocessing.wait(240), jobs.snapshot()
+    assert jobs.stop()
+    stop_called.set()
     assert jobs.wait(120)
     state = jobs.snapshot()
     assert state is not None and state.phase == "stopped-early" and "press Start" in state.line()
