@@ -362,6 +362,20 @@ def session_key(request: Any, tab: str) -> str:
     return f"{session}:{tab}"
 
 
+def by_name(
+    inputs: Mapping[str, Any], fn: Callable[[dict[str, Any]], Any]
+) -> Callable[[dict[Any, Any]], Any]:
+    """A set-inputs handler (wire it with ``inputs=set(inputs.values())``): Gradio's ``{component: value}``
+    reaches ``fn`` as ``{name: value}``, named like ``inputs``."""
+    names = {component: name for name, component in inputs.items()}
+
+    def handler(data: dict[Any, Any]) -> Any:
+        return fn({names[component]: value for component, value in data.items()})
+
+    handler.__name__ = getattr(fn, "__name__", "handler")
+    return handler
+
+
 def ui_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn every exception into ``gr.Error`` with a readable message; tracebacks go to the server log only."""
 

@@ -45,9 +45,7 @@ _OPERATION_HELP = {
 
 
 EDIT_OPERATIONS = ("repaint", "extend", "lego", "extract", "complete")
-# The form opens on a one-second repaint and a short extension: quick first tries on any source (the API keeps the
-# request defaults).
-FIRST_END_S = 1.0
+# The form opens on a short extension, a quick first try on any source (the API keeps Extend's default).
 FIRST_EXTEND_S = 5.0
 # The form's inputs besides the source, named like the request fields they fill.
 FORM_FIELDS = (
@@ -110,7 +108,7 @@ def _window_rows() -> dict[str, Any]:
         form["start_s"] = gr.Number(
             forms.default_of(Repaint, "start_s"), label="Start (s)", elem_id="edit-start"
         )
-        form["end_s"] = gr.Number(FIRST_END_S, label="End (s)", elem_id="edit-end")
+        form["end_s"] = gr.Number(forms.FIRST_REPAINT_END_S, label="End (s)", elem_id="edit-end")
         form["crossfade_ms"] = gr.Number(DEFAULT_CROSSFADE_MS, label="Crossfade (ms)")
     with gr.Row():
         form["side"] = gr.Radio(

@@ -25,8 +25,6 @@ TAB_ID = "generate"
 LABEL = "Generate"
 NEEDS_MODEL = True
 MODES = ("full",)
-# Generate opens on instrumental music: most captions describe backgrounds, and lyrics need an explicit choice.
-INSTRUMENTAL_FIRST = True
 LORA_SCALE_RANGE = (-2.0, 4.0)
 # The settings "Reuse settings" (and History / LoRA "send to Generate") fill, in this order.
 REUSE_FIELDS = (
@@ -102,12 +100,12 @@ def _text_column(genres: dict[str, GenrePreset]) -> dict[str, Any]:
         placeholder="style, instruments, mood — e.g. warm lounge jazz, soft piano",
     )
     instrumental = gr.Checkbox(
-        INSTRUMENTAL_FIRST, label="Instrumental (no vocals)", elem_id="gen-instrumental"
+        forms.INSTRUMENTAL_FIRST, label="Instrumental (no vocals)", elem_id="gen-instrumental"
     )
     lyrics = gr.Textbox(
         label="Lyrics",
         lines=5,
-        interactive=not INSTRUMENTAL_FIRST,
+        interactive=not forms.INSTRUMENTAL_FIRST,
         elem_id="gen-lyrics",
         placeholder="[verse]\n…\n[chorus]\n…  (untick Instrumental to write lyrics)",
     )

@@ -20,7 +20,7 @@ from lora import runs as lora_runs
 from lora.config import ALLOWED_TARGETS, DEFAULT_TARGETS, TrainConfig
 from lora.dataset import TRIGGER_MODES, DatasetOptions
 from workbench.ui import forms
-from workbench.ui.context import TabContext, take_payload, ui_errors
+from workbench.ui.context import TabContext, by_name, take_payload, ui_errors
 
 TAB_ID = "lora"
 LABEL = "LoRA"
@@ -465,11 +465,7 @@ def _wire_train(ctx: TabContext, t: TrainComponents, r: RunComponents) -> None:
     f["preset"].change(
         ui_errors(on_preset), f["preset"], preset_outputs, queue=False, api_visibility="private"
     )
-    names = {component: key for key, component in f.items()}
-
-    def start(data: dict[Any, Any]) -> list[Any]:
-        return on_start(ctx, {names[c]: v for c, v in data.items()})
-
+    start = by_name(f, functools.partial(on_start, ctx))
     t.start.click(ui_errors(start), set(f.values()), [t.status, t.timer, r.run], api_visibility="private")
     t.resume.click(_bound(ctx, on_resume), r.run, [t.status, t.timer, r.run], api_visibility="private")
     t.stop.click(functools.partial(on_stop, ctx), None, t.status, queue=False, api_visibility="private")
