@@ -131,3 +131,32 @@ def test_gpu_actions_are_private_on_the_gpu_slot_and_arm_unqueued(generate_app) 
     assert {events.arm_fn.api_visibility, events.job_fn.api_visibility, events.cancel_fn.api_visibility} == {
         "private"
     }
+
+
+def test_no_tab_takes_the_request_itself() -> None:
+    """Per-session keys come from ``gpu_action``'s own handlers; a tab never annotates gr.Request, so it cannot
+    get the annotation wrong (an unresolved one silently shares one cancel key between all sessions)."""
+    import importlib
+    import inspect
+
+    from workbench.ui.shell import DEFAULT_TABS
+
+    for name in DEFAULT_TABS:
+        assert "gr.Request" not in inspect.getsource(importlib.import_module(name)), name
+
+
+def test_every_ui_function_fits_on_a_screen() -> None:
+    import ast
+    from pathlib import Path
+
+    import workbench.ui
+
+    folder = Path(workbench.ui.__file__).parent
+    long = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 60:
+                    long.append(f"{path.name}:{node.lineno} {node.name} ({length} lines)")
+    assert not long, long
