@@ -226,6 +226,11 @@ class GpuJob:
         """Engine progress updates drawn on the bar."""
         return progress_adapter(self.bar)
 
+    @property
+    def hooks(self) -> dict[str, Any]:
+        """``progress=`` and ``cancel=`` for ``Workbench.generate`` / ``edit``: ``generate(request, **job.hooks)``."""
+        return {"progress": self.progress, "cancel": self.cancel}
+
 
 GpuHandler = Callable[["TabContext", dict[str, Any], GpuJob], Any]
 

@@ -182,12 +182,8 @@ def edit_request(path: str, values: dict[str, Any]) -> Any:
 def run_edit(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, after: ResultCard) -> list[Any]:
     op = values["operation"]
     path = ctx.workbench.source_path(values["audio"], values["run_id"])
-    run = ctx.workbench.edit(
-        edit_request(path, values),
-        audio_format=forms.check_format(values["audio_format"]),
-        progress=job.progress,
-        cancel=job.cancel,
-    )
+    fmt = forms.check_format(values["audio_format"])
+    run = ctx.workbench.edit(edit_request(path, values), audio_format=fmt, **job.hooks)
     result = run.result
     if not result.ok:
         return [f"**Cancelled** after {result.steps_done} of {result.request.steps} steps."] + [gr.skip()] * (

@@ -210,12 +210,8 @@ def request_of(ctx: TabContext, values: dict[str, Any]) -> Text2Music:
 
 
 def generate(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, cards: list[ResultCard]) -> list[Any]:
-    run = ctx.workbench.generate(
-        request_of(ctx, values),
-        audio_format=forms.check_format(values["audio_format"]),
-        progress=job.progress,
-        cancel=job.cancel,
-    )
+    fmt = forms.check_format(values["audio_format"])
+    run = ctx.workbench.generate(request_of(ctx, values), audio_format=fmt, **job.hooks)
     result = run.result
     if not result.ok:
         return [
