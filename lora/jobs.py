@@ -21,6 +21,7 @@ from typing import Any
 from lora import runs as lora_runs
 from workbench.core import paths
 from workbench.core.errors import InputError, WorkbenchError
+from workbench.core.timefmt import eta_text
 
 log = logging.getLogger("workbench.ui")
 
@@ -134,7 +135,7 @@ class JobState:
                 text += f" · lr {self.lr:.2e}"
             rate = self.steps_per_s()
             if rate:
-                text += f" · {rate:.2f} steps/s · ETA {_eta((self.total_steps - self.step) / rate)}"
+                text += f" · {rate:.2f} steps/s · ETA {eta_text((self.total_steps - self.step) / rate)}"
             if self.phase == "checkpoint":
                 text += " · saving a checkpoint"
             return text
@@ -156,11 +157,6 @@ class JobState:
             return None
         elapsed = time.monotonic() - self.train_started_s
         return (self.step - self.train_started_step) / elapsed if elapsed > 0 else None
-
-
-def _eta(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 class TrainingJobs:

@@ -420,20 +420,3 @@ def test_no_outbound_lookups_at_start(tiny_model_dir, free_port) -> None:
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("LOOKUPS")), None)
     assert line is not None, out.stderr[-2000:]
     assert line == "LOOKUPS []"
-
-
-def test_tabs_that_take_gr_request_import_gradio_at_module_level() -> None:
-    """Gradio resolves ``request: gr.Request`` against the module's globals. A tab importing gradio inside
-    build() gets no request, so all its sessions share one cancel key (one user's Cancel stops another's job)."""
-    import importlib
-    import inspect
-
-    from workbench.ui.shell import DEFAULT_TABS
-
-    for name in DEFAULT_TABS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-        if "gr.Request" in inspect.getsource(module):
-            assert "gr" in vars(module), f"{name} annotates gr.Request but imports gradio inside a function"

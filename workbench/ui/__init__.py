@@ -11,7 +11,7 @@ Create ``workbench/ui/tab_<name>.py`` with module attributes and one function:
     MODES = ("full", "rater")    # app modes that show the tab (default ("full",))
 
     def build(ctx: TabContext) -> None:
-        ...  # create components inside the gr.Tab the shell opened, and wire their events
+        _wire(ctx, _layout(ctx))  # create components inside the gr.Tab the shell opened, then wire them
 
 then add its module path to ``DEFAULT_TABS`` in ``workbench/ui/shell.py`` (one line). A tab module that fails to
 import, or whose ``build`` raises, is reported in a "Problems" tab (and in ``WorkbenchApp.tab_errors``) and the
@@ -27,9 +27,12 @@ my_module])``.
   id, never a typed server path).
 - ``ctx.store``, ``ctx.runs_dir``, ``ctx.temp_dir`` (served), ``ctx.loras_dir``, ``ctx.settings`` (AppSettings),
   ``ctx.mode``.
-- ``ctx.cancels``: per-session cancel flags. Pattern: ``run.click(arm, queue=False).then(work,
-  concurrency_id=GPU_CONCURRENCY_ID)`` where ``arm`` calls ``ctx.cancels.arm(session_key(request, TAB_ID))``, the
-  work passes ``ctx.cancels.get(key)`` to the engine and a Cancel button calls ``ctx.cancels.cancel(key)``.
+- ``ctx.gpu_action(TAB_ID, run_button, cancel_button, fn, inputs, outputs, status=...)``: the run / cancel /
+  progress protocol. ``inputs`` maps names to components; ``fn(ctx, values, job)`` gets those names' values and a
+  ``GpuJob`` (``job.cancel``: this session's cancel flag, armed by an unqueued event before the queued run, so a
+  Cancel pressed while waiting is kept; ``job.progress``: engine progress on the bar; ``job.bar``: the raw
+  ``gr.Progress``). The job runs on the GPU queue slot, privately, with ``ui_errors``; the Cancel button stops
+  that session's run only. Handlers never take ``gr.Request`` themselves.
 - ``ctx.send``: "send to" between tabs. ``ctx.send.receiver(name, outputs, fn, TAB_ID)`` registers a target
   (fn: payload dict -> values for outputs); ``ctx.send.sender(button, payload_state, name)`` a source. Payloads
   are ``take_payload(run_id, path, request_dict)``. Targets in use: "generate" (reload settings), "edit",
@@ -39,10 +42,9 @@ my_module])``.
 - ``ctx.separator()``: the app's demucs separator.
 - ``ctx.status``: the status-line Markdown (model, device, dtype, LoRA); refresh with ``ctx.model.status_line``.
 Rules: wrap handlers in ``ui_errors`` (every error becomes gr.Error with its message, never a traceback); give
-UI-only events ``api_visibility="private"``; run model/demucs work with ``concurrency_id=GPU_CONCURRENCY_ID``.
-Import gradio at module level (``import gradio as gr``) in a tab that annotates ``gr.Request`` or ``gr.SelectData``:
-with postponed annotations Gradio resolves them through the module globals, and a local import leaves them
-unresolved (the request is silently not injected, so every session shares one cancel key).
+UI-only events ``api_visibility="private"``; run model/demucs work with ``concurrency_id=GPU_CONCURRENCY_ID``
+(``ctx.gpu_action`` does all three for a Run button). A tab is ``_layout() -> <Tab>Components`` (a dataclass of
+its components), ``_wire(ctx, components)`` and module-level handlers ``(ctx, values) -> outputs``.
 Public API endpoints live in ``workbench/ui/api.py`` and take uploads or run ids, never server paths.
 
 Rater mode is a separate app: ``workbench.ui.rater.build_rater_app(store, campaign=...) -> RaterApp``, served by

@@ -10,6 +10,7 @@ description.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import types
@@ -26,6 +27,7 @@ from workbench.engine.requests import (
     DEFAULT_DURATION_S,
     Extend,
     LoraRef,
+    Repaint,
     StyleTransfer,
     Text2Music,
     request_from_dict,
@@ -97,158 +99,180 @@ def inputs_for(fn: Callable[..., Any]) -> list[gr.components.Component]:
     return [_component(p) for p in inspect.signature(fn, eval_str=True).parameters.values()]
 
 
+def generate(
+    ctx: TabContext,
+    prompt: str = "",
+    lyrics: str = "",
+    instrumental: bool = forms.INSTRUMENTAL_FIRST,
+    duration_s: float = DEFAULT_DURATION_S,
+    bpm: float | None = None,
+    keyscale: str = forms.AUTO,
+    time_signature: str = forms.AUTO,
+    steps: float | None = None,
+    guidance_scale: float | None = None,
+    shift: float | None = None,
+    seed: float | None = None,
+    batch_size: float = forms.default_of(Text2Music, "batch_size"),
+    genre: str = "",
+    lora: str = "",
+    lora_scale: float = forms.default_of(LoraRef, "scale"),
+    output_format: str = forms.DEFAULT_FORMAT,
+) -> tuple[list[str], dict[str, Any]]:
+    values = dict(
+        prompt=prompt,
+        lyrics=lyrics,
+        instrumental=instrumental,
+        bpm=bpm,
+        keyscale=keyscale,
+        time_signature=time_signature,
+        steps=steps,
+        guidance_scale=guidance_scale,
+        shift=shift,
+        seed=seed,
+        genre=genre,
+    )
+    request = Text2Music(
+        **forms.common_fields(values),
+        duration_s=float(duration_s),
+        batch_size=forms.optional_int("batch_size", batch_size) or 1,
+        lora=forms.lora_from_name(ctx.loras_dir, lora or None, lora_scale),
+    )
+    run = ctx.workbench.generate(request, audio_format=forms.check_format(output_format))
+    return _files(run), _describe(run)
+
+
+def window_edit(
+    ctx: TabContext,
+    task: str,
+    audio: str | None,
+    run_id: str,
+    params: dict[str, Any],
+    prompt: str,
+    seed: float | None,
+    steps: float | None,
+    output_format: str,
+) -> tuple[list[str], dict[str, Any]]:
+    """Repaint and extend: run, then report how much of the source outside the window was preserved."""
+    src = ctx.workbench.source_path(audio, run_id)
+    request = request_from_dict({"task": task, "src": src, **params, **_common(prompt, seed, steps)})
+    run = ctx.workbench.edit(request, audio_format=forms.check_format(output_format))
+    return _files(run), _describe(run, preservation=run.preservation)
+
+
+def repaint(
+    ctx: TabContext,
+    audio: Upload | None = None,
+    run_id: str = "",
+    start_s: float = forms.default_of(Repaint, "start_s"),
+    end_s: float = forms.FIRST_REPAINT_END_S,
+    prompt: str = "",
+    crossfade_ms: float = DEFAULT_CROSSFADE_MS,
+    seed: float | None = None,
+    steps: float | None = None,
+    output_format: str = forms.DEFAULT_FORMAT,
+) -> tuple[list[str], dict[str, Any]]:
+    params = {"start_s": start_s, "end_s": end_s, "crossfade_ms": crossfade_ms}
+    return window_edit(ctx, "repaint", audio, run_id, params, prompt, seed, steps, output_format)
+
+
+def extend(
+    ctx: TabContext,
+    audio: Upload | None = None,
+    run_id: str = "",
+    side: str = forms.default_of(Extend, "side"),
+    extend_s: float = forms.default_of(Extend, "extend_s"),
+    prompt: str = "",
+    crossfade_ms: float = DEFAULT_CROSSFADE_MS,
+    seed: float | None = None,
+    steps: float | None = None,
+    output_format: str = forms.DEFAULT_FORMAT,
+) -> tuple[list[str], dict[str, Any]]:
+    params = {"side": side, "extend_s": extend_s, "crossfade_ms": crossfade_ms}
+    return window_edit(ctx, "extend", audio, run_id, params, prompt, seed, steps, output_format)
+
+
+def style_transfer(
+    ctx: TabContext,
+    audio: Upload | None = None,
+    run_id: str = "",
+    prompt: str = "",
+    strengths: str = f"{forms.default_of(StyleTransfer, 'strength'):g}",
+    reference: Upload | None = None,
+    seed: float | None = None,
+    steps: float | None = None,
+    output_format: str = forms.DEFAULT_FORMAT,
+) -> tuple[list[str], dict[str, Any]]:
+    src = ctx.workbench.source_path(audio, run_id)
+    sweep = ctx.workbench.style_sweep(
+        src,
+        forms.parse_strengths(strengths),
+        _common(prompt, seed, steps),
+        reference,
+        forms.check_format(output_format),
+    )
+    files = [f for _s, r in sweep for f in _files(r)]
+    return files, {"renders": [_describe(r, strength=s) for s, r in sweep]}
+
+
+def stems(ctx: TabContext, audio: Upload | None = None, run_id: str = "") -> tuple[list[str], dict[str, Any]]:
+    src = ctx.workbench.source_path(audio, run_id)
+    out = ctx.workbench.stems(ctx.separator(), src, run_id or None)
+    return [*map(str, out.paths.values()), str(out.archive)], {
+        "stems": {k: Path(v).name for k, v in out.paths.items()},
+        "zip": out.archive.name,
+        "model": ctx.settings.demucs_model,
+    }
+
+
+def master(
+    ctx: TabContext,
+    audio: Upload | None = None,
+    run_id: str = "",
+    target_lufs: float | None = forms.FIRST_TARGET_LUFS,
+    true_peak_dbtp: float | None = forms.default_of(MasteringSpec, "true_peak_dbtp"),
+    fade_in_s: float = forms.default_of(MasteringSpec, "fade_in_s"),
+    fade_out_s: float = forms.default_of(MasteringSpec, "fade_out_s"),
+    output_format: str = forms.DEFAULT_FORMAT,
+) -> tuple[str, dict[str, Any]]:
+    src = ctx.workbench.source_path(audio, run_id)
+    spec = MasteringSpec(
+        target_lufs=forms.optional_float("target_lufs", target_lufs),
+        true_peak_dbtp=forms.optional_float("true_peak_dbtp", true_peak_dbtp),
+        fade_in_s=float(fade_in_s or 0.0),
+        fade_out_s=float(fade_out_s or 0.0),
+    )
+    mastered = ctx.workbench.master(src, spec, run_id or None, forms.check_format(output_format))
+    return str(mastered.path), {**mastered.result.to_dict(), "recorded_in_sidecar": mastered.recorded}
+
+
+ENDPOINTS = (generate, repaint, extend, style_transfer, stems, master)
+
+
+def bind(ctx: TabContext, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(ctx, ...)`` as an endpoint: its signature without ``ctx`` (the schema), errors made readable."""
+    signature = inspect.signature(fn, eval_str=True)
+
+    @functools.wraps(fn)
+    def endpoint(*args: Any, **kwargs: Any) -> Any:
+        return fn(ctx, *args, **kwargs)
+
+    endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=list(signature.parameters.values())[1:]
+    )
+    return ui_errors(endpoint)
+
+
 def build(ctx: TabContext) -> None:
-    def source(audio: str | None, run_id: str | None) -> str:
-        return ctx.workbench.source_path(audio, run_id)
-
-    @ui_errors
-    def generate(
-        prompt: str = "",
-        lyrics: str = "",
-        instrumental: bool = True,
-        duration_s: float = DEFAULT_DURATION_S,
-        bpm: float | None = None,
-        keyscale: str = forms.AUTO,
-        time_signature: str = forms.AUTO,
-        steps: float | None = None,
-        guidance_scale: float | None = None,
-        shift: float | None = None,
-        seed: float | None = None,
-        batch_size: float = forms.default_of(Text2Music, "batch_size"),
-        genre: str = "",
-        lora: str = "",
-        lora_scale: float = forms.default_of(LoraRef, "scale"),
-        output_format: str = forms.DEFAULT_FORMAT,
-    ) -> tuple[list[str], dict[str, Any]]:
-        values = dict(
-            prompt=prompt,
-            lyrics=lyrics,
-            instrumental=instrumental,
-            bpm=bpm,
-            keyscale=keyscale,
-            time_signature=time_signature,
-            steps=steps,
-            guidance_scale=guidance_scale,
-            shift=shift,
-            seed=seed,
-            genre=genre,
-        )
-        request = Text2Music(
-            **forms.common_fields(values),
-            duration_s=float(duration_s),
-            batch_size=forms.optional_int("batch_size", batch_size) or 1,
-            lora=forms.lora_from_name(ctx.loras_dir, lora or None, lora_scale),
-        )
-        run = ctx.workbench.generate(request, audio_format=forms.check_format(output_format))
-        return _files(run), _describe(run)
-
-    def window_edit(
-        task: str,
-        audio: str | None,
-        run_id: str,
-        params: dict[str, Any],
-        prompt: str,
-        seed: float | None,
-        steps: float | None,
-        output_format: str,
-    ) -> tuple[list[str], dict[str, Any]]:
-        """Repaint and extend: run, then report how much of the source outside the window was preserved."""
-        src = source(audio, run_id)
-        request = request_from_dict({"task": task, "src": src, **params, **_common(prompt, seed, steps)})
-        run = ctx.workbench.edit(request, audio_format=forms.check_format(output_format))
-        return _files(run), _describe(run, preservation=run.preservation)
-
-    @ui_errors
-    def repaint(
-        audio: Upload | None = None,
-        run_id: str = "",
-        start_s: float = 0.0,
-        end_s: float = 1.0,
-        prompt: str = "",
-        crossfade_ms: float = DEFAULT_CROSSFADE_MS,
-        seed: float | None = None,
-        steps: float | None = None,
-        output_format: str = forms.DEFAULT_FORMAT,
-    ) -> tuple[list[str], dict[str, Any]]:
-        params = {"start_s": start_s, "end_s": end_s, "crossfade_ms": crossfade_ms}
-        return window_edit("repaint", audio, run_id, params, prompt, seed, steps, output_format)
-
-    @ui_errors
-    def extend(
-        audio: Upload | None = None,
-        run_id: str = "",
-        side: str = forms.default_of(Extend, "side"),
-        extend_s: float = forms.default_of(Extend, "extend_s"),
-        prompt: str = "",
-        crossfade_ms: float = DEFAULT_CROSSFADE_MS,
-        seed: float | None = None,
-        steps: float | None = None,
-        output_format: str = forms.DEFAULT_FORMAT,
-    ) -> tuple[list[str], dict[str, Any]]:
-        params = {"side": side, "extend_s": extend_s, "crossfade_ms": crossfade_ms}
-        return window_edit("extend", audio, run_id, params, prompt, seed, steps, output_format)
-
-    @ui_errors
-    def style_transfer(
-        audio: Upload | None = None,
-        run_id: str = "",
-        prompt: str = "",
-        strengths: str = f"{forms.default_of(StyleTransfer, 'strength'):g}",
-        reference: Upload | None = None,
-        seed: float | None = None,
-        steps: float | None = None,
-        output_format: str = forms.DEFAULT_FORMAT,
-    ) -> tuple[list[str], dict[str, Any]]:
-        src = source(audio, run_id)
-        sweep = ctx.workbench.style_sweep(
-            src,
-            forms.parse_strengths(strengths),
-            _common(prompt, seed, steps),
-            reference,
-            forms.check_format(output_format),
-        )
-        files = [f for _s, r in sweep for f in _files(r)]
-        return files, {"renders": [_describe(r, strength=s) for s, r in sweep]}
-
-    @ui_errors
-    def stems(audio: Upload | None = None, run_id: str = "") -> tuple[list[str], dict[str, Any]]:
-        src = source(audio, run_id)
-        out = ctx.workbench.stems(ctx.separator(), src, run_id or None)
-        return [*map(str, out.paths.values()), str(out.archive)], {
-            "stems": {k: Path(v).name for k, v in out.paths.items()},
-            "zip": out.archive.name,
-            "model": ctx.settings.demucs_model,
-        }
-
-    @ui_errors
-    def master(
-        audio: Upload | None = None,
-        run_id: str = "",
-        target_lufs: float | None = -18.0,
-        true_peak_dbtp: float | None = forms.default_of(MasteringSpec, "true_peak_dbtp"),
-        fade_in_s: float = forms.default_of(MasteringSpec, "fade_in_s"),
-        fade_out_s: float = forms.default_of(MasteringSpec, "fade_out_s"),
-        output_format: str = forms.DEFAULT_FORMAT,
-    ) -> tuple[str, dict[str, Any]]:
-        src = source(audio, run_id)
-        spec = MasteringSpec(
-            target_lufs=forms.optional_float("target_lufs", target_lufs),
-            true_peak_dbtp=forms.optional_float("true_peak_dbtp", true_peak_dbtp),
-            fade_in_s=float(fade_in_s or 0.0),
-            fade_out_s=float(fade_out_s or 0.0),
-        )
-        mastered = ctx.workbench.master(src, spec, run_id or None, forms.check_format(output_format))
-        return str(mastered.path), {**mastered.result.to_dict(), "recorded_in_sidecar": mastered.recorded}
-
     with gr.Column(visible=False):
         files_out = gr.File(file_count="multiple", label="files")
         info_out = gr.JSON(label="info")
         file_out = gr.File(label="file")
         trigger = gr.Button("api", visible=False)
-        for fn in (generate, repaint, extend, style_transfer, stems, master):
+        for fn in ENDPOINTS:
+            endpoint = bind(ctx, fn)
             trigger.click(
-                fn,
-                inputs_for(fn),
+                endpoint,
+                inputs_for(endpoint),
                 [file_out if fn is master else files_out, info_out],
                 api_name=fn.__name__,
                 concurrency_id=GPU_CONCURRENCY_ID,

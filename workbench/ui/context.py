@@ -10,10 +10,14 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+# Module level: the handlers below annotate gr.Request / gr.Progress, which Gradio resolves through this
+# module's globals; every per-session event is defined here, so no tab has to get that right.
+import gradio as gr
 
 from workbench.core import audio_io, paths
 from workbench.core.errors import WorkbenchError
@@ -190,8 +194,6 @@ class SendBus:
         self.senders.append(_Sender(button, payload, target))
 
     def wire(self, tabs: Any) -> None:
-        import gradio as gr
-
         for sender in self.senders:
             receiver = self.receivers.get(sender.target)
             if receiver is None:
@@ -210,6 +212,27 @@ class SendBus:
                 api_visibility="private",
                 queue=False,
             )
+
+
+@dataclass(frozen=True)
+class GpuJob:
+    """What a GPU handler gets besides the form: this session's cancel flag and the Gradio progress bar."""
+
+    cancel: threading.Event
+    bar: Any  # gr.Progress: call it as bar((done, total), desc=..., unit=...)
+
+    @property
+    def progress(self) -> Callable[[Progress], None]:
+        """Engine progress updates drawn on the bar."""
+        return progress_adapter(self.bar)
+
+    @property
+    def hooks(self) -> dict[str, Any]:
+        """``progress=`` and ``cancel=`` for ``Workbench.generate`` / ``edit``: ``generate(request, **job.hooks)``."""
+        return {"progress": self.progress, "cancel": self.cancel}
+
+
+GpuHandler = Callable[["TabContext", dict[str, Any], GpuJob], Any]
 
 
 def take_payload(run_id: str | None, path: str, request: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -236,6 +259,9 @@ class TabContext:
     ready_hooks: list[tuple[list[Any], Callable[[], list[Any]]]] = field(default_factory=list)
     load_hooks: list[tuple[list[Any], Callable[[], Any]]] = field(default_factory=list)
     lora_jobs: TrainingJobs | None = None  # set by the LoRA tab: its one training at a time, for tests
+    _wired_cancels: set[int] = field(
+        default_factory=set
+    )  # Cancel buttons already wired (a tab may share one)
     # What the tabs and API endpoints call to run, record, master and separate (built from the fields above).
     workbench: Workbench = field(init=False)
 
@@ -255,8 +281,6 @@ class TabContext:
 
     def model_notice(self) -> Any:
         """A banner for tabs that need the model; the shell keeps it current."""
-        import gradio as gr
-
         md = gr.Markdown(self.model.notice(), elem_classes=["model-notice"])
         self.notices.append(md)
         return md
@@ -278,6 +302,57 @@ class TabContext:
         """Run ``fn`` on every page load (e.g. show the newest runs); private, never an API endpoint."""
         self.load_hooks.append((outputs, fn))
 
+    # --- the run / cancel / progress protocol ---------------------------------------------------------------
+    def gpu_action(
+        self,
+        tab_id: str,
+        run_button: Any,
+        cancel_button: Any,
+        fn: GpuHandler,
+        inputs: Mapping[str, Any],
+        outputs: list[Any],
+        *,
+        status: Any,
+        cancel_text: str = "Cancelling…",
+    ) -> Any:
+        """Wire a Run button to ``fn(ctx, values, job)`` on the GPU queue slot, and Cancel to this session's run.
+
+        Run first arms a fresh cancel flag for (session, tab) in an unqueued event, so a Cancel pressed while the
+        job still waits in the queue is not lost; then the queued job gets the form as ``values`` (keyed like
+        ``inputs``) and a ``GpuJob`` holding that flag and the progress bar. ``status`` shows "Queued…" and the
+        Cancel reply. Returns the job's event, for ``.then`` chains.
+        """
+        names = {component: name for name, component in inputs.items()}
+
+        def arm(request: gr.Request) -> str:
+            self.cancels.arm(session_key(request, tab_id))
+            return "Queued…"
+
+        def work(data: dict[Any, Any], request: gr.Request, progress: gr.Progress = gr.Progress()) -> Any:
+            values = {names[component]: value for component, value in data.items()}
+            return fn(self, values, GpuJob(self.cancels.get(session_key(request, tab_id)), progress))
+
+        work.__name__ = getattr(
+            getattr(fn, "func", fn), "__name__", "work"
+        )  # ui_errors logs the handler's name
+        event = run_button.click(arm, None, status, queue=False, api_visibility="private").then(
+            ui_errors(work),
+            inputs=set(inputs.values()),
+            outputs=outputs,
+            concurrency_id=GPU_CONCURRENCY_ID,
+            api_visibility="private",
+        )
+        if id(cancel_button) not in self._wired_cancels:
+            self._wired_cancels.add(id(cancel_button))
+
+            def cancel(request: gr.Request) -> str:
+                return (
+                    cancel_text if self.cancels.cancel(session_key(request, tab_id)) else "Nothing to cancel."
+                )
+
+            cancel_button.click(cancel, None, status, queue=False, api_visibility="private")
+        return event
+
     def new_temp_dir(self, prefix: str) -> Path:
         return self.workbench.new_temp_dir(prefix)
 
@@ -288,18 +363,26 @@ class TabContext:
 def session_key(request: Any, tab: str) -> str:
     """Per-browser-session key; API clients without a session share one key per tab, which is harmless because
     the API endpoints take no cancel."""
-    session = getattr(request, "session_hash", None)
-    if not session:
-        # Almost always a handler whose ``gr.Request`` annotation Gradio could not resolve (gradio imported inside
-        # a function): then every browser shares this key and one user's Cancel stops another's run.
-        log.warning("no gr.Request session for tab %r; import gradio at module level in that tab", tab)
-        session = "no-session"
+    session = getattr(request, "session_hash", None) or "no-session"
     return f"{session}:{tab}"
+
+
+def by_name(
+    inputs: Mapping[str, Any], fn: Callable[[dict[str, Any]], Any]
+) -> Callable[[dict[Any, Any]], Any]:
+    """A set-inputs handler (wire it with ``inputs=set(inputs.values())``): Gradio's ``{component: value}``
+    reaches ``fn`` as ``{name: value}``, named like ``inputs``."""
+    names = {component: name for name, component in inputs.items()}
+
+    def handler(data: dict[Any, Any]) -> Any:
+        return fn({names[component]: value for component, value in data.items()})
+
+    handler.__name__ = getattr(fn, "__name__", "handler")
+    return handler
 
 
 def ui_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn every exception into ``gr.Error`` with a readable message; tracebacks go to the server log only."""
-    import gradio as gr
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

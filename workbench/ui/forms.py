@@ -19,6 +19,10 @@ AUTO = "auto"
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 DEFAULT_FORMAT = AUDIO_FORMATS[0]
 LORA_SUFFIXES = (".safetensors",)
+# Where the faces start and a request dataclass has no (or another) default, named once for the tabs and the API.
+INSTRUMENTAL_FIRST = True  # most captions describe background music; lyrics are an explicit choice
+FIRST_REPAINT_END_S = 1.0  # a one-second repaint window: a quick first try on any source (Repaint.end_s is 0)
+FIRST_TARGET_LUFS = -18.0  # MasteringSpec.target_lufs has no default (None keeps the level)
 
 
 def default_of(cls: type, name: str) -> Any:

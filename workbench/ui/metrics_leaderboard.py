@@ -9,9 +9,11 @@ tables.
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,10 +176,36 @@ def write_report_files(report: api.CampaignReport, out_dir: Path) -> list[str]:
 
 
 # --- layout and wiring ---------------------------------------------------------------------------------------
-def build(ctx: TabContext) -> None:
+@dataclass
+class LeaderboardComponents:
+    campaign: Any
+    baseline: Any
+    candidates: Any
+    refresh: Any
+    rounds: Any
+    rule_file: Any
+    check: Any
+    board: Any
+    summary: Any
+    decisions: Any
+    standings: Any
+    plot: Any
+    report_files: Any
+
+    @property
+    def board_inputs(self) -> list[Any]:
+        """``on_board``'s arguments after the context, in order."""
+        return [self.campaign, self.baseline, self.candidates, self.rounds, self.rule_file, self.check]
+
+    @property
+    def board_outputs(self) -> list[Any]:
+        return [self.summary, self.decisions, self.standings, self.plot, self.report_files]
+
+
+def _choosers(store: Store) -> tuple[Any, Any, Any, Any]:
     with gr.Row():
         campaign = gr.Dropdown(
-            db.list_campaigns(ctx.store),
+            db.list_campaigns(store),
             multiselect=True,
             label="Campaign(s): several are reported together, decided per genre",
             elem_id="metrics-campaign",
@@ -194,6 +222,10 @@ def build(ctx: TabContext) -> None:
             scale=3,
         )
         refresh = gr.Button("↻", scale=0, min_width=40, elem_id="metrics-campaigns-refresh")
+    return campaign, baseline, candidates, refresh
+
+
+def _options() -> tuple[Any, Any, Any]:
     with gr.Row():
         rounds = gr.Number(
             DEFAULT_ROUNDS,
@@ -209,7 +241,13 @@ def build(ctx: TabContext) -> None:
             elem_id="metrics-rule",
         )
         check = gr.Checkbox(False, label="Delivery-check the campaigns' clips (slower)")
-    board_btn = gr.Button("Build leaderboard and report", variant="primary", elem_id="metrics-board")
+    return rounds, rule_file, check
+
+
+def _layout(store: Store) -> LeaderboardComponents:
+    campaign, baseline, candidates, refresh = _choosers(store)
+    rounds, rule_file, check = _options()
+    board = gr.Button("Build leaderboard and report", variant="primary", elem_id="metrics-board")
     board_summary = gr.Markdown(elem_id="metrics-board-summary")
     decisions = gr.Dataframe(
         label="Decisions per genre", interactive=False, wrap=True, elem_id="metrics-decisions"
@@ -222,65 +260,83 @@ def build(ctx: TabContext) -> None:
         interactive=False,
         elem_id="metrics-report",
     )
+    return LeaderboardComponents(
+        campaign,
+        baseline,
+        candidates,
+        refresh,
+        rounds,
+        rule_file,
+        check,
+        board,
+        board_summary,
+        decisions,
+        standings,
+        plot,
+        report_files,
+    )
 
-    @ui_errors
-    def on_campaign(names: list[str] | None) -> list[Any]:
-        if not names:
-            return [gr.Dropdown(choices=[], value=None), gr.Dropdown(choices=[], value=[])]
-        systems = campaign_systems(ctx.store, names)
-        return [
-            gr.Dropdown(choices=[("— no baseline —", ""), *systems], value=""),
-            gr.Dropdown(choices=systems, value=[]),
-        ]
 
-    campaign.input(on_campaign, campaign, [baseline, candidates], api_visibility="private")
-    refresh.click(
+def on_campaign(store: Store, names: list[str] | None) -> list[Any]:
+    if not names:
+        return [gr.Dropdown(choices=[], value=None), gr.Dropdown(choices=[], value=[])]
+    systems = campaign_systems(store, names)
+    return [
+        gr.Dropdown(choices=[("— no baseline —", ""), *systems], value=""),
+        gr.Dropdown(choices=systems, value=[]),
+    ]
+
+
+def on_board(
+    ctx: TabContext,
+    names: list[str] | None,
+    base: str | None,
+    chosen: list[str] | None,
+    n_rounds: float,
+    rule: str | None,
+    with_delivery: bool,
+    progress: gr.Progress = gr.Progress(),
+) -> list[Any]:
+    def tick(done: int, total: int) -> None:
+        progress((done, total), desc="delivery-checking clips", unit="clips")
+
+    report = leaderboard(
+        ctx.store,
+        names,
+        base or None,
+        candidates=chosen,
+        rule_file=rule,
+        delivery_check=bool(with_delivery),
+        bootstrap_rounds=int(n_rounds or DEFAULT_ROUNDS),
+        progress=tick,
+    )
+    progress(0.9, desc="writing the report")
+    folder = ctx.new_temp_dir("report")
+    files = write_report_files(report, folder / api.safe_name(_names(names)))
+    png = folder / "standings.png"
+    png.write_bytes(standings_png(report.analysis))
+    return [
+        summary(report.analysis),
+        decisions_table(report.analysis),
+        standings_table(report.analysis),
+        str(png),
+        files,
+    ]
+
+
+def _wire(ctx: TabContext, c: LeaderboardComponents) -> None:
+    choose = ui_errors(functools.partial(on_campaign, ctx.store))
+    c.campaign.input(choose, c.campaign, [c.baseline, c.candidates], api_visibility="private")
+    c.refresh.click(
         lambda: gr.Dropdown(choices=db.list_campaigns(ctx.store)),
         None,
-        campaign,
+        c.campaign,
         queue=False,
         api_visibility="private",
     )
+    board = ui_errors(functools.partial(on_board, ctx))
+    c.board.click(board, c.board_inputs, c.board_outputs, api_visibility="private")
 
-    @ui_errors
-    def on_board(
-        names: list[str] | None,
-        base: str | None,
-        chosen: list[str] | None,
-        n_rounds: float,
-        rule: str | None,
-        with_delivery: bool,
-        progress: gr.Progress = gr.Progress(),
-    ) -> list[Any]:
-        def tick(done: int, total: int) -> None:
-            progress((done, total), desc="delivery-checking clips", unit="clips")
 
-        report = leaderboard(
-            ctx.store,
-            names,
-            base or None,
-            candidates=chosen,
-            rule_file=rule,
-            delivery_check=bool(with_delivery),
-            bootstrap_rounds=int(n_rounds or DEFAULT_ROUNDS),
-            progress=tick,
-        )
-        progress(0.9, desc="writing the report")
-        folder = ctx.new_temp_dir("report")
-        files = write_report_files(report, folder / api.safe_name(_names(names)))
-        png = folder / "standings.png"
-        png.write_bytes(standings_png(report.analysis))
-        return [
-            summary(report.analysis),
-            decisions_table(report.analysis),
-            standings_table(report.analysis),
-            str(png),
-            files,
-        ]
-
-    board_btn.click(
-        on_board,
-        [campaign, baseline, candidates, rounds, rule_file, check],
-        [board_summary, decisions, standings, plot, report_files],
-        api_visibility="private",
-    )
+def build(ctx: TabContext) -> None:
+    _wire(ctx, _layout(ctx.store))

@@ -181,6 +181,13 @@ class RaterApp(WebApp):
             self.stream.close()
 
 
+def _tracking(store: Store, name: str, tracking: bool, mode: str | None) -> VoteStream | None:
+    if not tracking:
+        return None
+    config = db.get_campaign(store, name).config
+    return VoteStream(store, name, campaign_dir(name) / "tracking", mode=mode, config=config.to_dict())
+
+
 def build_rater_app(
     store: Store,
     *,
@@ -191,118 +198,10 @@ def build_rater_app(
     """The rating page for ``campaign`` (default: $WORKBENCH_CAMPAIGN, else the newest open one). Serve it with
     ``launch.launch``: its extras are the rater login, the clip route, the player script and the stylesheet."""
     name = pick_campaign(store, campaign)
-    stream = None
-    if tracking:
-        config = db.get_campaign(store, name).config
-        stream = VoteStream(
-            store, name, campaign_dir(name) / "tracking", mode=tracking_mode, config=config.to_dict()
-        )
+    stream = _tracking(store, name, tracking, tracking_mode)
     service = RaterService(store, name, stream=stream.submit if stream else None)
-    config = service.config
-    min_s = config.min_listen_s
-
-    def rater_of(request: gr.Request | None) -> str:
-        user = getattr(request, "username", None)
-        if not user:
-            raise InputError("login", None, "log in with your rater name and code (reload the page)")
-        return str(user)
-
-    def render(view: PairView, *, reset: bool) -> list[Any]:
-        # gr.skip() and plain values instead of gr.update(...): an update rebuilds the component's config on
-        # every call, which was a third of the server's CPU per vote (benchmarks/rating_latency.py).
-        return [
-            player_html(view, min_s),
-            view.pair_id,
-            progress_text(view),
-            view.message,
-            None if reset else gr.skip(),
-            None if reset else gr.skip(),
-            "" if reset else gr.skip(),
-            gr.update(visible=False) if view.finished else gr.skip(),
-            gr.update(visible=True) if view.finished else gr.skip(),
-        ]
-
-    @ui_errors
-    def on_load(request: gr.Request) -> list[Any]:
-        return render(service.current(rater_of(request)), reset=True)
-
-    def voter(outcome: str) -> Any:
-        @ui_errors
-        def vote(
-            pair_id: str,
-            fit_a: Any,
-            fit_b: Any,
-            comment: str,
-            listened_a: Any,
-            listened_b: Any,
-            request: gr.Request,
-        ) -> list[Any]:
-            view = service.vote(
-                rater_of(request),
-                pair_id,
-                outcome,
-                fit_left=fit_a or None,
-                fit_right=fit_b or None,
-                comment=comment or "",
-                listened_left_s=float(listened_a or 0.0),
-                listened_right_s=float(listened_b or 0.0),
-            )
-            return render(view, reset=view.pair_id != pair_id)
-
-        vote.__name__ = f"vote_{outcome}"
-        return vote
-
     with gr.Blocks(title="Listening test", analytics_enabled=False) as demo:
-        gr.Markdown("## Listening test")
-        with gr.Column(visible=True) as rating:
-            if config.instructions.strip():
-                gr.Markdown(config.instructions, elem_id="ab_instructions")
-            gr.Markdown(
-                "Listen to **A** and **B**, then choose the one that fits the venue better. "
-                "Choose *About the same* if neither is better and *Both unacceptable* if you would play neither."
-            )
-            progress = gr.Markdown("", elem_id="ab_progress")
-            player = gr.HTML("", elem_id="ab_player")
-            with gr.Row():
-                fit_a = gr.Radio(
-                    FIT_CHOICES,
-                    label="Fit for this venue: A (optional, 1-5)",
-                    visible=config.fit_ratings,
-                    elem_id="ab_fit_a",
-                )
-                fit_b = gr.Radio(
-                    FIT_CHOICES,
-                    label="Fit for this venue: B (optional, 1-5)",
-                    visible=config.fit_ratings,
-                    elem_id="ab_fit_b",
-                )
-            comment = gr.Textbox(label="Comment (optional)", lines=1, max_lines=3, visible=config.comments)
-            with gr.Row():
-                buttons = [
-                    gr.Button(f"{label} ({key.upper()})", elem_id=f"ab_vote_{outcome}", variant="primary")
-                    for outcome, label, key in OUTCOME_BUTTONS
-                ]
-            message = gr.Markdown("", elem_id="ab_message")
-        with gr.Column(visible=False) as finished:
-            gr.Markdown("### Thank you!\nYou have finished all your trials. You can close this page.")
-        pair_id = gr.Textbox(visible=False)
-        listened_a = gr.Number(visible=False)
-        listened_b = gr.Number(visible=False)
-        outputs = [player, pair_id, progress, message, fit_a, fit_b, comment, rating, finished]
-        demo.load(
-            on_load, inputs=None, outputs=outputs, api_name="current", concurrency_limit=None, queue=False
-        )
-        for button, (outcome, _, _) in zip(buttons, OUTCOME_BUTTONS, strict=True):
-            button.click(
-                voter(outcome),
-                inputs=[pair_id, fit_a, fit_b, comment, listened_a, listened_b],
-                outputs=outputs,
-                js=COLLECT_JS,
-                api_name=f"vote_{outcome}",
-                concurrency_limit=None,
-                queue=False,
-                trigger_mode="once",  # a double click sends one request (the server is idempotent anyway)
-            )
+        _wire(demo, service, _layout(service.config))
     extras = ServeExtras(
         # Raters always log in with their own codes, never with admin credentials.
         auth_fn=service.login,
@@ -313,3 +212,178 @@ def build_rater_app(
         routes=(clip_route(service),),
     )
     return RaterApp(blocks=demo, extras=extras, service=service, stream=stream)
+
+
+@dataclass
+class RaterComponents:
+    rating: Any  # the column shown while trials remain
+    finished: Any  # the thank-you column
+    progress: Any
+    player: Any
+    fit_a: Any
+    fit_b: Any
+    comment: Any
+    buttons: dict[str, Any]  # outcome -> vote button
+    message: Any
+    pair_id: Any
+    listened_a: Any
+    listened_b: Any
+
+    @property
+    def outputs(self) -> list[Any]:
+        """What every render fills, in ``render``'s order."""
+        return [
+            self.player,
+            self.pair_id,
+            self.progress,
+            self.message,
+            self.fit_a,
+            self.fit_b,
+            self.comment,
+            self.rating,
+            self.finished,
+        ]
+
+    @property
+    def vote_inputs(self) -> list[Any]:
+        return [self.pair_id, self.fit_a, self.fit_b, self.comment, self.listened_a, self.listened_b]
+
+
+def _fit(side: str, visible: bool) -> Any:
+    return gr.Radio(
+        FIT_CHOICES,
+        label=f"Fit for this venue: {side.upper()} (optional, 1-5)",
+        visible=visible,
+        elem_id=f"ab_fit_{side}",
+    )
+
+
+def _layout(config: Any) -> RaterComponents:
+    gr.Markdown("## Listening test")
+    with gr.Column(visible=True) as rating:
+        if config.instructions.strip():
+            gr.Markdown(config.instructions, elem_id="ab_instructions")
+        gr.Markdown(
+            "Listen to **A** and **B**, then choose the one that fits the venue better. "
+            "Choose *About the same* if neither is better and *Both unacceptable* if you would play neither."
+        )
+        progress = gr.Markdown("", elem_id="ab_progress")
+        player = gr.HTML("", elem_id="ab_player")
+        with gr.Row():
+            fit_a, fit_b = _fit("a", config.fit_ratings), _fit("b", config.fit_ratings)
+        comment = gr.Textbox(label="Comment (optional)", lines=1, max_lines=3, visible=config.comments)
+        with gr.Row():
+            buttons = {
+                outcome: gr.Button(
+                    f"{label} ({key.upper()})", elem_id=f"ab_vote_{outcome}", variant="primary"
+                )
+                for outcome, label, key in OUTCOME_BUTTONS
+            }
+        message = gr.Markdown("", elem_id="ab_message")
+    with gr.Column(visible=False) as finished:
+        gr.Markdown("### Thank you!\nYou have finished all your trials. You can close this page.")
+    pair_id = gr.Textbox(visible=False)
+    listened_a, listened_b = gr.Number(visible=False), gr.Number(visible=False)
+    return RaterComponents(
+        rating,
+        finished,
+        progress,
+        player,
+        fit_a,
+        fit_b,
+        comment,
+        buttons,
+        message,
+        pair_id,
+        listened_a,
+        listened_b,
+    )
+
+
+def rater_of(request: gr.Request | None) -> str:
+    user = getattr(request, "username", None)
+    if not user:
+        raise InputError("login", None, "log in with your rater name and code (reload the page)")
+    return str(user)
+
+
+def render(view: PairView, min_s: float, *, reset: bool) -> list[Any]:
+    """Values for ``RaterComponents.outputs``."""
+    # gr.skip() and plain values instead of gr.update(...): an update rebuilds the component's config on
+    # every call, which was a third of the server's CPU per vote (benchmarks/rating_latency.py).
+    return [
+        player_html(view, min_s),
+        view.pair_id,
+        progress_text(view),
+        view.message,
+        None if reset else gr.skip(),
+        None if reset else gr.skip(),
+        "" if reset else gr.skip(),
+        gr.update(visible=False) if view.finished else gr.skip(),
+        gr.update(visible=True) if view.finished else gr.skip(),
+    ]
+
+
+def vote(service: RaterService, rater: str, outcome: str, form: dict[str, Any]) -> list[Any]:
+    """One vote from the page's ``vote_inputs`` values; a new pair resets the fit and comment fields."""
+    pair_id = form["pair_id"]
+    view = service.vote(
+        rater,
+        pair_id,
+        outcome,
+        fit_left=form["fit_a"] or None,
+        fit_right=form["fit_b"] or None,
+        comment=form["comment"] or "",
+        listened_left_s=float(form["listened_a"] or 0.0),
+        listened_right_s=float(form["listened_b"] or 0.0),
+    )
+    return render(view, service.config.min_listen_s, reset=view.pair_id != pair_id)
+
+
+def _voter(service: RaterService, outcome: str) -> Any:
+    def on_vote(
+        pair_id: str,
+        fit_a: Any,
+        fit_b: Any,
+        comment: str,
+        listened_a: Any,
+        listened_b: Any,
+        request: gr.Request,
+    ) -> list[Any]:
+        form = dict(
+            pair_id=pair_id,
+            fit_a=fit_a,
+            fit_b=fit_b,
+            comment=comment,
+            listened_a=listened_a,
+            listened_b=listened_b,
+        )
+        return vote(service, rater_of(request), outcome, form)
+
+    on_vote.__name__ = f"vote_{outcome}"
+    return ui_errors(on_vote)
+
+
+def _wire(demo: gr.Blocks, service: RaterService, c: RaterComponents) -> None:
+    def on_load(request: gr.Request) -> list[Any]:
+        return render(service.current(rater_of(request)), service.config.min_listen_s, reset=True)
+
+    demo.load(
+        ui_errors(on_load),
+        inputs=None,
+        outputs=c.outputs,
+        api_name="current",
+        concurrency_limit=None,
+        queue=False,
+    )
+    for outcome, button in c.buttons.items():
+        button.click(
+            _voter(service, outcome),
+            inputs=c.vote_inputs,
+            outputs=c.outputs,
+            js=COLLECT_JS,
+            api_name=f"vote_{outcome}",
+            concurrency_limit=None,
+            queue=False,
+            trigger_mode="once",  # a double click sends one request (the server is idempotent anyway)
+        )

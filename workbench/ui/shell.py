@@ -79,7 +79,6 @@ def build_app(
     for folder in (ctx.runs_dir, ctx.temp_dir, ctx.loras_dir):
         folder.mkdir(parents=True, exist_ok=True)
     prune_temp(ctx.temp_dir)
-    errors: list[TabError] = []
     # delete_cache: Gradio's upload/output copies older than a week are removed once a day.
     with gr.Blocks(title=settings.title, analytics_enabled=False, delete_cache=(86_400, 604_800)) as demo:
         gr.Markdown(f"## {settings.title}")
@@ -89,28 +88,7 @@ def build_app(
 
         api.build(ctx)  # first, so the public endpoint names are not taken by UI events' default names
         with gr.Tabs() as tab_strip:
-            for source in tabs:
-                name = source if isinstance(source, str) else source.__name__
-                try:
-                    module = _load_tab(source)
-                except Exception as exc:  # a broken tab module must not take the other tabs down
-                    log.exception("tab %s failed to import", name)
-                    errors.append(TabError(name, f"{type(exc).__name__}: {exc}"))
-                    continue
-                if mode not in getattr(module, "MODES", ("full",)):
-                    continue
-                with gr.Tab(module.LABEL, id=module.TAB_ID, elem_id=f"tab-{module.TAB_ID}"):
-                    if getattr(module, "NEEDS_MODEL", False):
-                        ctx.model_notice()
-                    try:
-                        module.build(ctx)
-                    except Exception as exc:
-                        log.exception("tab %s failed to build", name)
-                        errors.append(TabError(name, f"{type(exc).__name__}: {exc}"))
-                        gr.Markdown(f"This tab failed to build: `{type(exc).__name__}: {exc}`")
-            if errors:
-                with gr.Tab("Problems", id="problems"):
-                    gr.Markdown("\n".join(f"- `{e.name}`: {e.message}" for e in errors))
+            errors = _build_tabs(ctx, tabs, mode)
         ctx.send.wire(tab_strip)
         _wire_status(demo, ctx, status)
         for outputs, fn in ctx.load_hooks:
@@ -123,6 +101,34 @@ def build_app(
         on_started=lambda: ctx.model.start(warmup=warmup),  # a no-op when it is loading or loaded already
     )
     return WorkbenchApp(blocks=demo, extras=extras, context=ctx, tab_errors=tuple(errors))
+
+
+def _build_tabs(ctx: TabContext, tabs: Sequence[TabSource], mode: str) -> list[TabError]:
+    """One gr.Tab per module shown in ``mode``, and a "Problems" tab naming those that failed."""
+    errors: list[TabError] = []
+    for source in tabs:
+        name = source if isinstance(source, str) else source.__name__
+        try:
+            module = _load_tab(source)
+        except Exception as exc:  # a broken tab module must not take the other tabs down
+            log.exception("tab %s failed to import", name)
+            errors.append(TabError(name, f"{type(exc).__name__}: {exc}"))
+            continue
+        if mode not in getattr(module, "MODES", ("full",)):
+            continue
+        with gr.Tab(module.LABEL, id=module.TAB_ID, elem_id=f"tab-{module.TAB_ID}"):
+            if getattr(module, "NEEDS_MODEL", False):
+                ctx.model_notice()
+            try:
+                module.build(ctx)
+            except Exception as exc:
+                log.exception("tab %s failed to build", name)
+                errors.append(TabError(name, f"{type(exc).__name__}: {exc}"))
+                gr.Markdown(f"This tab failed to build: `{type(exc).__name__}: {exc}`")
+    if errors:
+        with gr.Tab("Problems", id="problems"):
+            gr.Markdown("\n".join(f"- `{e.name}`: {e.message}" for e in errors))
+    return errors
 
 
 def prune_temp(folder: Path, max_age_s: float = TEMP_MAX_AGE_S) -> int:

@@ -6,9 +6,12 @@ and no admin endpoints. Everything here calls ``workbench.campaigns``; the tab o
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import yaml
 
 from workbench.campaigns import db
@@ -80,29 +83,44 @@ def export_file(ctx: TabContext, name: str, fmt: str) -> str:
     return str(out)
 
 
-def build(ctx: TabContext) -> None:
-    import gradio as gr
+@dataclass
+class AbComponents:
+    editor: Any
+    base: Any
+    create: Any
+    created: Any
+    codes: Any
+    campaign: Any
+    refresh: Any
+    status: Any
+    standings: Any
+    fmt: Any
+    export: Any
+    exported: Any
 
+
+def _create_layout() -> tuple[Any, Any, Any, Any, Any]:
+    editor = gr.Code(
+        EXAMPLE.read_text(encoding="utf-8") if EXAMPLE.is_file() else "",
+        language="yaml",
+        label="Campaign YAML (unknown keys are rejected)",
+        elem_id="ab-yaml",
+    )
+    base = gr.Textbox(str(EXAMPLE.parent), label="Base folder for relative import paths", elem_id="ab-base")
+    create = gr.Button("Create campaign", variant="primary", elem_id="ab-create")
+    created = gr.Markdown(elem_id="ab-created")
+    codes = gr.Dataframe(headers=["rater", "code"], label="Rater login codes (shown once)", interactive=False)
+    return editor, base, create, created, codes
+
+
+def _layout(ctx: TabContext) -> AbComponents:
     gr.Markdown(
         "Blind pairwise listening tests per venue. Create a campaign (systems generated here or imported from a "
         "folder with a `prompt_id,file` CSV), hand out the rater codes, and serve raters with "
         "`workbench app --mode rater --campaign NAME`. See docs/ab-campaigns.md."
     )
     with gr.Accordion("Create or import a campaign", open=False):
-        editor = gr.Code(
-            EXAMPLE.read_text(encoding="utf-8") if EXAMPLE.is_file() else "",
-            language="yaml",
-            label="Campaign YAML (unknown keys are rejected)",
-            elem_id="ab-yaml",
-        )
-        base = gr.Textbox(
-            str(EXAMPLE.parent), label="Base folder for relative import paths", elem_id="ab-base"
-        )
-        create_btn = gr.Button("Create campaign", variant="primary", elem_id="ab-create")
-        created = gr.Markdown(elem_id="ab-created")
-        codes = gr.Dataframe(
-            headers=["rater", "code"], label="Rater login codes (shown once)", interactive=False
-        )
+        editor, base, create, created, codes = _create_layout()
     with gr.Row():
         campaign = gr.Dropdown(db.list_campaigns(ctx.store), label="Campaign", elem_id="ab-campaign", scale=3)
         refresh = gr.Button("Refresh", scale=1)
@@ -112,35 +130,43 @@ def build(ctx: TabContext) -> None:
     )
     with gr.Row():
         fmt = gr.Radio(["CSV", "Parquet"], value="CSV", label="Export format")
-        export_btn = gr.Button("Export votes")
+        export = gr.Button("Export votes")
         exported = gr.File(label="Votes file", interactive=False)
+    return AbComponents(
+        editor, base, create, created, codes, campaign, refresh, status, standings, fmt, export, exported
+    )
 
-    @ui_errors
-    def on_create(text: str, base_dir: str, progress: gr.Progress = gr.Progress()) -> list[Any]:
-        def log(message: str) -> None:
-            progress(0.5, desc=message)
 
-        message, rows = create_from_yaml(ctx, text, base_dir, log)
-        name = config_name(text)
-        return [message, rows, gr.update(choices=db.list_campaigns(ctx.store), value=name)]
+def on_create(ctx: TabContext, text: str, base_dir: str, progress: gr.Progress = gr.Progress()) -> list[Any]:
+    def log(message: str) -> None:
+        progress(0.5, desc=message)
 
-    @ui_errors
-    def on_refresh(name: str) -> list[Any]:
-        text, rows = status_view(ctx, name)
-        return [text, rows, gr.update(choices=db.list_campaigns(ctx.store))]
+    message, rows = create_from_yaml(ctx, text, base_dir, log)
+    return [message, rows, gr.update(choices=db.list_campaigns(ctx.store), value=config_name(text))]
 
-    create_btn.click(
-        on_create,
-        [editor, base],
-        [created, codes, campaign],
+
+def on_refresh(ctx: TabContext, name: str) -> list[Any]:
+    text, rows = status_view(ctx, name)
+    return [text, rows, gr.update(choices=db.list_campaigns(ctx.store))]
+
+
+def _wire(ctx: TabContext, c: AbComponents) -> None:
+    c.create.click(
+        ui_errors(functools.partial(on_create, ctx)),
+        [c.editor, c.base],
+        [c.created, c.codes, c.campaign],
         concurrency_id=GPU_CONCURRENCY_ID,
         api_visibility="private",
     )
-    for trigger in (refresh.click, campaign.input):
-        trigger(on_refresh, [campaign], [status, standings, campaign], api_visibility="private")
-    export_btn.click(
-        ui_errors(lambda n, f: export_file(ctx, n, f)), [campaign, fmt], [exported], api_visibility="private"
-    )
+    refresh = ui_errors(functools.partial(on_refresh, ctx))
+    for trigger in (c.refresh.click, c.campaign.input):
+        trigger(refresh, [c.campaign], [c.status, c.standings, c.campaign], api_visibility="private")
+    export = ui_errors(functools.partial(export_file, ctx))
+    c.export.click(export, [c.campaign, c.fmt], [c.exported], api_visibility="private")
+
+
+def build(ctx: TabContext) -> None:
+    _wire(ctx, _layout(ctx))
 
 
 def config_name(text: str) -> str | None:

@@ -9,19 +9,20 @@ the app engine's lock (see ``Workbench.batch_engine``).
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Module level, not inside build(): Gradio resolves the `request: gr.Request` annotations against this module's
-# globals; if it cannot, the handlers get no request and every session shares one cancel key.
 import gradio as gr
 
 from workbench.core import paths
 from workbench.core.errors import InputError
-from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, session_key, ui_errors
+from workbench.core.timefmt import eta_text
+from workbench.ui.context import GpuJob, TabContext, ui_errors
 
 TAB_ID = "batch"
 LABEL = "Batch"
@@ -118,14 +119,28 @@ def manifest_rows(out_name: str) -> tuple[str, Any]:
     return "  \n".join(status.lines()), table
 
 
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+@dataclass
+class BatchComponents:
+    upload: Any
+    plan: Any
+    refresh: Any
+    model: Any
+    name: Any
+    validate: Any
+    run: Any
+    cancel: Any
+    show: Any
+    status: Any
+    table: Any
+    download: Any
+
+    @property
+    def manifest(self) -> list[Any]:
+        """What a run or "Show manifest" fills."""
+        return [self.status, self.table, self.download]
 
 
-def build(ctx: TabContext) -> None:
+def _layout(ctx: TabContext) -> BatchComponents:
     with gr.Row():
         with gr.Column(scale=2):
             upload = gr.File(
@@ -153,71 +168,70 @@ def build(ctx: TabContext) -> None:
     status = gr.Markdown(elem_id="batch-status")
     table = gr.Dataframe(label="Manifest", interactive=False, wrap=True)
     download = gr.File(label="manifest.csv", interactive=False)
-
-    @ui_errors
-    def ui_upload(path: str | None) -> list[Any]:
-        if not path:
-            return [gr.skip(), gr.skip()]
-        saved = import_plan(path)
-        return [gr.Dropdown(choices=plan_choices(), value=saved), Path(saved).stem]
-
-    upload.upload(ui_upload, upload, [plan, name], api_visibility="private")
-    refresh.click(
-        lambda: gr.Dropdown(choices=plan_choices()), None, plan, queue=False, api_visibility="private"
-    )
-    plan.change(lambda p: Path(p).stem if p else gr.skip(), plan, name, queue=False, api_visibility="private")
-    validate.click(ui_errors(validate_summary), [plan, model], status, api_visibility="private")
-
-    def arm(request: gr.Request) -> str:
-        ctx.cancels.arm(session_key(request, TAB_ID))
-        return "Queued…"
-
-    def manifest_outputs(out_name: str) -> list[Any]:
-        text, frame = manifest_rows(out_name)
-        csv_path = batch_folder(out_name) / "manifest.csv"
-        copy = None
-        if csv_path.is_file():
-            copy = ctx.new_temp_dir("batch") / "manifest.csv"  # served folder; the batch folder is not
-            shutil.copyfile(csv_path, copy)
-        return [text, frame, str(copy) if copy else None]
-
-    @ui_errors
-    def ui_run(
-        plan_name: str,
-        model_name: str,
-        out_name: str,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(),
-    ) -> list[Any]:
-        def on_progress(state: Any) -> None:
-            progress(
-                (state.skipped + state.done, state.total),
-                unit="tracks",
-                desc=f"{state.ok} ok · {state.rejected} rejected · {state.failed} failed · ETA {_eta(state.eta_s)}",
-            )
-
-        result = run_plan(
-            ctx, plan_name, model_name, out_name, on_progress, ctx.cancels.get(session_key(request, TAB_ID))
-        )
-        s = result.shard.progress
-        head = ("⏹ Cancelled; run again to resume." if result.shard.cancelled else "✅ Done.") + (
-            f" This run: {s.ok} ok, {s.rejected} rejected, {s.failed} failed, {s.skipped} already done, "
-            f"{s.elapsed_s:.1f} s."
-        )
-        text, frame, csv = manifest_outputs(out_name)
-        return [head + "  \n" + text, frame, csv]
-
-    run.click(arm, None, status, queue=False, api_visibility="private").then(
-        ui_run,
-        [plan, model, name],
-        [status, table, download],
-        concurrency_id=GPU_CONCURRENCY_ID,
-        api_visibility="private",
+    return BatchComponents(
+        upload, plan, refresh, model, name, validate, run, cancel, show, status, table, download
     )
 
-    def do_cancel(request: gr.Request) -> str:
-        stopped = ctx.cancels.cancel(session_key(request, TAB_ID))
-        return "Cancelling after the current pipeline call…" if stopped else "Nothing to cancel."
 
-    cancel.click(do_cancel, None, status, queue=False, api_visibility="private")
-    show.click(ui_errors(manifest_outputs), name, [status, table, download], api_visibility="private")
+def uploaded(path: str | None) -> list[Any]:
+    if not path:
+        return [gr.skip(), gr.skip()]
+    saved = import_plan(path)
+    return [gr.Dropdown(choices=plan_choices(), value=saved), Path(saved).stem]
+
+
+def manifest_outputs(ctx: TabContext, out_name: str) -> list[Any]:
+    text, frame = manifest_rows(out_name)
+    csv_path = batch_folder(out_name) / "manifest.csv"
+    copy = None
+    if csv_path.is_file():
+        copy = ctx.new_temp_dir("batch") / "manifest.csv"  # served folder; the batch folder is not
+        shutil.copyfile(csv_path, copy)
+    return [text, frame, str(copy) if copy else None]
+
+
+def run_batch(ctx: TabContext, values: dict[str, Any], job: GpuJob) -> list[Any]:
+    def on_progress(state: Any) -> None:
+        job.bar(
+            (state.skipped + state.done, state.total),
+            unit="tracks",
+            desc=f"{state.ok} ok · {state.rejected} rejected · {state.failed} failed · ETA {eta_text(state.eta_s)}",
+        )
+
+    out_name = values["name"]
+    result = run_plan(ctx, values["plan"], values["model"], out_name, on_progress, job.cancel)
+    s = result.shard.progress
+    head = ("⏹ Cancelled; run again to resume." if result.shard.cancelled else "✅ Done.") + (
+        f" This run: {s.ok} ok, {s.rejected} rejected, {s.failed} failed, {s.skipped} already done, "
+        f"{s.elapsed_s:.1f} s."
+    )
+    text, frame, csv = manifest_outputs(ctx, out_name)
+    return [head + "  \n" + text, frame, csv]
+
+
+def _wire(ctx: TabContext, c: BatchComponents) -> None:
+    c.upload.upload(ui_errors(uploaded), c.upload, [c.plan, c.name], api_visibility="private")
+    c.refresh.click(
+        lambda: gr.Dropdown(choices=plan_choices()), None, c.plan, queue=False, api_visibility="private"
+    )
+    c.plan.change(
+        lambda p: Path(p).stem if p else gr.skip(), c.plan, c.name, queue=False, api_visibility="private"
+    )
+    c.validate.click(ui_errors(validate_summary), [c.plan, c.model], c.status, api_visibility="private")
+    inputs = {"plan": c.plan, "model": c.model, "name": c.name}
+    ctx.gpu_action(
+        TAB_ID,
+        c.run,
+        c.cancel,
+        run_batch,
+        inputs,
+        c.manifest,
+        status=c.status,
+        cancel_text="Cancelling after the current pipeline call…",
+    )
+    show = ui_errors(functools.partial(manifest_outputs, ctx))
+    c.show.click(show, c.name, c.manifest, api_visibility="private")
+
+
+def build(ctx: TabContext) -> None:
+    _wire(ctx, _layout(ctx))

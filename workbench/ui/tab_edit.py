@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
-# Module level, not inside build(): Gradio resolves gr.Request / gr.SelectData annotations through the
-# module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
 import gradio as gr
 
 from workbench.core import audio_io
 from workbench.core.errors import InputError
-from workbench.engine.requests import DEFAULT_CROSSFADE_MS, TRACK_NAMES, request_from_dict
+from workbench.engine.requests import (
+    DEFAULT_CROSSFADE_MS,
+    TRACK_NAMES,
+    Complete,
+    Extend,
+    Lego,
+    Repaint,
+    request_from_dict,
+)
 from workbench.ui import forms
-from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
-from workbench.ui.results import audio_preview, card_values, result_card, source_picker
+from workbench.ui.context import GpuJob, TabContext, ui_errors
+from workbench.ui.results import (
+    ResultCard,
+    SourcePicker,
+    audio_preview,
+    card_values,
+    result_card,
+    source_picker,
+)
 
 TAB_ID = "edit"
 LABEL = "Edit"
@@ -30,6 +45,23 @@ _OPERATION_HELP = {
 
 
 EDIT_OPERATIONS = ("repaint", "extend", "lego", "extract", "complete")
+# The form opens on a short extension, a quick first try on any source (the API keeps Extend's default).
+FIRST_EXTEND_S = 5.0
+# The form's inputs besides the source, named like the request fields they fill.
+FORM_FIELDS = (
+    "operation",
+    "start_s",
+    "end_s",
+    "crossfade_ms",
+    "side",
+    "extend_s",
+    "track",
+    "tracks",
+    "prompt",
+    "seed",
+    "steps",
+    "audio_format",
+)
 
 
 def operation_fields(op: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +84,58 @@ def operation_fields(op: str, values: dict[str, Any]) -> dict[str, Any]:
     raise InputError("operation", op, f"choose one of {', '.join(EDIT_OPERATIONS)}")
 
 
-def build(ctx: TabContext) -> None:
+@dataclass
+class EditComponents:
+    src: SourcePicker
+    region: Any
+    help_text: Any
+    form: dict[str, Any]  # FORM_FIELDS -> component
+    run: Any
+    cancel: Any
+    status: Any
+    before: Any
+    after: ResultCard
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The job's set-inputs: the source and the form."""
+        return {"audio": self.src.audio, "run_id": self.src.run_id, **self.form}
+
+
+def _window_rows() -> dict[str, Any]:
+    form: dict[str, Any] = {}
+    with gr.Row():
+        form["start_s"] = gr.Number(
+            forms.default_of(Repaint, "start_s"), label="Start (s)", elem_id="edit-start"
+        )
+        form["end_s"] = gr.Number(forms.FIRST_REPAINT_END_S, label="End (s)", elem_id="edit-end")
+        form["crossfade_ms"] = gr.Number(DEFAULT_CROSSFADE_MS, label="Crossfade (ms)")
+    with gr.Row():
+        form["side"] = gr.Radio(
+            ["left", "right"],
+            value=forms.default_of(Extend, "side"),
+            label="Extend side",
+            elem_id="edit-side",
+        )
+        form["extend_s"] = gr.Number(FIRST_EXTEND_S, label="Extend by (s)", elem_id="edit-extend-s")
+    with gr.Row():
+        form["track"] = gr.Dropdown(
+            list(TRACK_NAMES), value=forms.default_of(Lego, "track"), label="Track (lego / extract)"
+        )
+        form["tracks"] = gr.Dropdown(
+            list(TRACK_NAMES),
+            value=list(forms.default_of(Complete, "tracks")),
+            multiselect=True,
+            label="Tracks (complete)",
+        )
+    form["prompt"] = gr.Textbox(label="Caption for the new material", lines=2, elem_id="edit-prompt")
+    form["seed"], form["steps"], form["audio_format"] = forms.seed_steps_format(
+        "Seed (empty = random)", "edit-seed"
+    )
+    return form
+
+
+def _layout(ctx: TabContext) -> EditComponents:
     with gr.Row():
         with gr.Column(scale=3):
             src = source_picker("edit")
@@ -68,20 +151,7 @@ def build(ctx: TabContext) -> None:
                 list(EDIT_OPERATIONS), value="repaint", label="Operation", elem_id="edit-operation"
             )
             help_text = gr.Markdown(_OPERATION_HELP["repaint"])
-            with gr.Row():
-                start_s = gr.Number(0.0, label="Start (s)", elem_id="edit-start")
-                end_s = gr.Number(1.0, label="End (s)", elem_id="edit-end")
-                crossfade_ms = gr.Number(DEFAULT_CROSSFADE_MS, label="Crossfade (ms)")
-            with gr.Row():
-                side = gr.Radio(["left", "right"], value="right", label="Extend side", elem_id="edit-side")
-                extend_s = gr.Number(5.0, label="Extend by (s)", elem_id="edit-extend-s")
-            with gr.Row():
-                track = gr.Dropdown(list(TRACK_NAMES), value="drums", label="Track (lego / extract)")
-                tracks = gr.Dropdown(
-                    list(TRACK_NAMES), value=["drums", "bass"], multiselect=True, label="Tracks (complete)"
-                )
-            prompt = gr.Textbox(label="Caption for the new material", lines=2, elem_id="edit-prompt")
-            seed, steps, audio_format = forms.seed_steps_format("Seed (empty = random)", "edit-seed")
+            form = {"operation": operation, **_window_rows()}
     with gr.Row():
         run = gr.Button("Run edit", variant="primary", elem_id="edit-run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="edit-cancel")
@@ -89,115 +159,69 @@ def build(ctx: TabContext) -> None:
     with gr.Row():
         before = gr.Audio(type="filepath", interactive=False, label="Before", elem_id="edit-before")
     after = result_card(ctx, "edit", 0)
+    return EditComponents(src, region, help_text, form, run, cancel, status, before, after)
 
-    operation.change(
-        lambda op: _OPERATION_HELP[op], operation, help_text, queue=False, api_visibility="private"
+
+def show_region(ctx: TabContext, audio: str | None, run_id: str, op: str, start: float, end: float) -> Any:
+    if not audio and not run_id:
+        return None
+    clip = audio_io.load_conformed(ctx.workbench.source_path(audio, run_id))
+    # Only repaint and lego act on a window of the source; extend's new material lies outside it.
+    band = (float(start or 0), float(end or 0)) if op in ("repaint", "lego") else None
+    return audio_preview(ctx, clip, band if band and band[1] > band[0] else None)
+
+
+def edit_request(path: str, values: dict[str, Any]) -> Any:
+    op = values["operation"]
+    common = forms.common_fields(
+        {"prompt": values["prompt"], "seed": values["seed"], "steps": values["steps"], "instrumental": True}
     )
+    return request_from_dict({"task": op, "src": path, **common, **operation_fields(op, values)})
 
-    @ui_errors
-    def show_region(audio: str | None, run_id: str, op: str, start: float, end: float) -> Any:
-        if not audio and not run_id:
-            return None
-        clip = audio_io.load_conformed(ctx.workbench.source_path(audio, run_id))
-        # Only repaint and lego act on a window of the source; extend's new material lies outside it.
-        band = (float(start or 0), float(end or 0)) if op in ("repaint", "lego") else None
-        return audio_preview(ctx, clip, band if band and band[1] > band[0] else None)
 
-    region_inputs = [src.audio, src.run_id, operation, start_s, end_s]
-    for trigger in (src.audio.change, start_s.blur, end_s.blur, operation.change):
-        trigger(
-            show_region, region_inputs, region, queue=False, api_visibility="private", show_progress="hidden"
+def run_edit(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, after: ResultCard) -> list[Any]:
+    op = values["operation"]
+    path = ctx.workbench.source_path(values["audio"], values["run_id"])
+    fmt = forms.check_format(values["audio_format"])
+    run = ctx.workbench.edit(edit_request(path, values), audio_format=fmt, **job.hooks)
+    result = run.result
+    if not result.ok:
+        return [f"**Cancelled** after {result.steps_done} of {result.request.steps} steps."] + [gr.skip()] * (
+            1 + len(after.outputs)
         )
-
-    def arm(request: gr.Request) -> str:
-        ctx.cancels.arm(session_key(request, TAB_ID))
-        return "Queued…"
-
-    @ui_errors
-    def ui_edit(
-        audio: str | None,
-        run_id: str,
-        op: str,
-        start: float,
-        end: float,
-        fade: float,
-        sd: str,
-        ext: float,
-        trk: str,
-        trks: list[str],
-        text: str,
-        sd_seed: Any,
-        n_steps: Any,
-        fmt: str,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(),
-    ) -> list[Any]:
-        path = ctx.workbench.source_path(audio, run_id)
-        common = forms.common_fields(
-            {"prompt": text, "seed": sd_seed, "steps": n_steps, "instrumental": True}
-        )
-        form = {
-            "start_s": start,
-            "end_s": end,
-            "crossfade_ms": fade,
-            "side": sd,
-            "extend_s": ext,
-            "track": trk,
-            "tracks": trks,
-        }
-        req = request_from_dict({"task": op, "src": path, **common, **operation_fields(op, form)})
-        run = ctx.workbench.edit(
-            req,
-            audio_format=forms.check_format(fmt),
-            progress=progress_adapter(progress),
-            cancel=ctx.cancels.get(session_key(request, TAB_ID)),
-        )
-        result = run.result
-        if not result.ok:
-            return [f"**Cancelled** after {result.steps_done} of {result.request.steps} steps."] + [
-                gr.skip()
-            ] * (1 + len(after.outputs))
-        # Repaint/extend: the window the engine regenerated; lego's window is the request's (it is not spliced).
-        band = result.edit_window_s
-        if op == "lego" and end:
-            band = (float(start or 0), float(end))
-        return [
-            f"**Done:** {op} done in {result.timings.get('total_s', 0):.1f} s",
-            path,
-            *card_values(
-                ctx, result, run.takes[0], label=f"After {op}", region_s=band, extra_summary=run.preservation
-            ),
-        ]
-
-    inputs = [
-        src.audio,
-        src.run_id,
-        operation,
-        start_s,
-        end_s,
-        crossfade_ms,
-        side,
-        extend_s,
-        track,
-        tracks,
-        prompt,
-        seed,
-        steps,
-        audio_format,
+    # Repaint/extend: the window the engine regenerated; lego's window is the request's (it is not spliced).
+    band = result.edit_window_s
+    if op == "lego" and values["end_s"]:
+        band = (float(values["start_s"] or 0), float(values["end_s"]))
+    return [
+        f"**Done:** {op} done in {result.timings.get('total_s', 0):.1f} s",
+        path,
+        *card_values(
+            ctx, result, run.takes[0], label=f"After {op}", region_s=band, extra_summary=run.preservation
+        ),
     ]
-    run.click(arm, None, status, queue=False, api_visibility="private").then(
-        ui_edit,
-        inputs,
-        [status, before, *after.outputs],
-        concurrency_id=GPU_CONCURRENCY_ID,
-        api_visibility="private",
+
+
+def _wire(ctx: TabContext, c: EditComponents) -> None:
+    operation, start_s, end_s = c.form["operation"], c.form["start_s"], c.form["end_s"]
+    operation.change(
+        lambda op: _OPERATION_HELP[op], operation, c.help_text, queue=False, api_visibility="private"
     )
+    region_inputs = [c.src.audio, c.src.run_id, operation, start_s, end_s]
+    preview = ui_errors(functools.partial(show_region, ctx))
+    for trigger in (c.src.audio.change, start_s.blur, end_s.blur, operation.change):
+        trigger(
+            preview, region_inputs, c.region, queue=False, api_visibility="private", show_progress="hidden"
+        )
 
-    def do_cancel(request: gr.Request) -> str:
-        return "Cancelling…" if ctx.cancels.cancel(session_key(request, TAB_ID)) else "Nothing to cancel."
+    edit = functools.partial(run_edit, after=c.after)
+    ctx.gpu_action(
+        TAB_ID, c.run, c.cancel, edit, c.inputs, [c.status, c.before, *c.after.outputs], status=c.status
+    )
+    ctx.send.receiver("edit", c.src.inputs, c.src.receive, TAB_ID)
+    if c.after.reuse is not None:  # an edit's recipe is not a Generate form; its Send-to buttons stay
+        c.after.reuse.visible = False
 
-    cancel.click(do_cancel, None, status, queue=False, api_visibility="private")
 
-    ctx.send.receiver("edit", src.inputs, src.receive, TAB_ID)
-    if after.reuse is not None:  # an edit's recipe is not a Generate form; its Send-to buttons stay
-        after.reuse.visible = False
+def build(ctx: TabContext) -> None:
+    _wire(ctx, _layout(ctx))

@@ -2,22 +2,75 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
-# Module level, not inside build(): Gradio resolves gr.Request / gr.SelectData annotations through the
-# module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
 import gradio as gr
 
-from workbench.core.genres import load_genres
-from workbench.engine.requests import DEFAULT_DURATION_S, MAX_DURATION_S, Text2Music
+from workbench.core.genres import GenrePreset, load_genres
+from workbench.engine.requests import (
+    DEFAULT_DURATION_S,
+    MAX_DURATION_S,
+    MIN_DURATION_S,
+    LoraRef,
+    Text2Music,
+    request_from_dict,
+)
 from workbench.ui import forms
-from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
-from workbench.ui.results import card_values, result_card
+from workbench.ui.context import GpuJob, TabContext, ui_errors
+from workbench.ui.results import ResultCard, card_values, result_card
 
 TAB_ID = "generate"
 LABEL = "Generate"
 NEEDS_MODEL = True
 MODES = ("full",)
+LORA_SCALE_RANGE = (-2.0, 4.0)
+# The settings "Reuse settings" (and History / LoRA "send to Generate") fill, in this order.
+REUSE_FIELDS = (
+    "prompt",
+    "lyrics",
+    "instrumental",
+    "duration_s",
+    "bpm",
+    "keyscale",
+    "time_signature",
+    "steps",
+    "guidance_scale",
+    "shift",
+    "seed",
+    "random_seed",
+    "genre",
+    "lora_path",
+    "lora_scale",
+)
+# What a genre preset fills: form field -> preset attribute.
+PRESET_FIELDS = {
+    "prompt": "caption",
+    "bpm": "bpm",
+    "keyscale": "key",
+    "time_signature": "time_signature",
+    "duration_s": "duration_s",
+    "instrumental": "instrumental",
+    "target_lufs": "loudness_lufs",
+}
+
+
+@dataclass
+class GenerateComponents:
+    form: dict[str, Any]  # request-field name -> component (the job's set-inputs)
+    lora_refresh: Any
+    run: Any
+    cancel: Any
+    status: Any
+    cards: list[ResultCard]
+
+    def fields(self, names: tuple[str, ...] | list[str]) -> list[Any]:
+        return [self.form[name] for name in names]
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.status] + [c for card in self.cards for c in card.outputs]
 
 
 def _known_defaults(ctx: TabContext) -> tuple[int | None, float | None, float | None]:
@@ -31,241 +84,229 @@ def _known_defaults(ctx: TabContext) -> tuple[int | None, float | None, float | 
     return (spec.steps, spec.guidance_scale, spec.shift) if spec else (None, None, None)
 
 
-def build(ctx: TabContext) -> None:
-    genres = load_genres()
-    slots = ctx.settings.max_result_slots
+# --- layout ----------------------------------------------------------------------------------------------------
+def _text_column(genres: dict[str, GenrePreset]) -> dict[str, Any]:
+    genre = gr.Dropdown(
+        [("— no preset —", "")] + [(g.label, k) for k, g in genres.items()],
+        value="",
+        label="Genre preset",
+        info="fills caption, tempo, key, duration and loudness target",
+        elem_id="gen-genre",
+    )
+    prompt = gr.Textbox(
+        label="Caption",
+        lines=3,
+        elem_id="gen-caption",
+        placeholder="style, instruments, mood — e.g. warm lounge jazz, soft piano",
+    )
+    instrumental = gr.Checkbox(
+        forms.INSTRUMENTAL_FIRST, label="Instrumental (no vocals)", elem_id="gen-instrumental"
+    )
+    lyrics = gr.Textbox(
+        label="Lyrics",
+        lines=5,
+        interactive=not forms.INSTRUMENTAL_FIRST,
+        elem_id="gen-lyrics",
+        placeholder="[verse]\n…\n[chorus]\n…  (untick Instrumental to write lyrics)",
+    )
+    return {"genre": genre, "prompt": prompt, "instrumental": instrumental, "lyrics": lyrics}
+
+
+def _music_rows(ctx: TabContext) -> dict[str, Any]:
+    form: dict[str, Any] = {}
+    form["duration_s"] = gr.Slider(
+        MIN_DURATION_S,
+        MAX_DURATION_S,
+        value=DEFAULT_DURATION_S,
+        step=1,
+        label="Duration (s)",
+        elem_id="gen-duration",
+    )
+    with gr.Row():
+        form["bpm"] = gr.Number(None, label="BPM", info="empty = model decides", precision=0, minimum=0)
+        form["keyscale"] = forms.key_choice()
+        form["time_signature"] = forms.time_signature_choice()
+    steps, guidance, shift = _known_defaults(ctx)
+    with gr.Row():
+        form["steps"] = gr.Number(steps, label="Steps", precision=0, elem_id="gen-steps")
+        form["guidance_scale"] = gr.Number(guidance, label="Guidance", elem_id="gen-guidance")
+        form["shift"] = gr.Number(shift, label="Shift", elem_id="gen-shift")
+    with gr.Row():
+        form["seed"] = gr.Number(None, label="Seed", precision=0, elem_id="gen-seed")
+        form["random_seed"] = gr.Checkbox(True, label="Random seed", elem_id="gen-random-seed")
+        form["batch_size"] = gr.Slider(
+            1,
+            ctx.settings.max_result_slots,
+            value=forms.default_of(Text2Music, "batch_size"),
+            step=1,
+            label="Takes",
+            elem_id="gen-batch",
+        )
+    return form
+
+
+def _lora_rows(ctx: TabContext) -> tuple[dict[str, Any], Any]:
+    with gr.Row():
+        lora = gr.Dropdown(
+            ["", *forms.scan_loras(ctx.loras_dir)],
+            value="",
+            label="LoRA",
+            info=f"from {ctx.loras_dir}",
+            allow_custom_value=False,
+        )
+        refresh = gr.Button("↻", size="sm", scale=0, min_width=40)
+        scale = gr.Slider(
+            *LORA_SCALE_RANGE, value=forms.default_of(LoraRef, "scale"), step=0.05, label="LoRA scale"
+        )
+    path = gr.Textbox(label="…or LoRA path", placeholder="/path/to/adapter or a .safetensors file")
+    with gr.Row():
+        audio_format = forms.format_choice("Output format")
+        target = gr.Number(None, label="Loudness target (LUFS)", info="from the genre; shown in the summary")
+    form = {
+        "lora": lora,
+        "lora_scale": scale,
+        "lora_path": path,
+        "audio_format": audio_format,
+        "target_lufs": target,
+    }
+    return form, refresh
+
+
+def _layout(ctx: TabContext, genres: dict[str, GenrePreset]) -> GenerateComponents:
     with gr.Row():
         with gr.Column(scale=3):
-            genre = gr.Dropdown(
-                [("— no preset —", "")] + [(g.label, k) for k, g in genres.items()],
-                value="",
-                label="Genre preset",
-                info="fills caption, tempo, key, duration and loudness target",
-                elem_id="gen-genre",
-            )
-            prompt = gr.Textbox(
-                label="Caption",
-                lines=3,
-                elem_id="gen-caption",
-                placeholder="style, instruments, mood — e.g. warm lounge jazz, soft piano",
-            )
-            instrumental = gr.Checkbox(True, label="Instrumental (no vocals)", elem_id="gen-instrumental")
-            lyrics = gr.Textbox(
-                label="Lyrics",
-                lines=5,
-                interactive=False,
-                elem_id="gen-lyrics",
-                placeholder="[verse]\n…\n[chorus]\n…  (untick Instrumental to write lyrics)",
-            )
+            form = _text_column(genres)
         with gr.Column(scale=2):
-            duration = gr.Slider(
-                1,
-                MAX_DURATION_S,
-                value=DEFAULT_DURATION_S,
-                step=1,
-                label="Duration (s)",
-                elem_id="gen-duration",
-            )
-            with gr.Row():
-                bpm = gr.Number(None, label="BPM", info="empty = model decides", precision=0, minimum=0)
-                keyscale = forms.key_choice()
-                time_signature = forms.time_signature_choice()
-            defaults = _known_defaults(ctx)
-            with gr.Row():
-                steps = gr.Number(defaults[0], label="Steps", precision=0, elem_id="gen-steps")
-                guidance = gr.Number(defaults[1], label="Guidance", elem_id="gen-guidance")
-                shift = gr.Number(defaults[2], label="Shift", elem_id="gen-shift")
-            with gr.Row():
-                seed = gr.Number(None, label="Seed", precision=0, elem_id="gen-seed")
-                random_seed = gr.Checkbox(True, label="Random seed", elem_id="gen-random-seed")
-                batch = gr.Slider(1, slots, value=1, step=1, label="Takes", elem_id="gen-batch")
-            with gr.Row():
-                lora = gr.Dropdown(
-                    ["", *forms.scan_loras(ctx.loras_dir)],
-                    value="",
-                    label="LoRA",
-                    info=f"from {ctx.loras_dir}",
-                    allow_custom_value=False,
-                )
-                lora_refresh = gr.Button("↻", size="sm", scale=0, min_width=40)
-                lora_scale = gr.Slider(-2, 4, value=1.0, step=0.05, label="LoRA scale")
-            lora_path = gr.Textbox(
-                label="…or LoRA path", placeholder="/path/to/adapter or a .safetensors file"
-            )
-            with gr.Row():
-                audio_format = forms.format_choice("Output format")
-                target_lufs = gr.Number(
-                    None, label="Loudness target (LUFS)", info="from the genre; shown in the summary"
-                )
+            form |= _music_rows(ctx)
+            lora_form, lora_refresh = _lora_rows(ctx)
+            form |= lora_form
     with gr.Row():
         run = gr.Button("Generate", variant="primary", elem_id="gen-run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="gen-cancel")
     status = gr.Markdown(elem_id="gen-status")
-    cards = [result_card(ctx, "gen", i) for i in range(slots)]
+    cards = [result_card(ctx, "gen", i) for i in range(ctx.settings.max_result_slots)]
+    return GenerateComponents(form, lora_refresh, run, cancel, status, cards)
 
-    fields: dict[str, Any] = {
-        "genre": genre,
-        "prompt": prompt,
-        "instrumental": instrumental,
-        "lyrics": lyrics,
-        "duration_s": duration,
-        "bpm": bpm,
-        "keyscale": keyscale,
-        "time_signature": time_signature,
-        "steps": steps,
-        "guidance_scale": guidance,
-        "shift": shift,
-        "seed": seed,
-        "random_seed": random_seed,
-        "batch_size": batch,
-        "lora": lora,
-        "lora_scale": lora_scale,
-        "lora_path": lora_path,
-        "audio_format": audio_format,
-        "target_lufs": target_lufs,
-    }
-    names = {component: name for name, component in fields.items()}
 
-    def apply_genre(key: str) -> list[Any]:
-        preset = genres.get(key)
-        if preset is None:
-            return [gr.skip()] * 7
+# --- handlers --------------------------------------------------------------------------------------------------
+def apply_genre(genres: dict[str, GenrePreset], key: str) -> list[Any]:
+    preset = genres.get(key)
+    if preset is None:
+        return [gr.skip()] * len(PRESET_FIELDS)
+    return [getattr(preset, attr) for attr in PRESET_FIELDS.values()]
+
+
+def request_of(ctx: TabContext, values: dict[str, Any]) -> Text2Music:
+    scale = values["lora_scale"]
+    lora = forms.lora_from_path(values["lora_path"], scale) or forms.lora_from_name(
+        ctx.loras_dir, values["lora"], scale
+    )
+    return Text2Music(
+        **forms.common_fields(values),
+        duration_s=float(values["duration_s"]),
+        batch_size=int(values["batch_size"]),
+        lora=lora,
+    )
+
+
+def generate(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, cards: list[ResultCard]) -> list[Any]:
+    fmt = forms.check_format(values["audio_format"])
+    run = ctx.workbench.generate(request_of(ctx, values), audio_format=fmt, **job.hooks)
+    result = run.result
+    if not result.ok:
         return [
-            preset.caption,
-            preset.bpm,
-            preset.key,
-            preset.time_signature,
-            preset.duration_s,
-            preset.instrumental,
-            preset.loudness_lufs,
-        ]
+            f"**Cancelled** after {result.steps_done} of {result.request.steps} steps; nothing was saved."
+        ] + [gr.skip()] * (len(cards) * len(cards[0].outputs))
+    target = forms.optional_float("target_lufs", values["target_lufs"]) or None  # empty Number reads 0
+    out: list[Any] = [
+        f"**Done:** {len(result.takes)} take(s) in {result.timings.get('total_s', 0):.1f} s · "
+        f"{result.request.steps} steps · seed {result.request.seed}"
+        + "".join(f"  \nnote: {n}" for n in result.notes)
+    ]
+    for i, card in enumerate(cards):
+        out += (
+            card_values(ctx, result, run.takes[i], target_lufs=target)
+            if i < len(run.takes)
+            else card.hidden()
+        )
+    return out
 
-    genre.change(
-        apply_genre,
-        genre,
-        [prompt, bpm, keyscale, time_signature, duration, instrumental, target_lufs],
+
+def reuse(payload: dict[str, Any] | None) -> list[Any]:
+    """A stored request back into the form (values in ``REUSE_FIELDS`` order); the seed is kept, not random."""
+    if not payload or not payload.get("request"):
+        raise gr.Error("No settings to reuse yet.")
+    r = request_from_dict(payload["request"])
+    lora = r.lora or LoraRef("", forms.default_of(LoraRef, "scale"))
+    values = {
+        "prompt": r.prompt,
+        "lyrics": r.lyrics,
+        "instrumental": r.instrumental,
+        "duration_s": r.duration_s or DEFAULT_DURATION_S,
+        "bpm": r.bpm,
+        "keyscale": r.keyscale or forms.AUTO,
+        "time_signature": r.time_signature or forms.AUTO,
+        "steps": r.steps,
+        "guidance_scale": r.guidance_scale,
+        "shift": r.shift,
+        "seed": r.seed,
+        "random_seed": False,
+        "genre": r.genre or "",
+        "lora_path": lora.path,
+        "lora_scale": lora.scale,
+    }
+    return [values[name] for name in REUSE_FIELDS]
+
+
+# --- wiring ----------------------------------------------------------------------------------------------------
+def _wire_form(ctx: TabContext, c: GenerateComponents, genres: dict[str, GenrePreset]) -> None:
+    c.form["genre"].change(
+        lambda key: apply_genre(genres, key),
+        c.form["genre"],
+        c.fields(list(PRESET_FIELDS)),
         api_visibility="private",
         queue=False,
     )
-    instrumental.change(
-        lambda on: gr.Textbox(interactive=not on), instrumental, lyrics, api_visibility="private", queue=False
+    c.form["instrumental"].change(
+        lambda on: gr.Textbox(interactive=not on),
+        c.form["instrumental"],
+        c.form["lyrics"],
+        api_visibility="private",
+        queue=False,
     )
-    lora_refresh.click(
+    c.lora_refresh.click(
         lambda: gr.Dropdown(choices=["", *forms.scan_loras(ctx.loras_dir)]),
         None,
-        lora,
+        c.form["lora"],
         api_visibility="private",
         queue=False,
     )
 
-    def arm(request: gr.Request) -> str:
-        ctx.cancels.arm(session_key(request, TAB_ID))
-        return "Queued…"
 
-    @ui_errors
-    def ui_generate(
-        data: dict[Any, Any], request: gr.Request, progress: gr.Progress = gr.Progress()
-    ) -> list[Any]:
-        values = {names[c]: v for c, v in data.items()}
-        lora_ref = forms.lora_from_path(values["lora_path"], values["lora_scale"]) or forms.lora_from_name(
-            ctx.loras_dir, values["lora"], values["lora_scale"]
-        )
-        req = Text2Music(
-            **forms.common_fields(values),
-            duration_s=float(values["duration_s"]),
-            batch_size=int(values["batch_size"]),
-            lora=lora_ref,
-        )
-        run = ctx.workbench.generate(
-            req,
-            audio_format=forms.check_format(values["audio_format"]),
-            progress=progress_adapter(progress),
-            cancel=ctx.cancels.get(session_key(request, TAB_ID)),
-        )
-        result = run.result
-        if not result.ok:
-            return [
-                f"**Cancelled** after {result.steps_done} of {result.request.steps} steps; nothing was saved."
-            ] + [gr.skip()] * (len(cards) * len(cards[0].outputs))
-        target = forms.optional_float("target_lufs", values["target_lufs"]) or None  # empty Number reads 0
-        out: list[Any] = [
-            f"**Done:** {len(result.takes)} take(s) in {result.timings.get('total_s', 0):.1f} s · "
-            f"{result.request.steps} steps · seed {result.request.seed}"
-            + "".join(f"  \nnote: {n}" for n in result.notes)
-        ]
-        for i, card in enumerate(cards):
-            if i < len(run.takes):
-                out += card_values(ctx, result, run.takes[i], target_lufs=target)
-            else:
-                out += card.hidden()
-        return out
+def _wire(ctx: TabContext, c: GenerateComponents, genres: dict[str, GenrePreset]) -> None:
+    _wire_form(ctx, c, genres)
 
-    outputs = [status] + [c for card in cards for c in card.outputs]
-    run.click(arm, None, status, queue=False, api_visibility="private").then(
-        ui_generate,
-        inputs=set(fields.values()),
-        outputs=outputs,
-        concurrency_id=GPU_CONCURRENCY_ID,
-        api_visibility="private",
-    ).then(ctx.model.status_line, None, ctx.status, queue=False, api_visibility="private")
-
-    def do_cancel(request: gr.Request) -> str:
-        stopped = ctx.cancels.cancel(session_key(request, TAB_ID))
-        return "Cancelling…" if stopped else "Nothing to cancel."
-
-    cancel.click(do_cancel, None, status, queue=False, api_visibility="private")
-
-    reuse_outputs = [
-        prompt,
-        lyrics,
-        instrumental,
-        duration,
-        bpm,
-        keyscale,
-        time_signature,
-        steps,
-        guidance,
-        shift,
-        seed,
-        random_seed,
-        genre,
-        lora_path,
-        lora_scale,
-    ]
-
-    def reuse(payload: dict[str, Any] | None) -> list[Any]:
-        if not payload or not payload.get("request"):
-            raise gr.Error("No settings to reuse yet.")
-        r = payload["request"]
-        lora_ref = r.get("lora") or {}
-        return [
-            r.get("prompt", ""),
-            r.get("lyrics", ""),
-            r.get("instrumental", False),
-            r.get("duration_s") or DEFAULT_DURATION_S,
-            r.get("bpm"),
-            r.get("keyscale") or forms.AUTO,
-            r.get("time_signature") or forms.AUTO,
-            r.get("steps"),
-            r.get("guidance_scale"),
-            r.get("shift"),
-            r.get("seed"),
-            False,
-            r.get("genre") or "",
-            lora_ref.get("path", ""),
-            lora_ref.get("scale", 1.0),
-        ]
-
-    for card in cards:
-        assert card.reuse is not None  # result_card(buttons=True) creates it
-        card.reuse.click(reuse, card.payload, reuse_outputs, queue=False, api_visibility="private")
-
-    if defaults[0] is None:  # a folder or hub id: its variant is known only once it is loaded
+    run = functools.partial(generate, cards=c.cards)
+    ctx.gpu_action(TAB_ID, c.run, c.cancel, run, c.form, c.outputs, status=c.status).then(
+        ctx.model.status_line, None, ctx.status, queue=False, api_visibility="private"
+    )
+    reuse_outputs = c.fields(REUSE_FIELDS)
+    for card in c.cards:
+        if card.reuse is not None:
+            card.reuse.click(
+                ui_errors(reuse), card.payload, reuse_outputs, queue=False, api_visibility="private"
+            )
+    if _known_defaults(ctx)[0] is None:  # a folder or hub id: its variant is known only once it is loaded
 
         def model_defaults() -> list[Any]:
             info = ctx.engine.info
             return [info.steps, info.guidance_scale, info.shift]
 
-        ctx.on_model_ready([steps, guidance, shift], model_defaults)
+        ctx.on_model_ready(c.fields(("steps", "guidance_scale", "shift")), model_defaults)
     # History's "reload settings" lands here.
     ctx.send.receiver("generate", reuse_outputs, reuse, TAB_ID)
+
+
+def build(ctx: TabContext) -> None:
+    genres = load_genres()
+    _wire(ctx, _layout(ctx, genres), genres)

@@ -8,8 +8,10 @@ the tab and shapes tables.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,7 +209,7 @@ def build(ctx: TabContext) -> None:
             metrics_leaderboard.build(ctx)
 
 
-def _tracks_tab(ctx: TabContext) -> None:
+def _tracks_layout(ctx: TabContext) -> TracksComponents:
     genres = api.genre_choices()
     with gr.Row():
         uploads = gr.File(
@@ -226,7 +228,7 @@ def _tracks_tab(ctx: TabContext) -> None:
             chosen = gr.CheckboxGroup(
                 genres, value=genres, label="Check delivery for", elem_id="metrics-genres"
             )
-    analyze_btn = gr.Button("Analyze", variant="primary", elem_id="metrics-analyze")
+    analyze = gr.Button("Analyze", variant="primary", elem_id="metrics-analyze")
     summary = gr.Markdown(elem_id="metrics-summary")
     table = gr.Dataframe(
         label="Per-track metrics (click a column header to sort)",
@@ -239,48 +241,57 @@ def _tracks_tab(ctx: TabContext) -> None:
         loudness_plot = gr.Image(label="Loudness", type="filepath", interactive=False, buttons=[])
         tempo_plot = gr.Image(label="Tempo", type="filepath", interactive=False, buttons=[])
     table_csv = gr.File(label="Table as CSV", interactive=False)
+    outputs = [summary, table, loudness_plot, tempo_plot, table_csv]
+    return TracksComponents(uploads, runs, runs_refresh, chosen, analyze, outputs)
 
-    @ui_errors
-    def on_analyze(
-        files: list[str] | None,
-        run_ids: list[str] | None,
-        picked: list[str] | None,
-        progress: gr.Progress = gr.Progress(),
-    ) -> list[Any]:
-        items = upload_inputs(files) + run_inputs(ctx.store, run_ids)
 
-        def tick(done: int, total: int, name: str) -> None:
-            progress((done, total), desc=f"analyzing {name}", unit="tracks")
+@dataclass
+class TracksComponents:
+    uploads: Any
+    runs: Any
+    runs_refresh: Any
+    genres: Any
+    analyze: Any
+    outputs: list[Any]  # summary, table, loudness plot, tempo plot, CSV file
 
-        tracks = api.analyze_tracks(items, picked or [], progress=tick)
-        frame = track_table(tracks, picked or [])
-        folder = ctx.new_temp_dir("metrics")
-        pngs = distribution_pngs(tracks)
-        csv_path = folder / "tracks.csv"
-        frame.to_csv(csv_path, index=False)
-        return [
-            delivery_summary(tracks, picked or []),
-            frame,
-            write_png(pngs["loudness"], folder, "loudness.png"),
-            write_png(pngs["tempo"], folder, "tempo.png"),
-            str(csv_path),
-        ]
 
-    analyze_btn.click(
-        on_analyze,
-        [uploads, runs, chosen],
-        [summary, table, loudness_plot, tempo_plot, table_csv],
-        api_visibility="private",
-    )
-    runs_refresh.click(
-        lambda: gr.Dropdown(choices=run_choices(ctx.store)),
-        None,
-        runs,
-        queue=False,
-        api_visibility="private",
-    )
-    # New runs appear whenever the page is (re)loaded.
-    ctx.on_page_load([runs], lambda: gr.Dropdown(choices=run_choices(ctx.store)))
+def on_analyze(
+    ctx: TabContext,
+    files: list[str] | None,
+    run_ids: list[str] | None,
+    picked: list[str] | None,
+    progress: gr.Progress = gr.Progress(),
+) -> list[Any]:
+    items = upload_inputs(files) + run_inputs(ctx.store, run_ids)
+
+    def tick(done: int, total: int, name: str) -> None:
+        progress((done, total), desc=f"analyzing {name}", unit="tracks")
+
+    tracks = api.analyze_tracks(items, picked or [], progress=tick)
+    frame = track_table(tracks, picked or [])
+    folder = ctx.new_temp_dir("metrics")
+    pngs = distribution_pngs(tracks)
+    csv_path = folder / "tracks.csv"
+    frame.to_csv(csv_path, index=False)
+    return [
+        delivery_summary(tracks, picked or []),
+        frame,
+        write_png(pngs["loudness"], folder, "loudness.png"),
+        write_png(pngs["tempo"], folder, "tempo.png"),
+        str(csv_path),
+    ]
+
+
+def _tracks_tab(ctx: TabContext) -> None:
+    c = _tracks_layout(ctx)
+    analyze = ui_errors(functools.partial(on_analyze, ctx))
+    c.analyze.click(analyze, [c.uploads, c.runs, c.genres], c.outputs, api_visibility="private")
+
+    def choices() -> Any:
+        return gr.Dropdown(choices=run_choices(ctx.store))
+
+    c.runs_refresh.click(choices, None, c.runs, queue=False, api_visibility="private")
+    ctx.on_page_load([c.runs], choices)  # new runs appear whenever the page is (re)loaded
 
 
 def _sets_tab() -> None:

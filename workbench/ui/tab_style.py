@@ -2,24 +2,74 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
-# Module level, not inside build(): Gradio resolves gr.Request / gr.SelectData annotations through the
-# module globals, and with postponed annotations a local import leaves them unresolvable (never injected).
 import gradio as gr
 
+from workbench.engine.requests import StyleTransfer
 from workbench.ui import forms
-from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, progress_adapter, session_key, ui_errors
-from workbench.ui.results import card_values, result_card, source_picker
+from workbench.ui.context import GpuJob, TabContext
+from workbench.ui.results import ResultCard, SourcePicker, card_values, result_card, source_picker
 
 TAB_ID = "style"
 LABEL = "Style transfer"
 NEEDS_MODEL = True
 MODES = ("full",)
 MAX_RENDERS = 5
+# The sweep opens on three strengths around the request's default: a weak, a middle and a strong render.
+FIRST_SWEEP = "0.2, 0.5, 0.8"
 
 
-def build(ctx: TabContext) -> None:
+@dataclass
+class StyleComponents:
+    src: SourcePicker
+    form: dict[str, Any]  # reference, prompt, strength, strengths, seed, steps, audio_format
+    render: Any
+    sweep: Any
+    cancel: Any
+    status: Any
+    cards: list[ResultCard]
+
+    def inputs(self, *extra: str) -> dict[str, Any]:
+        """A job's set-inputs: the source, the shared form fields and the button's own strength field."""
+        shared = ("reference", "prompt", "seed", "steps", "audio_format")
+        return {
+            "audio": self.src.audio,
+            "run_id": self.src.run_id,
+            **{name: self.form[name] for name in (*shared, *extra)},
+        }
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.status] + [c for card in self.cards for c in card.outputs]
+
+
+def _form() -> dict[str, Any]:
+    form: dict[str, Any] = {}
+    form["prompt"] = gr.Textbox(
+        label="Style prompt",
+        lines=3,
+        elem_id="style-prompt",
+        placeholder="e.g. soft bossa nova, nylon guitar, brushes, warm",
+    )
+    form["strength"] = gr.Slider(
+        0,
+        1,
+        value=forms.default_of(StyleTransfer, "strength"),
+        step=0.05,
+        label="Strength",
+        info="1 = follow the source's structure fully, 0 = prompt only",
+    )
+    form["strengths"] = gr.Textbox(FIRST_SWEEP, label="Sweep strengths", elem_id="style-strengths")
+    form["seed"], form["steps"], form["audio_format"] = forms.seed_steps_format(
+        "Seed (empty = random; shared by the sweep)", "style-seed"
+    )
+    return form
+
+
+def _layout(ctx: TabContext) -> StyleComponents:
     with gr.Row():
         with gr.Column(scale=3):
             src = source_picker("style")
@@ -30,24 +80,7 @@ def build(ctx: TabContext) -> None:
                 elem_id="style-reference",
             )
         with gr.Column(scale=2):
-            prompt = gr.Textbox(
-                label="Style prompt",
-                lines=3,
-                elem_id="style-prompt",
-                placeholder="e.g. soft bossa nova, nylon guitar, brushes, warm",
-            )
-            strength = gr.Slider(
-                0,
-                1,
-                value=0.5,
-                step=0.05,
-                label="Strength",
-                info="1 = follow the source's structure fully, 0 = prompt only",
-            )
-            strengths = gr.Textbox("0.2, 0.5, 0.8", label="Sweep strengths", elem_id="style-strengths")
-            seed, steps, audio_format = forms.seed_steps_format(
-                "Seed (empty = random; shared by the sweep)", "style-seed"
-            )
+            form = {"reference": reference, **_form()}
     with gr.Row():
         render = gr.Button("Render", variant="primary", elem_id="style-run")
         sweep = gr.Button("Render strength sweep", elem_id="style-sweep")
@@ -58,90 +91,50 @@ def build(ctx: TabContext) -> None:
     for card in cards:
         if card.reuse is not None:
             card.reuse.visible = False
+    return StyleComponents(src, form, render, sweep, cancel, status, cards)
 
-    def arm(request: gr.Request) -> str:
-        ctx.cancels.arm(session_key(request, TAB_ID))
-        return "Queued…"
 
-    def run(
-        values: list[float],
-        audio: str | None,
-        run_id: str,
-        ref: str | None,
-        text: str,
-        sd: Any,
-        n_steps: Any,
-        fmt: str,
-        request: Any,
-        progress: Any,
-    ) -> list[Any]:
-        path = ctx.workbench.source_path(audio, run_id)
-        common = forms.common_fields({"prompt": text, "seed": sd, "steps": n_steps, "instrumental": True})
-        results = ctx.workbench.style_sweep(
-            path,
-            values,
-            common,
-            ref,
-            forms.check_format(fmt),
-            progress_adapter(progress),
-            ctx.cancels.get(session_key(request, TAB_ID)),
-        )
-        head = (
-            f"**Done:** {len(results)} render(s), seed {results[0][1].result.request.seed}" if results else ""
-        )
-        if len(results) < len(values):
-            head = f"**Cancelled** after {len(results)} of {len(values)} renders. " + head
-        out: list[Any] = [head]
-        for i, card in enumerate(cards):
-            if i < len(results):
-                s, run = results[i]
-                out += card_values(ctx, run.result, run.takes[0], label=f"Strength {s:g}")
-            else:
-                out += card.hidden()
-        return out
+def render(
+    ctx: TabContext, values: dict[str, Any], job: GpuJob, *, strengths: list[float], cards: list[ResultCard]
+) -> list[Any]:
+    """One render per strength, all with the same seed; the cards show them side by side."""
+    path = ctx.workbench.source_path(values["audio"], values["run_id"])
+    common = forms.common_fields(
+        {"prompt": values["prompt"], "seed": values["seed"], "steps": values["steps"], "instrumental": True}
+    )
+    fmt = forms.check_format(values["audio_format"])
+    results = ctx.workbench.style_sweep(
+        path, strengths, common, values["reference"], fmt, job.progress, job.cancel
+    )
+    head = f"**Done:** {len(results)} render(s), seed {results[0][1].result.request.seed}" if results else ""
+    if len(results) < len(strengths):
+        head = f"**Cancelled** after {len(results)} of {len(strengths)} renders. " + head
+    out: list[Any] = [head]
+    for i, card in enumerate(cards):
+        if i < len(results):
+            strength, run = results[i]
+            out += card_values(ctx, run.result, run.takes[0], label=f"Strength {strength:g}")
+        else:
+            out += card.hidden()
+    return out
 
-    inputs = [src.audio, src.run_id, reference, prompt, seed, steps, audio_format]
-    outputs = [status] + [c for card in cards for c in card.outputs]
 
-    @ui_errors
-    def ui_style_render(
-        audio: str | None,
-        run_id: str,
-        ref: str | None,
-        text: str,
-        sd: Any,
-        n_steps: Any,
-        fmt: str,
-        value: float,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(),
-    ) -> Any:
-        return run([float(value)], audio, run_id, ref, text, sd, n_steps, fmt, request, progress)
+def render_one(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, cards: list[ResultCard]) -> list[Any]:
+    return render(ctx, values, job, strengths=[float(values["strength"])], cards=cards)
 
-    @ui_errors
-    def ui_style_sweep(
-        audio: str | None,
-        run_id: str,
-        ref: str | None,
-        text: str,
-        sd: Any,
-        n_steps: Any,
-        fmt: str,
-        values: str,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(),
-    ) -> Any:
-        return run(
-            forms.parse_strengths(values), audio, run_id, ref, text, sd, n_steps, fmt, request, progress
-        )
 
-    for button, fn, extra in ((render, ui_style_render, strength), (sweep, ui_style_sweep, strengths)):
-        button.click(arm, None, status, queue=False, api_visibility="private").then(
-            fn, [*inputs, extra], outputs, concurrency_id=GPU_CONCURRENCY_ID, api_visibility="private"
-        )
+def render_sweep(
+    ctx: TabContext, values: dict[str, Any], job: GpuJob, *, cards: list[ResultCard]
+) -> list[Any]:
+    return render(ctx, values, job, strengths=forms.parse_strengths(values["strengths"]), cards=cards)
 
-    def do_cancel(request: gr.Request) -> str:
-        return "Cancelling…" if ctx.cancels.cancel(session_key(request, TAB_ID)) else "Nothing to cancel."
 
-    cancel.click(do_cancel, None, status, queue=False, api_visibility="private")
-    ctx.send.receiver("style", src.inputs, src.receive, TAB_ID)
+def _wire(ctx: TabContext, c: StyleComponents) -> None:
+    for button, fn, field in ((c.render, render_one, "strength"), (c.sweep, render_sweep, "strengths")):
+        handler = functools.partial(fn, cards=c.cards)
+        ctx.gpu_action(TAB_ID, button, c.cancel, handler, c.inputs(field), c.outputs, status=c.status)
+    ctx.send.receiver("style", c.src.inputs, c.src.receive, TAB_ID)
+
+
+def build(ctx: TabContext) -> None:
+    _wire(ctx, _layout(ctx))
