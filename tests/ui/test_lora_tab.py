@@ -135,18 +135,31 @@ def _config(tmp_path: Path, dataset: str, name: str, max_steps: int, every: int)
 def test_training_progress_checkpoints_adapters_and_use_in_generate(
     tmp_path: Path, saved_dataset: str
 ) -> None:
-    jobs = lora_jobs.TrainingJobs()
-    cfg = _config(tmp_path, saved_dataset, "short", max_steps=3, every=2)
-    assert cfg.target_modules == ["to_q", "to_v"] and cfg.rank == 4
     seen: list[str] = []
-    state = jobs.start(cfg)
-    assert state.run == "short"
-    with pytest.raises(WorkbenchError, match="already running .*only one runs at a time"):
-        jobs.start(_config(tmp_path, saved_dataset, "second", max_steps=3, every=2))
-    while not jobs.wait(0.05):
+    reporting, second_tried = threading.Event(), threading.Event()
+
+    def watch(p: Any) -> None:
+        # Every status line the tab could show, taken in the worker as each report lands (no polling race);
+        # the first report waits until the test has tried a second start, so that start meets a running job.
         snap = jobs.snapshot()
         if snap is not None:
             seen.append(snap.line())
+        if not reporting.is_set():
+            reporting.set()
+            second_tried.wait(240)
+
+    jobs = lora_jobs.TrainingJobs(on_progress=watch)
+    cfg = _config(tmp_path, saved_dataset, "short", max_steps=3, every=2)
+    assert cfg.target_modules == ["to_q", "to_v"] and cfg.rank == 4
+    state = jobs.start(cfg)
+    assert state.run == "short"
+    assert reporting.wait(240), jobs.snapshot()
+    try:
+        with pytest.raises(WorkbenchError, match="already running .*only one runs at a time"):
+            jobs.start(_config(tmp_path, saved_dataset, "second", max_steps=3, every=2))
+    finally:
+        second_tried.set()
+    assert jobs.wait(240)
     final = jobs.snapshot()
     assert final is not None and final.error is None, final
     assert final.phase == "done" and final.step == 3 and final.best_step is not None
