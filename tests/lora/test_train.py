@@ -269,26 +269,9 @@ def test_sigkill_then_resume_reaches_the_same_steps_with_a_continuous_curve(
 ) -> None:
     out = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "workbench.cli.main",
-        "lora",
-        "train",
-        "tiny",
-        "--data",
-        str(data_dir),
-        "--out",
-        str(out),
-        "--max-steps",
-        "60",
-        "--set",
-        "checkpoint_every=5",
-        "--set",
-        "preview=false",
-        "--tracking",
-        "off",
-    ]
+    train_args = ["lora", "train", "tiny", "--data", str(data_dir), "--out", str(out), "--max-steps", "60"]
+    train_args += ["--set", "checkpoint_every=5", "--set", "preview=false", "--tracking", "off"]
+    cmd = [sys.executable, "-m", "workbench.cli.main", *train_args]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 240
@@ -308,25 +291,7 @@ def test_sigkill_then_resume_reaches_the_same_steps_with_a_continuous_curve(
     assert 5 <= killed_at < 60
     from workbench.cli.main import main
 
-    resume_cmd = [
-        "lora",
-        "train",
-        "tiny",
-        "--data",
-        str(data_dir),
-        "--out",
-        str(out),
-        "--max-steps",
-        "60",
-        "--set",
-        "checkpoint_every=5",
-        "--set",
-        "preview=false",
-        "--tracking",
-        "off",
-        "--resume",
-    ]
-    assert main(resume_cmd) == 0
+    assert main([*train_args, "--resume"]) == 0
     assert ck.latest_checkpoint(out).step == 60
     curve = _loss_curve(out)
     assert sorted(curve) == list(range(1, 61))  # no gap, no step missing around the kill

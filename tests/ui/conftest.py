@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,3 +57,45 @@ def running_app(free_port: Callable[[], int]) -> Callable[..., AbstractContextMa
             demo.close()
 
     return run
+
+
+# Headless and quiet: no GPU, no background network, no component updates, no sync.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+@pytest.fixture(scope="session")
+def launch_chromium() -> Callable[..., Any]:
+    """``launch_chromium(playwright, *extra_flags)``: Debian's chromium through Playwright's executable_path (never
+    a downloaded browser). Tests that take it are skipped where chromium or playwright is missing."""
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.skip("Debian chromium is not installed")
+    pytest.importorskip("playwright.sync_api")
+
+    def launch(playwright: Any, *extra_flags: str) -> Any:
+        return playwright.chromium.launch(executable_path=path, args=[*CHROMIUM_FLAGS, *extra_flags])
+
+    return launch
+
+
+@pytest.fixture
+def ctx(engine: Any, tmp_path: Path) -> Any:
+    """A tab context around the tiny engine with its own store, runs and temp folders."""
+    from workbench.core.store import Store
+    from workbench.ui.context import AppSettings, ModelHandle, TabContext
+
+    return TabContext(
+        engine=engine,
+        model=ModelHandle(engine),
+        store=Store(tmp_path / "store.sqlite"),
+        settings=AppSettings(),
+        runs_dir=tmp_path / "runs",
+        temp_dir=tmp_path / "ui",
+    )

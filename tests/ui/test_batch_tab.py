@@ -14,19 +14,6 @@ from workbench.core.store import Store
 from workbench.ui import tab_batch
 
 
-@pytest.fixture
-def ctx(engine: Any, tmp_path: Path) -> Any:
-    from workbench.ui.context import AppSettings, ModelHandle, TabContext
-
-    return TabContext(
-        engine=engine,
-        model=ModelHandle(engine),
-        store=Store(tmp_path / "store.sqlite"),
-        settings=AppSettings(),
-        temp_dir=tmp_path / "ui",
-    )
-
-
 def upload(tmp_path: Path, name: str, text: str) -> str:
     path = tmp_path / "upload" / name
     path.parent.mkdir(exist_ok=True)

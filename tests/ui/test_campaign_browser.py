@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from urllib.parse import urlparse
 
 import pytest
@@ -10,16 +9,12 @@ import pytest
 from workbench.campaigns import db
 from workbench.core.store import Store
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 MIN_LISTEN_S = 0.6
 
 
 @pytest.fixture
 def server(tmp_path, new_campaign, free_port):
-    if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed")
-    pytest.importorskip("playwright.sync_api")
     from workbench.ui.launch import ServeOptions, launch
     from workbench.ui.rater import build_rater_app
 
@@ -41,24 +36,13 @@ def server(tmp_path, new_campaign, free_port):
     app.close()
 
 
-def test_full_rater_session_with_listening_gate_and_resume(server):
+def test_full_rater_session_with_listening_gate_and_resume(server, launch_chromium):
     from playwright.sync_api import expect, sync_playwright
 
     store, url = server
     requests: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+        browser = launch_chromium(p, "--autoplay-policy=no-user-gesture-required")
         page = browser.new_page()
         page.on("request", lambda r: requests.append(r.url))
         page.goto(url)

@@ -25,20 +25,6 @@ from workbench.ui import metrics_leaderboard as lb
 from workbench.ui import tab_metrics as tm
 
 
-@pytest.fixture
-def ctx(engine: Any, tmp_path: Path) -> Any:
-    from workbench.ui.context import AppSettings, ModelHandle, TabContext
-
-    return TabContext(
-        engine=engine,
-        model=ModelHandle(engine),
-        store=Store(tmp_path / "store.sqlite"),
-        settings=AppSettings(),
-        runs_dir=tmp_path / "runs",
-        temp_dir=tmp_path / "ui",
-    )
-
-
 def lobby_track(path: Path, write_beat_clip: Any) -> Path:
     """8 s with a click every beat at 96 BPM, at -18 LUFS: inside the hotel-lobby spec, outside spa and retail."""
     import pyloudnorm as pyln
@@ -267,7 +253,6 @@ def test_leaderboard_of_several_campaigns_with_candidates_and_a_rule_file_matche
         lb.leaderboard(store, names, "catalogue", rule_file="nope.yaml")
 
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
@@ -288,9 +273,8 @@ def _pick(page: Any, elem_id: str, option: str) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
 def test_lora_and_metrics_tabs_in_chromium(
-    engine: Any, tmp_path: Path, write_tone, write_clip, running_app, write_beat_clip
+    engine: Any, tmp_path: Path, write_tone, write_clip, running_app, write_beat_clip, launch_chromium
 ) -> None:
     """Build a dataset and train 3 steps from the LoRA tab; analyze an upload in the Metrics tab; screenshots."""
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -308,11 +292,7 @@ def test_lora_and_metrics_tabs_in_chromium(
         write_tone(sets / "b" / f"b{i}.wav", duration_s=2.0, freq_hz=900 + 30 * i)
     tabs = ["workbench.ui.tab_generate", "workbench.ui.tab_lora", "workbench.ui.tab_metrics"]
     with running_app(engine, tmp_path, tabs=tabs) as (demo, url), sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
         page.goto(url, wait_until="load")
