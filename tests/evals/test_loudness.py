@@ -20,25 +20,15 @@ from workbench.core.audio_io import Audio, write_audio
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
 
+def ffmpeg_filter(path: Path, audio_filter: str) -> subprocess.CompletedProcess[str]:
+    """ffmpeg reading ``path`` through ``audio_filter`` into the null muxer; the filters report on stderr."""
+    cmd = ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", audio_filter, "-f", "null", "-"]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
 def ffmpeg_ebur128(path: Path) -> dict[str, float]:
     """Integrated loudness, LRA and true peak from ffmpeg's ebur128 summary (one decimal place)."""
-    out = subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-nostats",
-            "-i",
-            str(path),
-            "-af",
-            "ebur128=peak=true",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    out = ffmpeg_filter(path, "ebur128=peak=true")
     # ffmpeg prints a bogus summary when the filter fails, so the return code matters.
     assert out.returncode == 0, out.stderr[-2000:]
     summary = out.stderr[out.stderr.rindex("Summary:") :]
@@ -184,23 +174,9 @@ def test_dc_offset_and_silence_match_ffmpeg(tmp_path: Path, sine) -> None:
     samples = np.stack([x + np.float32(0.004), x + np.float32(0.012)])
     samples[:, 2 * RATE : 5 * RATE] = 0.0  # the gap stays digital silence
     path = write_audio(tmp_path / "defects.wav", Audio(samples, RATE))
-    out = subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-nostats",
-            "-i",
-            str(path),
-            "-af",
-            "astats,silencedetect=n=-60dB:d=1",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
+    run = ffmpeg_filter(path, "astats,silencedetect=n=-60dB:d=1")
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = run.stderr
     channel_dc = [float(v) for v in re.findall(r"DC offset: (-?[0-9.]+)", out)[:2]]
     silence = float(re.search(r"silence_duration: ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
     ours = measure_levels(samples, RATE)
