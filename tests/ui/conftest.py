@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -15,22 +14,34 @@ import pytest
 from workbench.engine.engine import Progress
 
 
-class SlowSteps:
-    """Progress hook that sleeps per denoising step while ``enabled`` - makes tiny runs long enough to cancel."""
+class StepGate:
+    """Progress hook that holds a run at its second denoising step while ``held``, until ``release()``.
 
-    def __init__(self, delay_s: float = 0.15) -> None:
-        self.delay_s = delay_s
-        self.enabled = threading.Event()
+    Step 1's progress reaches the page first, so a browser test sees a live run, acts on it (Cancel, a second
+    session's Run), then releases it: what happens is decided by events, never by how fast the tiny model steps.
+    """
+
+    def __init__(self) -> None:
+        self._held = threading.Event()
+        self._open = threading.Event()
+
+    def hold(self) -> None:
+        self._open.clear()
+        self._held.set()
+
+    def release(self) -> None:
+        self._held.clear()
+        self._open.set()
 
     def __call__(self, p: Progress) -> None:
-        if p.stage == "denoising" and self.enabled.is_set():
-            time.sleep(self.delay_s)
+        if p.stage == "denoising" and p.step >= 2 and self._held.is_set():
+            self._open.wait(120)  # bounded: a failing test must not hang the suite
 
 
 @pytest.fixture(scope="session")
-def slow_steps() -> type[SlowSteps]:
-    """``slow_steps(delay_s=0.15)``: a progress hook that sleeps per denoising step while its ``enabled`` is set."""
-    return SlowSteps
+def step_gate() -> type[StepGate]:
+    """``step_gate()``: a progress hook that holds runs at their second step between ``hold()`` and ``release()``."""
+    return StepGate
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,9 @@
 """Real-browser tests of the workbench (Debian Chromium through Playwright) on the tiny engine.
 
 Screenshots go to test-artifacts/ui/. The default run covers generate (progress, then audio), cancel and two
-concurrent sessions; the tour of the other tabs is marked slow (`pytest -m "browser and slow"`). The tiny
-model finishes a step in milliseconds, so a progress hook slows steps down where a test needs to see progress
-or press Cancel mid-run.
+concurrent sessions; the tour of the other tabs is marked slow (`pytest -m "browser and slow"`). A progress
+hook (``step_gate``) holds a run at its second step while a test acts on it, so what the test sees never
+depends on how fast the tiny model steps.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
-def slow(slow_steps):
-    return slow_steps(0.12)
+def gate(step_gate):
+    return step_gate()
 
 
 @pytest.fixture(scope="module")
-def app_url(engine, slow, tmp_path_factory, running_app):
+def app_url(engine, gate, tmp_path_factory, running_app):
     from workbench.audio.stems import build_tiny_demucs
 
     repo = build_tiny_demucs(tmp_path_factory.mktemp("demucs"))
-    with running_app(engine, repo, hook=slow) as (_demo, url):
+    with running_app(engine, repo, hook=gate) as (_demo, url):
         yield url
 
 
@@ -88,9 +88,9 @@ def _generate(page, *, seed: int, steps: int, caption: str = "calm hotel lobby p
     page.locator("#gen-run").click()
 
 
-def test_generate_shows_progress_then_audio(browser, app_url, slow) -> None:
+def test_generate_shows_progress_then_audio(browser, app_url, gate) -> None:
     page = _page(browser, app_url)
-    slow.enabled.set()
+    gate.hold()
     try:
         page.get_by_role("tab", name="Generate").click()
         page.locator("#gen-genre input").click()
@@ -100,7 +100,7 @@ def test_generate_shows_progress_then_audio(browser, app_url, slow) -> None:
         page.wait_for_selector("text=/step \\d+\\/12/")
         _shot(page, "generate-progress")
     finally:
-        slow.enabled.clear()
+        gate.release()
     _wait_audio(page, "gen-audio-0")
     page.wait_for_selector("#gen-title-0:has-text('seed 1234')")
     summary = page.locator("#gen-summary-0").inner_text()
@@ -110,34 +110,36 @@ def test_generate_shows_progress_then_audio(browser, app_url, slow) -> None:
     assert page._external == []  # no request leaves the machine
 
 
-def test_cancel_stops_the_run(browser, app_url, slow) -> None:
+def test_cancel_stops_the_run(browser, app_url, gate) -> None:
     page = _page(browser, app_url)
-    slow.enabled.set()
+    gate.hold()
     try:
         _generate(page, seed=77, steps=60)
         page.wait_for_selector("text=/step [1-9]\\d*\\/60/")
         page.locator("#gen-cancel").click()
-        page.wait_for_selector("#gen-status:has-text('Cancelled after')", timeout=20_000)
+        page.wait_for_selector("#gen-status:has-text('Cancelling')")  # the server has the cancel
     finally:
-        slow.enabled.clear()
+        gate.release()
+    page.wait_for_selector("#gen-status:has-text('Cancelled after')")
     text = page.locator("#gen-status").inner_text()
     done = int(re.search(r"after (\d+) of 60", text).group(1))
     assert done < 60
     _shot(page, "generate-cancelled")
 
 
-def test_two_sessions_do_not_mix_and_cancel_is_per_user(browser, app_url, slow) -> None:
+def test_two_sessions_do_not_mix_and_cancel_is_per_user(browser, app_url, gate) -> None:
     alice, bob = _page(browser, app_url), _page(browser, app_url)
-    slow.enabled.set()
+    gate.hold()
     try:
-        _generate(alice, seed=111, steps=200, caption="alice long run")  # ~24 s unless cancelled
+        _generate(alice, seed=111, steps=200, caption="alice long run")  # held at step 2 until released
         alice.wait_for_selector("text=/step [1-9]\\d*\\/200/")
         _generate(bob, seed=222, steps=4, caption="bob short run")  # queued behind Alice (one GPU slot)
         alice.locator("#gen-cancel").click()
-        alice.wait_for_selector("#gen-status:has-text('Cancelled after')", timeout=20_000)
-        _wait_audio(bob, "gen-audio-0")  # Bob's job was not cancelled
+        alice.wait_for_selector("#gen-status:has-text('Cancelling')")  # the server has Alice's cancel
     finally:
-        slow.enabled.clear()
+        gate.release()
+    alice.wait_for_selector("#gen-status:has-text('Cancelled after')")
+    _wait_audio(bob, "gen-audio-0")  # Bob's job was not cancelled
     bob.wait_for_selector("#gen-title-0:has-text('seed 222')")
     assert "seed 111" not in bob.locator("#gen-title-0").inner_text()
     _generate(alice, seed=333, steps=2, caption="alice again")
