@@ -20,6 +20,7 @@ import torch
 
 from lora.model import ADAPTER_FILE
 from workbench.core import paths
+from workbench.core.errors import InputError
 
 STATE_FILE = "training_state.pt"
 METRICS_FILE = "metrics.json"
@@ -36,11 +37,15 @@ def checkpoint_name(step: int) -> str:
 
 
 def rng_state() -> dict[str, Any]:
+    """Every RNG state as tensors and plain Python values only, so the checkpoint loads with
+    ``torch.load(weights_only=True)`` (no pickled objects that could run code when a checkpoint is opened)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": [str(kind), torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss),
+                  float(cached)],
         "python": random.getstate(),
-    }
+    }  # fmt: skip
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -48,10 +53,27 @@ def rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """A checkpoint's training or RNG state, through torch's weights-only loader (tensors and plain values)."""
+    import pickle
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise InputError(
+            "checkpoint",
+            str(path),
+            "holds objects other than tensors and plain values, so it is not loaded (it could run code); "
+            "resume from a checkpoint this version wrote, or start the run again",
+        ) from exc
 
 
 def begin_checkpoint(run_dir: Path, step: int) -> Path:

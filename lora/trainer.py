@@ -318,14 +318,14 @@ class Trainer:
 
     # -- checkpoints --------------------------------------------------------------------------------------
     def _restore(self, ckpt: ck.CheckpointInfo) -> None:
-        state = torch.load(ckpt.path / ck.STATE_FILE, map_location="cpu", weights_only=False)
+        state = ck.load_state(ckpt.path / ck.STATE_FILE)
         load_adapter_into(self.pipe.transformer, ckpt.path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.epoch, self.batch_index = state["step"], state["epoch"], state["batch_index"]
         self.history = state.get("history", [])
         rank_file = ckpt.path / f"rng_rank{self.accelerator.process_index}.pt"
-        rng = torch.load(rank_file, map_location="cpu", weights_only=False)
+        rng = ck.load_state(rank_file)
         self.generator.set_state(rng["generator"])
         ck.restore_rng_state(rng["global"])
         if state.get("total_steps") != self.total_steps:
