@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -264,6 +263,32 @@ def test_stop_event_checkpoints_and_resume_continues_the_same_schedule(
     )
 
 
+# The LoRA CLI with checkpoints.commit_checkpoint wrapped: once the checkpoint of step ``argv[1]`` is complete, the
+# process says HELD on stdout and blocks. The test kills it at that known point instead of polling for the folder.
+HOLD_AFTER_CHECKPOINT = """
+import sys
+import threading
+
+from lora import checkpoints
+
+hold_at, real_commit = int(sys.argv[1]), checkpoints.commit_checkpoint
+
+
+def commit(tmp, step):
+    final = real_commit(tmp, step)
+    if step == hold_at:
+        print("HELD", step, flush=True)
+        threading.Event().wait()
+    return final
+
+
+checkpoints.commit_checkpoint = commit
+from workbench.cli.main import main
+
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def test_sigkill_then_resume_reaches_the_same_steps_with_a_continuous_curve(
     data_dir, reference, tmp_path
 ) -> None:
@@ -271,24 +296,22 @@ def test_sigkill_then_resume_reaches_the_same_steps_with_a_continuous_curve(
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     train_args = ["lora", "train", "tiny", "--data", str(data_dir), "--out", str(out), "--max-steps", "60"]
     train_args += ["--set", "checkpoint_every=5", "--set", "preview=false", "--tracking", "off"]
-    cmd = [sys.executable, "-m", "workbench.cli.main", *train_args]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [sys.executable, "-c", HOLD_AFTER_CHECKPOINT, "5", *train_args]
+    log = tmp_path / "train.log"  # a file, not a pipe: a full stderr pipe would block the run before HELD
+    with log.open("wb") as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            latest = ck.latest_checkpoint(out)
-            if latest is not None and latest.step >= 5:
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, "the run finished or failed before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.stdout is not None
+        held = next((line for line in proc.stdout if line.startswith("HELD ")), None)
+        assert held is not None, f"the run ended before its step-5 checkpoint: {log.read_text()[-2000:]}"
+        os.kill(proc.pid, signal.SIGKILL)  # right after a complete checkpoint, the next step not yet saved
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
     killed_at = ck.latest_checkpoint(out).step
-    assert 5 <= killed_at < 60
+    assert killed_at == 5
     from workbench.cli.main import main
 
     assert main([*train_args, "--resume"]) == 0
