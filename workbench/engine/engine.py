@@ -21,6 +21,7 @@ from typing import Any
 from workbench.core.audio_io import Audio
 from workbench.core.errors import InputError
 from workbench.engine.adapters import AdapterInfo, load_adapter
+from workbench.engine.checkpoints import require_components
 from workbench.engine.models import ModelInfo, load_pipeline
 from workbench.engine.pipeline_args import Prepared, finish, pipeline_kwargs, prepare
 from workbench.engine.requests import (
@@ -83,6 +84,11 @@ class RunResult:
         if not self.takes:
             raise InputError("result", self.status, "this run produced no audio (it was cancelled)")
         return self.takes[0].audio
+
+
+def _needs_codes(request: GenerationRequest) -> bool:
+    """Cover/style transfer and audio codes run the pipeline's audio tokenizer and detokenizer."""
+    return isinstance(request, AudioCodes) or request.task in ("cover", "style_transfer")
 
 
 class _Cancelled(Exception):
@@ -171,6 +177,10 @@ class Engine:
             changes["guidance_scale"] = info.guidance_scale
         if request.shift is None:
             changes["shift"] = info.shift
+        if request.cfg_interval_start is None:
+            changes["cfg_interval_start"] = info.cfg_interval_start
+        if request.cfg_interval_end is None:
+            changes["cfg_interval_end"] = info.cfg_interval_end
         if request.seed is None:
             changes["seed"] = secrets.randbelow(_SEED_LIMIT)
         if request.duration_s is None and not request.needs_source and not isinstance(request, AudioCodes):
@@ -188,6 +198,7 @@ class Engine:
         started = time.perf_counter()
         with self._lock:
             request = self.resolve(request)
+            require_components(self.pipeline, request.task, _needs_codes(request))
             timings: dict[str, float] = {}
             t0 = time.perf_counter()
             prepared = prepare(request)

@@ -142,6 +142,8 @@ def pipeline_kwargs(
         num_inference_steps=request.steps,
         guidance_scale=request.guidance_scale,
         shift=request.shift,
+        cfg_interval_start=0.0 if request.cfg_interval_start is None else request.cfg_interval_start,
+        cfg_interval_end=1.0 if request.cfg_interval_end is None else request.cfg_interval_end,
         bpm=request.bpm,
         keyscale=request.keyscale,
         timesignature=request.time_signature,

@@ -82,6 +82,9 @@ class GenerationRequest:
     steps: int | None = None
     guidance_scale: float | None = None
     shift: float | None = None
+    # The fraction of the schedule (0 = start, 1 = end) where CFG applies; None = the model preset's.
+    cfg_interval_start: float | None = None
+    cfg_interval_end: float | None = None
     seed: int | None = None
     batch_size: int = 1
     lora: LoraRef | None = None
@@ -110,6 +113,17 @@ class GenerationRequest:
             number("guidance_scale", self.guidance_scale, 0.0, 30.0)
         if self.shift is not None:
             number("shift", self.shift, 0.1, 10.0)
+        for name in ("cfg_interval_start", "cfg_interval_end"):
+            if getattr(self, name) is not None:
+                number(name, getattr(self, name), 0.0, 1.0)
+        if (
+            self.cfg_interval_start is not None
+            and self.cfg_interval_end is not None
+            and self.cfg_interval_start > self.cfg_interval_end
+        ):
+            raise InputError(
+                "cfg_interval_start", self.cfg_interval_start, "must not be after cfg_interval_end"
+            )
         if self.seed is not None and (
             isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED
         ):
