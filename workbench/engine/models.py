@@ -357,7 +357,7 @@ def _resolve(model: str, registry: dict[str, ModelSpec]) -> ResolvedModel:
     if spec is not None:
         original = spec.layout == "original"
         folder, rev = _hub_snapshot(spec.hub_id, spec.revision, model, diffusers=not original)
-        if not original:
+        if not original or (folder / "model_index.json").is_file():  # what is on disk wins over the registry
             return ResolvedModel(model, "registry-hub", folder, rev, spec, hub_id=spec.hub_id)
         components = None
         if spec.components_from:
