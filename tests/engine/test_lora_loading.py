@@ -34,7 +34,9 @@ def reference(engine, adapters, tiny_model_dir, lora_shape):
     from peft import LoraConfig
     from peft.utils import set_peft_model_state_dict
 
-    pipe = AceStepPipeline.from_pretrained(tiny_model_dir)
+    from workbench.engine.models import load_pipeline
+
+    pipe, _ = load_pipeline("tiny")  # loaded like the engine's (weights in aligned memory), then PEFT on top
     pipe.transformer.add_adapter(
         LoraConfig(r=lora_shape.rank, lora_alpha=lora_shape.alpha, target_modules=list(lora_shape.targets))
     )

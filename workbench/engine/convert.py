@@ -133,7 +133,10 @@ def _weight_files(dit: Path) -> tuple[Path, ...]:
                 dit, "checkpoint", f"DiT shards {absent or 'listed'} are missing: the download is partial"
             )
         return shards
-    if any(dit.glob("*.bin")) or any(dit.glob("*.pt*")):
+    pickles = [
+        p for p in dit.iterdir() if p.suffix in (".bin", ".pth", ".ckpt", ".pt") and p.name != SILENCE_FILE
+    ]
+    if pickles:
         raise _missing(
             dit,
             "checkpoint",

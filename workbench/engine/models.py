@@ -252,7 +252,8 @@ class Conversion:
 def converted_dir(name: str, revision: str) -> Path:
     from workbench.engine.convert import CONVERTER_VERSION
 
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name.strip("/"))[-60:]
+    label = Path(name).name if Path(name).expanduser().exists() else name.strip("/").replace("/", "--")
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in label)[-60:]
     rev = revision.removeprefix("local:")[:16]
     return paths.models_dir() / "converted" / f"{safe}-{rev}-c{CONVERTER_VERSION}"
 
