@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core import audio_io, paths
+from workbench.core.config import read_json
 from workbench.core.errors import InputError
 from workbench.core.store import RunRow, Store
 from workbench.engine.requests import request_from_dict
@@ -256,10 +257,7 @@ def load_sidecar(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise InputError("sidecar", str(p), "file not found; give the .json written next to a result")
-    try:
-        data = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError("sidecar", str(p), f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = read_json(p, "sidecar")
     if not isinstance(data, dict) or "request" not in data or "take_index" not in data:
         raise InputError("sidecar", str(p), "is not a workbench sidecar (no 'request' / 'take_index')")
     return data

@@ -218,6 +218,19 @@ def _expand_row(
             PlanProblem(row_no, "prompt", None, "give a prompt or a genre (see configs/genres.yaml)")
         )
         return []
+    planned = len(seeds)
+    for _, axis in axes:
+        planned *= max(len(axis), 1)
+    if planned > MAX_JOBS:  # counted before expanding: a grid of lists multiplies out quickly
+        problems.append(
+            PlanProblem(
+                row_no,
+                "seeds",
+                seeds_value,
+                f"the row expands to {planned:,} jobs; the limit is {MAX_JOBS:,}",
+            )
+        )
+        return []
     jobs: list[tuple[str, GenerationRequest, str, str]] = []
     combos = itertools.product(*(values for _, values in axes)) if axes else [()]
     for combo in combos:
