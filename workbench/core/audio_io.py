@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from workbench.core.errors import AudioInputError, InputError
+from workbench.core.errors import AudioInputError, InputError, NonFiniteError
 
 SAMPLE_RATE = 48_000
 CHANNELS = 2
@@ -309,12 +309,18 @@ def _zero_peak_timestamp(path: str) -> None:
             fh.write(b"\x00\x00\x00\x00")
 
 
-def write_audio(path: str | os.PathLike[str], audio: Audio) -> Path:
+def write_audio(path: str | os.PathLike[str], audio: Audio, *, source: str = "") -> Path:
     """Write atomically: a temporary file in the same folder, then rename, so no partial file is ever visible."""
     p = Path(path)
     fmt = p.suffix.lower().lstrip(".")
     if fmt not in WRITE_FORMATS:
         raise InputError("output format", fmt, f"choose one of {', '.join(WRITE_FORMATS)}")
+    finite = np.isfinite(audio.samples)
+    if not finite.all():  # soundfile would write NaN without a word; no file is better than a broken one
+        bad = int(finite.size - np.count_nonzero(finite))
+        raise NonFiniteError(
+            f"refusing to write {p}: {bad} of {finite.size} samples are NaN or infinite ({source or 'the audio'})"
+        )
     p.parent.mkdir(parents=True, exist_ok=True)
     # float wav keeps the engine's samples bit-exact; flac is 24-bit; mp3 goes through soundfile's LAME.
     subtype = {"wav": "FLOAT", "flac": "PCM_24", "mp3": None}[fmt]

@@ -74,5 +74,9 @@ class AdapterError(WorkbenchError):
     """A LoRA adapter cannot be loaded, or would load without effect."""
 
 
+class NonFiniteError(WorkbenchError):
+    """A computation produced NaN or infinite values; the message names which part, and nothing was written."""
+
+
 class ConfigError(InputError):
     """A YAML config or a CLI override is invalid."""
