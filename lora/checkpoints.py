@@ -61,19 +61,29 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def load_state(path: Path) -> dict[str, Any]:
-    """A checkpoint's training or RNG state, through torch's weights-only loader (tensors and plain values)."""
+def load_state(path: Path, field: str = "checkpoint", fix: str = "") -> dict[str, Any]:
+    """A checkpoint's training or RNG state (or any ``.pt`` this project wrote), through torch's weights-only
+    loader: tensors and plain values only, so a planted pickle is refused instead of run."""
     import pickle
 
+    fix = fix or "resume from a checkpoint this version wrote, or start the run again"
+    if not path.is_file():
+        raise InputError(field, str(path), f"file not found; {fix}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise InputError(
-            "checkpoint",
+            field,
             str(path),
-            "holds objects other than tensors and plain values, so it is not loaded (it could run code); "
-            "resume from a checkpoint this version wrote, or start the run again",
+            f"holds objects other than tensors and plain values, so it is not loaded (it could run code); {fix}",
         ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:  # torch's errors for a cut or foreign file
+        raise InputError(field, str(path), f"is corrupt or truncated ({type(exc).__name__}); {fix}") from None
+    if not isinstance(data, dict):
+        raise InputError(
+            field, str(path), f"does not hold a workbench state (a {type(data).__name__}); {fix}"
+        )
+    return data
 
 
 def begin_checkpoint(run_dir: Path, step: int) -> Path:

@@ -228,7 +228,15 @@ def load_pipeline(
             "offload", offload, "CPU offload needs a CUDA device; drop --offload on this machine"
         )
     location, options = resolved.pretrained_args()
-    pipe = AceStepPipeline.from_pretrained(location, dtype=torch_dtype(dtype_name), **options)
+    try:
+        pipe = AceStepPipeline.from_pretrained(location, dtype=torch_dtype(dtype_name), **options)
+    except OSError as exc:  # diffusers' message for weights it refuses (a pickled .bin) or cannot read
+        raise InputError(
+            "model",
+            model,
+            f"{exc}; the weights are corrupt, or a .bin file holds pickled objects, which are never loaded "
+            "(they could run code). Use .safetensors weights (pull the model again)",
+        ) from None
     if offload:
         pipe.enable_model_cpu_offload(device=device_name)
     else:
