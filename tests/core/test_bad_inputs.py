@@ -93,10 +93,10 @@ def test_write_is_atomic_no_partial_file_on_failure(tmp_path, monkeypatch):
     audio = Audio(np.zeros((2, 480), dtype=np.float32), 48_000)
 
     def boom(*a, **k):
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(sf, "write", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match=r"output=.*x.wav.*the disk is full \(.* MB free there\)"):
         write_audio(tmp_path / "x.wav", audio)
     assert list(tmp_path.iterdir()) == []
 

@@ -19,6 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from workbench.core.errors import AudioInputError, InputError, NonFiniteError
+from workbench.core.fs_errors import os_error_fix
 
 SAMPLE_RATE = 48_000
 CHANNELS = 2
@@ -310,7 +311,10 @@ def _zero_peak_timestamp(path: str) -> None:
 
 
 def write_audio(path: str | os.PathLike[str], audio: Audio, *, source: str = "") -> Path:
-    """Write atomically: a temporary file in the same folder, then rename, so no partial file is ever visible."""
+    """Write atomically: a temporary file in the same folder, then rename, so no partial file is ever visible.
+
+    Non-finite samples are refused (``source`` names what produced the audio in that message); a failed write
+    (disk full, read-only folder) becomes an InputError naming the path, the free space and the fix."""
     p = Path(path)
     fmt = p.suffix.lower().lstrip(".")
     if fmt not in WRITE_FORMATS:
@@ -321,10 +325,13 @@ def write_audio(path: str | os.PathLike[str], audio: Audio, *, source: str = "")
         raise NonFiniteError(
             f"refusing to write {p}: {bad} of {finite.size} samples are NaN or infinite ({source or 'the audio'})"
         )
-    p.parent.mkdir(parents=True, exist_ok=True)
     # float wav keeps the engine's samples bit-exact; flac is 24-bit; mp3 goes through soundfile's LAME.
     subtype = {"wav": "FLOAT", "flac": "PCM_24", "mp3": None}[fmt]
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".{fmt}", dir=p.parent)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".{fmt}", dir=p.parent)
+    except OSError as exc:
+        raise InputError("output", str(p), os_error_fix(exc, p.parent)) from None
     os.close(fd)
     try:
         data = audio.samples.T
@@ -334,6 +341,9 @@ def write_audio(path: str | os.PathLike[str], audio: Audio, *, source: str = "")
         if fmt == "wav":
             _zero_peak_timestamp(tmp)
         os.replace(tmp, p)
+    except (OSError, sf.LibsndfileError) as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError("output", str(p), os_error_fix(exc, p.parent)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
