@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.core.cells import safe_frame
 from workbench.core.config import read_json
 
 MANIFEST_DIR = "manifest.d"
@@ -114,8 +115,9 @@ def manifest_frame(out_dir: Path) -> Any:
 
 
 def write_manifest(out_dir: Path) -> tuple[Path, Path]:
-    """Merge the shards into ``manifest.csv`` and ``manifest.parquet`` (each written atomically)."""
-    frame = manifest_frame(out_dir)
+    """Merge the shards into ``manifest.csv`` and ``manifest.parquet`` (each written atomically). Text cells a
+    spreadsheet would run as formulas (a plan's ``=HYPERLINK(...)`` title) are written as text (core/cells.py)."""
+    frame = safe_frame(manifest_frame(out_dir))
     csv_path, parquet_path = out_dir / "manifest.csv", out_dir / "manifest.parquet"
     for path, write in (
         (csv_path, lambda p: frame.to_csv(p, index=False)),

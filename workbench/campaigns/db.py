@@ -103,8 +103,15 @@ def create_campaign(store: Store, config: CampaignConfig) -> dict[str, str]:
         salt = secrets.token_hex(16)
         logins.append((rater.id, salt, _hash_code(code, salt)))
     with store.transaction() as conn:
-        if conn.execute("SELECT 1 FROM campaigns WHERE name = ?", (config.name,)).fetchone():
-            raise InputError("name", config.name, "a campaign with this name exists; pick another name")
+        existing = conn.execute("SELECT status FROM campaigns WHERE name = ?", (config.name,)).fetchone()
+        if existing is not None:
+            hint = f" (it is '{existing[0]}'; remove it with: workbench campaign delete {config.name})"
+            raise InputError(
+                "name",
+                config.name,
+                "a campaign with this name exists; pick another name"
+                + (hint if existing[0] == "preparing" else ""),
+            )
         conn.execute(
             "INSERT INTO campaigns (name, genre, status, config_json, target_lufs, created_at) VALUES (?,?,?,?,?,?)",
             (config.name, config.genre, "preparing", config_json, None, now_iso()),

@@ -209,7 +209,11 @@ def create_campaign(
     codes = db.create_campaign(store, config)
     try:
         build_stimuli(store, config, engine_for, log)
-    except BaseException:
-        db.delete_campaign(store, config.name)  # so the organiser can fix the cause and run create again
+    except BaseException as exc:
+        from workbench.campaigns.removal import roll_back
+
+        roll_back(
+            store, config.name, exc
+        )  # rows and clip files, so the organiser can fix the cause and re-create
         raise
     return codes

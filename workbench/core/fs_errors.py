@@ -64,3 +64,22 @@ def writable_folder(folder: str | os.PathLike[str], field: str = "output folder"
     except OSError as exc:
         raise InputError(field, str(p), os_error_fix(exc, p)) from None
     return p
+
+
+def describe_failure(exc: BaseException) -> str | None:
+    """A message naming what failed and the fix, for failures a user's environment causes (a full or read-only
+    disk, a broken store, memory), shared by the CLI and the app; None for a bug (the generic line + log)."""
+    import sqlite3
+
+    if isinstance(exc, OSError):
+        path = exc.filename or "the file"
+        return f"{path}: {os_error_fix(exc, exc.filename or '.')}"
+    if isinstance(exc, sqlite3.Error):
+        from workbench.core import paths
+        from workbench.core.store import store_problem
+
+        problem = store_problem(exc, paths.store_path())
+        return str(problem) if problem is not None else None
+    if isinstance(exc, MemoryError):
+        return "ran out of memory; use shorter audio, fewer takes or a smaller plan, then run again"
+    return None
