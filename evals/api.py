@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from workbench.core.errors import ConfigError, InputError
+from workbench.core.config import read_yaml
+from workbench.core.errors import InputError
 
 if TYPE_CHECKING:
     from evals.audio.recipe import Recipe
@@ -128,10 +127,7 @@ def load_rule(
         file = Path(path)
         if not file.is_file():
             raise InputError(field_name, str(path), "file not found; give a YAML file of DecisionRule fields")
-        try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(field_name, str(path), f"not valid YAML ({exc})") from None
+        data = read_yaml(file, field_name) or {}
     if overrides and isinstance(data, dict):  # anything else is rule_from_dict's error to report
         data = {**data, **overrides}
     return rule_from_dict(data)

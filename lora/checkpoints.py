@@ -61,19 +61,29 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def load_state(path: Path) -> dict[str, Any]:
-    """A checkpoint's training or RNG state, through torch's weights-only loader (tensors and plain values)."""
+def load_state(path: Path, field: str = "checkpoint", fix: str = "") -> dict[str, Any]:
+    """A checkpoint's training or RNG state (or any ``.pt`` this project wrote), through torch's weights-only
+    loader: tensors and plain values only, so a planted pickle is refused instead of run."""
     import pickle
 
+    fix = fix or "resume from a checkpoint this version wrote, or start the run again"
+    if not path.is_file():
+        raise InputError(field, str(path), f"file not found; {fix}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise InputError(
-            "checkpoint",
+            field,
             str(path),
-            "holds objects other than tensors and plain values, so it is not loaded (it could run code); "
-            "resume from a checkpoint this version wrote, or start the run again",
+            f"holds objects other than tensors and plain values, so it is not loaded (it could run code); {fix}",
         ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:  # torch's errors for a cut or foreign file
+        raise InputError(field, str(path), f"is corrupt or truncated ({type(exc).__name__}); {fix}") from None
+    if not isinstance(data, dict):
+        raise InputError(
+            field, str(path), f"does not hold a workbench state (a {type(data).__name__}); {fix}"
+        )
+    return data
 
 
 def begin_checkpoint(run_dir: Path, step: int) -> Path:
@@ -111,9 +121,30 @@ def list_checkpoints(run_dir: str | Path) -> list[CheckpointInfo]:
     for sub in sorted(folder.glob("step-*")):
         if not (sub / STATE_FILE).exists() or not (sub / ADAPTER_FILE).exists():
             continue
-        metrics = json.loads((sub / METRICS_FILE).read_text()) if (sub / METRICS_FILE).exists() else {}
-        out.append(CheckpointInfo(int(sub.name.split("-")[1]), sub, metrics))
+        step = sub.name.split("-", 1)[1]
+        if not step.isdigit():  # a folder someone made by hand is not a checkpoint this trainer wrote
+            continue
+        metrics, _ = read_json_record(sub / METRICS_FILE)
+        out.append(CheckpointInfo(int(step), sub, metrics))
+    out.sort(key=lambda c: c.step)
     return out
+
+
+def read_json_record(path: Path) -> tuple[dict[str, Any], str | None]:
+    """(data, None) for a readable JSON object file, ({}, None) if absent, ({}, note) if it is broken: one
+    corrupt record makes its own entry incomplete, never the whole listing fail."""
+    from workbench.core.config import read_json
+    from workbench.core.errors import ConfigError
+
+    if not path.is_file():
+        return {}, None
+    try:
+        data = read_json(path, path.name)
+    except ConfigError as exc:
+        return {}, f"{path} is unreadable ({exc.fix}); its entries show no metrics"
+    if not isinstance(data, dict):
+        return {}, f"{path} does not hold a JSON object; its entries show no metrics"
+    return data, None
 
 
 def latest_checkpoint(run_dir: str | Path) -> CheckpointInfo | None:
@@ -200,15 +231,17 @@ class AdapterInfo:
     path: Path
     step: int | None
     val_loss: float | None
+    note: str | None = None  # set when the run's summary.json could not be read
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "run": self.run,
             "kind": self.kind,
             "path": str(self.path),
             "step": self.step,
             "val_loss": self.val_loss,
         }
+        return out | ({"note": self.note} if self.note else {})
 
 
 def list_adapters(root: str | Path | None = None, include_checkpoints: bool = False) -> list[AdapterInfo]:
@@ -218,12 +251,13 @@ def list_adapters(root: str | Path | None = None, include_checkpoints: bool = Fa
     if not base.is_dir():
         return out
     for run in sorted(p for p in base.iterdir() if p.is_dir()):
-        summary = json.loads((run / SUMMARY_FILE).read_text()) if (run / SUMMARY_FILE).exists() else {}
+        summary, note = read_json_record(run / SUMMARY_FILE)
         for kind in ("best", "final"):
             folder = run / kind
             if (folder / ADAPTER_FILE).exists():
-                info = summary.get(kind, {})
-                out.append(AdapterInfo(run.name, kind, folder, info.get("step"), info.get("val_loss")))
+                entry = summary.get(kind)
+                info: dict[str, Any] = entry if isinstance(entry, dict) else {}
+                out.append(AdapterInfo(run.name, kind, folder, info.get("step"), info.get("val_loss"), note))
         if include_checkpoints:
             for ckpt in list_checkpoints(run):
                 out.append(

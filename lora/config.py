@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from workbench.core import paths
-from workbench.core.config import from_mapping, number, read_yaml, whole
+from workbench.core.config import from_mapping, number, parse_yaml, read_yaml, whole
 from workbench.core.errors import ConfigError
 from workbench.engine.requests import DEFAULT_DURATION_S
 
@@ -155,10 +155,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError("--set", text, "write overrides as key=value, e.g. --set learning_rate=1e-4")
     key, _, raw = text.partition("=")
     key = key.strip()
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(key, raw, f"could not parse the value as YAML ({exc.__class__.__name__})") from None
+    value = parse_yaml(raw, key, "--set") if raw.strip() else None
     return key, value
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
 from lora import analysis
 from lora.dataset_sources import (
@@ -134,17 +133,6 @@ class DatasetReport:
         return "\n".join(lines)
 
 
-def _header_duration_s(path: Path) -> float | None:
-    """Length from the file header, without decoding; None if soundfile cannot read the header (m4a...)."""
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        return None
-    if info.samplerate <= 0:
-        return None
-    return info.frames / float(info.samplerate)
-
-
 def apply_trigger(caption: str, tag: str, mode: str) -> str:
     tag = tag.strip()
     if not tag:
@@ -159,14 +147,7 @@ def _check_audio(cand: Candidate, opts: DatasetOptions) -> tuple[np.ndarray, flo
     path = cand.audio_path
     if path.stat().st_size == 0:
         raise AudioInputError("audio", cand.source, "the file is empty (0 bytes)")
-    header_s = _header_duration_s(path)
-    # Checked from the header first so that a 2-hour file is rejected without decoding 2 hours of audio.
-    if header_s is not None and header_s > opts.max_duration_s:
-        raise AudioInputError(
-            "audio",
-            cand.source,
-            f"is {header_s:.0f} s long; the maximum is {opts.max_duration_s:.0f} s, trim or split it",
-        )
+    # load_conformed checks length, channels and rate from the header before it decodes anything.
     try:
         audio = load_conformed(path, max_duration_s=opts.max_duration_s)
     except AudioInputError as exc:

@@ -110,7 +110,14 @@ def load_adapter_into(transformer: Any, folder: str | Path) -> None:
     from peft.utils import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    state = load_file(str(Path(folder) / ADAPTER_FILE))
+    try:
+        state = load_file(str(Path(folder) / ADAPTER_FILE))
+    except Exception as exc:  # safetensors raises several types for a missing, cut or foreign file
+        raise InputError(
+            "adapter",
+            str(Path(folder) / ADAPTER_FILE),
+            f"cannot be read as safetensors ({type(exc).__name__}); resume from an earlier checkpoint",
+        ) from None
     state = {k.removeprefix("transformer."): v for k, v in state.items()}
     result = set_peft_model_state_dict(transformer, state, adapter_name=ADAPTER_NAME)
     unexpected = getattr(result, "unexpected_keys", [])

@@ -178,4 +178,8 @@ def preprocess(
 
 
 def load_entry(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    from lora.checkpoints import load_state
+
+    return load_state(
+        path, "preprocessed clip", "delete the dataset's preprocessed folder so it is encoded again"
+    )

@@ -7,7 +7,6 @@ can be resumed from the CLI and the other way round.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,8 +123,10 @@ def run_overview(folder: Path) -> str:
         f"lr {cfg.learning_rate}, targets {', '.join(cfg.target_modules)}. "
     )
     summary_path = folder / ck.SUMMARY_FILE
-    if summary_path.exists():
-        summary = json.loads(summary_path.read_text())
+    summary, note = ck.read_json_record(summary_path)
+    if note:
+        text += f"Note: {note}. "
+    if summary:
         best = summary.get("best") or {}
         text += f"Finished at step {summary.get('final', {}).get('step')}; best: step {best.get('step')} ({best.get('reason', '')})."
     elif found:
@@ -143,7 +144,7 @@ def adapter_rows(runs_dir: Path) -> list[dict[str, Any]]:
             "run": a.run,
             "kind": a.kind,
             "step": a.step,
-            "val_loss": None if a.val_loss is None else round(a.val_loss, 5),
+            "val_loss": round(a.val_loss, 5) if isinstance(a.val_loss, (int, float)) else None,
             "path": str(a.path),
         }
         for a in list_adapters(runs_root(runs_dir))
@@ -182,11 +183,11 @@ def adapter_request(adapter_dir: str | Path, runs_dir: Path) -> dict[str, Any]:
     if root not in src.resolve().parents:
         raise InputError("adapter", str(adapter_dir), "pick an adapter from the list")
     run = root / src.resolve().relative_to(root).parts[0]
-    prompt = ""
-    summary = run / "summary.json"
-    if summary.is_file():
-        prompts = json.loads(summary.read_text()).get("preview_prompts") or []
-        prompt = prompts[0] if prompts else ""
+    from lora import checkpoints as ck
+
+    summary, _ = ck.read_json_record(run / ck.SUMMARY_FILE)
+    prompts = summary.get("preview_prompts") or []
+    prompt = str(prompts[0]) if isinstance(prompts, list) and prompts else ""
     duration_s = run_config(run).preview_duration_s if (run / "config.yaml").is_file() else DEFAULT_DURATION_S
     request = {
         "prompt": prompt,

@@ -6,7 +6,6 @@ also checks that the saved file loads and applies, and renders fixed prompts × 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +72,7 @@ def scale_sweep(
     engine = Engine(cfg.model, device=device)
     use_prompts = prompts or cfg.preview_prompts
     if not use_prompts:
-        summary = json.loads((run / ck.SUMMARY_FILE).read_text()) if (run / ck.SUMMARY_FILE).exists() else {}
+        summary, _ = ck.read_json_record(run / ck.SUMMARY_FILE)
         use_prompts = summary.get("preview_prompts") or ["instrumental"]
     out = run / "sweeps" / adapter.name
     previews = []

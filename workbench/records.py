@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core import audio_io, paths
+from workbench.core.config import read_json
 from workbench.core.errors import InputError
+from workbench.core.fs_errors import writable_folder
 from workbench.core.store import RunRow, Store
+from workbench.engine import finite
 from workbench.engine.requests import request_from_dict
 
 if TYPE_CHECKING:
@@ -148,21 +151,37 @@ def record(
 ) -> list[RecordedTake]:
     """Write each take as ``<out_dir>/<batch_id>_<take>.<fmt>`` plus ``.json``, and a store row per take."""
     check_format(audio_format)
-    folder = Path(out_dir) if out_dir is not None else paths.runs_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = check_output_folder(out_dir if out_dir is not None else paths.runs_dir())
+    for take in result.takes:  # all or nothing: no take is written if any of them is broken
+        finite.check_audio(
+            take.audio.samples, f"take {take.index} (after the engine's post-processing)", result.lora
+        )
     recorded, rows = [], []
-    for take in result.takes:
-        run_id = f"{result.batch_id}_{take.index}"
-        audio_path = folder / f"{run_id}.{audio_format}"
-        audio_io.write_audio(audio_path, take.audio)
-        written = RecordedTake(take, str(audio_path), str(audio_path.with_suffix(".json")), run_id)
-        sidecar = sidecar_for(result, written)
-        write_json_atomic(Path(written.sidecar), sidecar)
-        recorded.append(written)
-        rows.append(run_row(result, written, sidecar))
-    if store is not None:
-        store.add_runs(rows)
+    try:
+        for take in result.takes:
+            run_id = f"{result.batch_id}_{take.index}"
+            audio_path = folder / f"{run_id}.{audio_format}"
+            audio_io.write_audio(audio_path, take.audio)
+            written = RecordedTake(take, str(audio_path), str(audio_path.with_suffix(".json")), run_id)
+            recorded.append(written)
+            sidecar = sidecar_for(result, written)
+            write_json_atomic(Path(written.sidecar), sidecar)
+            rows.append(run_row(result, written, sidecar))
+        if store is not None:
+            store.add_runs(rows)
+    except BaseException:
+        # A take that cannot be stored is removed with its sidecar, so no file exists without its row.
+        for written in recorded:
+            Path(written.path).unlink(missing_ok=True)
+            Path(written.sidecar).unlink(missing_ok=True)
+        raise
     return recorded
+
+
+def check_output_folder(folder: str | Path) -> Path:
+    """``folder`` created and proven writable; called before the model runs so a read-only or full output
+    folder is reported at once, not after minutes of generation."""
+    return writable_folder(folder, "output folder")
 
 
 def run_row(
@@ -256,10 +275,7 @@ def load_sidecar(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise InputError("sidecar", str(p), "file not found; give the .json written next to a result")
-    try:
-        data = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError("sidecar", str(p), f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = read_json(p, "sidecar")
     if not isinstance(data, dict) or "request" not in data or "take_index" not in data:
         raise InputError("sidecar", str(p), "is not a workbench sidecar (no 'request' / 'take_index')")
     return data

@@ -98,6 +98,7 @@ class Workbench:
         """
         request.validate()  # before waiting for the model: bad input is reported at once
         records.check_format(audio_format)
+        records.check_output_folder(self.runs_dir)
         engine = self.require_engine()
         result = engine.run(request, progress=self._progress(progress), cancel=cancel)
         if not result.ok:

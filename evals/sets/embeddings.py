@@ -104,7 +104,10 @@ class EmbeddingCache:
         source = Path(path)
         target = self.location(backend, source)
         if target.exists():
-            return np.load(target)
+            try:  # allow_pickle stays False: a cache entry holding objects is refused, never unpickled
+                return np.load(target, allow_pickle=False)
+            except (ValueError, OSError, EOFError):
+                target.unlink(missing_ok=True)  # a cut or foreign cache entry is recomputed, not trusted
         frames = backend.embed(read_audio(source))
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".tmp{os.getpid()}.npy")

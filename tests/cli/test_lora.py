@@ -48,7 +48,7 @@ def test_prepare_train_eval_list(
     )
     out = capsys.readouterr().out
     assert "3 clips kept (2 train, 1 validation), 1 rejected" in out
-    assert "too_long.wav: is 10800 s long" in out
+    assert "too_long.wav: is 10800.0 s long" in out
     # --model encodes now; training then finds everything cached
     assert "encoded 3, already cached 0, failed 0" in out
 

@@ -37,7 +37,7 @@ def test_folder_with_bad_members_builds_with_a_report_naming_each(
     assert set(reasons) == {"broken.wav", "silent.wav", "two_hours.wav"}
     assert "not a readable audio file" in reasons["broken.wav"]
     assert "silent" in reasons["silent.wav"]
-    assert "7200 s long" in reasons["two_hours.wav"] and "maximum is 600 s" in reasons["two_hours.wav"]
+    assert "7200.0 s long" in reasons["two_hours.wav"] and "maximum is 600 s" in reasons["two_hours.wav"]
     kept = {Path(r.audio_path).name: r for r in report.records}
     assert set(kept) == {"good_a.wav", "good_b.wav"}
     # Missing bpm/key are estimated and marked; lyrics from the .txt sidecar make a vocal track.

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.core.cells import safe_frame
+from workbench.core.config import read_json
+
 MANIFEST_DIR = "manifest.d"
 JOBS_FILE = "jobs.json"
 BATCH_FILE = "batch.json"
@@ -112,8 +115,9 @@ def manifest_frame(out_dir: Path) -> Any:
 
 
 def write_manifest(out_dir: Path) -> tuple[Path, Path]:
-    """Merge the shards into ``manifest.csv`` and ``manifest.parquet`` (each written atomically)."""
-    frame = manifest_frame(out_dir)
+    """Merge the shards into ``manifest.csv`` and ``manifest.parquet`` (each written atomically). Text cells a
+    spreadsheet would run as formulas (a plan's ``=HYPERLINK(...)`` title) are written as text (core/cells.py)."""
+    frame = safe_frame(manifest_frame(out_dir))
     csv_path, parquet_path = out_dir / "manifest.csv", out_dir / "manifest.parquet"
     for path, write in (
         (csv_path, lambda p: frame.to_csv(p, index=False)),
@@ -165,7 +169,9 @@ def batch_status(out_dir: str | Path) -> BatchStatus:
         raise InputError(
             "batch folder", str(root), f"no {JOBS_FILE} here; give the --out folder of a batch run"
         )
-    jobs = json.loads(jobs_file.read_text())
+    jobs = read_json(jobs_file, "batch jobs file")
+    if not isinstance(jobs, dict) or not isinstance(jobs.get("jobs"), list):
+        raise InputError("batch jobs file", str(jobs_file), "is not a workbench jobs file; re-run the batch")
     latest = latest_by_job(read_records(root))
     planned = {j["job_id"] for j in jobs["jobs"]}
     counts = Counter(r["status"] for j, r in latest.items() if j in planned)

@@ -218,6 +218,19 @@ def _expand_row(
             PlanProblem(row_no, "prompt", None, "give a prompt or a genre (see configs/genres.yaml)")
         )
         return []
+    planned = len(seeds)
+    for _, axis in axes:
+        planned *= max(len(axis), 1)
+    if planned > MAX_JOBS:  # counted before expanding: a grid of lists multiplies out quickly
+        problems.append(
+            PlanProblem(
+                row_no,
+                "seeds",
+                seeds_value,
+                f"the row expands to {planned:,} jobs; the limit is {MAX_JOBS:,}",
+            )
+        )
+        return []
     jobs: list[tuple[str, GenerationRequest, str, str]] = []
     combos = itertools.product(*(values for _, values in axes)) if axes else [()]
     for combo in combos:
@@ -267,6 +280,14 @@ def _build(
         return None
     if lora is not None and lora != "":
         if isinstance(lora, dict):
+            extra = sorted(set(lora) - {"path", "scale"}, key=str)
+            if extra:
+                problems.append(
+                    PlanProblem(
+                        row_no, f"lora.{extra[0]}", lora[extra[0]], "unknown key; allowed: path, scale"
+                    )
+                )
+                return None
             lora_scale = lora.get("scale", lora_scale)
             lora = lora.get("path")
         if not isinstance(lora, str):
@@ -326,6 +347,16 @@ def load_plan(path: str | Path, *, model: str | None = None) -> Plan:
     if not isinstance(settings.get("defaults") or {}, dict):
         problems.append(PlanProblem(0, "defaults", settings.get("defaults"), "give defaults as field: value"))
         settings = {**settings, "defaults": {}}
+    else:  # a misspelt default would silently keep the model's value for every row
+        for key in sorted(set(settings.get("defaults") or {}) - ROW_KEYS, key=str):
+            problems.append(
+                PlanProblem(
+                    0,
+                    f"defaults.{key}",
+                    settings["defaults"][key],
+                    f"unknown field; allowed: {', '.join(sorted(ROW_KEYS))}",
+                )
+            )
     for key in ("run", "qc", "export"):
         if not isinstance(settings.get(key) or {}, dict):
             problems.append(PlanProblem(0, key, settings.get(key), "must be a mapping of setting: value"))

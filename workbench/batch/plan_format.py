@@ -6,17 +6,14 @@ first data row is row 2, as in a spreadsheet); for JSON/YAML the position in ``e
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from workbench.core.errors import InputError
+from workbench.core.config import read_data, read_table
+from workbench.core.errors import InputError, short_repr
 from workbench.engine.requests import MAX_SEED, REQUEST_TYPES
 
 MAX_SEEDS_PER_ROW = 100_000
@@ -49,8 +46,7 @@ class PlanProblem:
     reason: str
 
     def __str__(self) -> str:
-        shown = repr(self.value)
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        shown = short_repr(self.value, 80)
         where = f"row {self.row}" if self.row else "plan"
         return f"{where}: {self.field}={shown}: {self.reason}"
 
@@ -67,10 +63,7 @@ def read_rows(path: Path) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any
         )
     if suffix == ".csv":
         return _read_csv(path)
-    try:
-        data = json.loads(path.read_text()) if suffix == ".json" else yaml.safe_load(path.read_text())
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError("plan", str(path), f"is not valid {suffix.lstrip('.').upper()}: {exc}") from None
+    data = read_data(path, "plan")
     if isinstance(data, list):
         data = {"entries": data}
     if not isinstance(data, dict):
@@ -92,10 +85,7 @@ def read_rows(path: Path) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any
 
 
 def _read_csv(path: Path) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]], list[PlanProblem]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        raw_rows = list(reader)
+    header, raw_rows = read_table(path, "plan")
     problems: list[PlanProblem] = []
     if not header:
         raise InputError("plan", str(path), "the CSV is empty; the first line must name the columns")
@@ -157,6 +147,8 @@ def parse_seeds(value: Any) -> list[int]:
         start, count = value["start"], value["count"]
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, count)) or count < 1:
             raise ValueError("start and count must be whole numbers, count >= 1")
+        if count > MAX_SEEDS_PER_ROW:  # before range(): a list of 10**9 seeds would exhaust memory
+            raise ValueError(f"count {count} is more than {MAX_SEEDS_PER_ROW} seeds in one row")
         return _checked(list(range(start, start + count)))
     parts: list[Any] = value if isinstance(value, list) else [value]
     seeds: list[int] = []
@@ -181,6 +173,8 @@ def parse_seeds(value: Any) -> list[int]:
                 if hi - lo + 1 > MAX_SEEDS_PER_ROW:
                     raise ValueError(f"range {piece} has more than {MAX_SEEDS_PER_ROW} seeds")
                 seeds.extend(range(lo, hi + 1))
+                if len(seeds) > MAX_SEEDS_PER_ROW:
+                    raise ValueError(f"more than {MAX_SEEDS_PER_ROW} seeds in one row")
             elif re.fullmatch(r"\d+", piece):
                 seeds.append(int(piece))
             else:

@@ -91,22 +91,35 @@ def new_code() -> str:
 def create_campaign(store: Store, config: CampaignConfig) -> dict[str, str]:
     """Insert the campaign and its raters. Returns rater -> login code for codes generated here."""
     public = dataclasses.replace(config, raters=[RaterSpec(r.id) for r in config.raters])
+    # The slow parts (serialising the config, one PBKDF2 hash per rater) run before BEGIN IMMEDIATE, so that
+    # the store's write lock is held only for the inserts and raters' votes on other campaigns never wait.
+    config_json = json.dumps(public.to_dict())
     generated: dict[str, str] = {}
+    logins: list[tuple[str, str, str]] = []
+    for rater in config.raters:
+        code = rater.code or new_code()
+        if rater.code is None:
+            generated[rater.id] = code
+        salt = secrets.token_hex(16)
+        logins.append((rater.id, salt, _hash_code(code, salt)))
     with store.transaction() as conn:
-        if conn.execute("SELECT 1 FROM campaigns WHERE name = ?", (config.name,)).fetchone():
-            raise InputError("name", config.name, "a campaign with this name exists; pick another name")
+        existing = conn.execute("SELECT status FROM campaigns WHERE name = ?", (config.name,)).fetchone()
+        if existing is not None:
+            hint = f" (it is '{existing[0]}'; remove it with: workbench campaign delete {config.name})"
+            raise InputError(
+                "name",
+                config.name,
+                "a campaign with this name exists; pick another name"
+                + (hint if existing[0] == "preparing" else ""),
+            )
         conn.execute(
             "INSERT INTO campaigns (name, genre, status, config_json, target_lufs, created_at) VALUES (?,?,?,?,?,?)",
-            (config.name, config.genre, "preparing", json.dumps(public.to_dict()), None, now_iso()),
+            (config.name, config.genre, "preparing", config_json, None, now_iso()),
         )
-        for rater in config.raters:
-            code = rater.code or new_code()
-            if rater.code is None:
-                generated[rater.id] = code
-            salt = secrets.token_hex(16)
+        for rater_id, salt, code_hash in logins:
             conn.execute(
                 "INSERT INTO campaign_raters (campaign, rater, code_salt, code_hash, created_at) VALUES (?,?,?,?,?)",
-                (config.name, rater.id, salt, _hash_code(code, salt), now_iso()),
+                (config.name, rater_id, salt, code_hash, now_iso()),
             )
     return generated
 

@@ -1,7 +1,8 @@
 """Export a campaign's votes (any time, also mid-campaign) as CSV or Parquet, with the store's column names.
 
 The columns are the ``votes`` table's (see workbench/core/migrations.py ``0002_campaigns``), a superset of what
-``evals.preference.vote_io.read_votes_file`` reads, so an export feeds ``workbench eval`` reports directly.
+``evals.preference.vote_io.read_votes_file`` reads, so an export feeds ``workbench eval`` reports directly. Text
+that a spreadsheet would run as a formula (a comment starting with ``=``) is prefixed with ``'`` (core/cells.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import csv
 from pathlib import Path
 
 from workbench.campaigns import db
+from workbench.core.cells import safe_cell, safe_frame
 from workbench.core.errors import InputError
 from workbench.core.store import Store
 
@@ -31,11 +33,11 @@ def export_votes(store: Store, campaign: str, out: str | Path) -> int:
             writer = csv.DictWriter(fh, fieldnames=db.VOTE_COLUMNS)
             writer.writeheader()
             for row in rows:
-                writer.writerow({k: "" if row[k] is None else row[k] for k in db.VOTE_COLUMNS})
+                writer.writerow({k: "" if row[k] is None else safe_cell(row[k]) for k in db.VOTE_COLUMNS})
     else:
         import pandas as pd
 
-        frame = pd.DataFrame(rows, columns=db.VOTE_COLUMNS)
+        frame = safe_frame(pd.DataFrame(rows, columns=db.VOTE_COLUMNS))
         frame["is_gold"] = frame["is_gold"].astype(bool)
         for name in ("fit_left", "fit_right"):
             frame[name] = frame[name].astype("Int64")

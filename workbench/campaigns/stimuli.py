@@ -8,7 +8,6 @@ CSV (``prompt_id,file[,take]``, files relative to ``import_dir``). Every clip th
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from workbench.campaigns import audio_prep, db
 from workbench.campaigns.config import CampaignConfig, PromptSpec, SystemSpec
 from workbench.core import paths
 from workbench.core.audio_io import Audio, load_conformed
+from workbench.core.config import read_table
 from workbench.core.errors import ConfigError, InputError
 from workbench.core.store import Store
 
@@ -95,9 +95,8 @@ def import_system(config: CampaignConfig, system: SystemSpec) -> list[SourceClip
         raise ConfigError(
             f"{where}.mapping_csv", str(mapping), "file not found; columns: prompt_id,file[,take]"
         )
-    with mapping.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows or not {"prompt_id", "file"} <= set(rows[0]):
+    header, rows = read_table(mapping, f"{where}.mapping_csv")
+    if not rows or not {"prompt_id", "file"} <= set(header):
         raise ConfigError(
             f"{where}.mapping_csv", str(mapping), "needs a header with prompt_id and file columns"
         )
@@ -107,7 +106,12 @@ def import_system(config: CampaignConfig, system: SystemSpec) -> list[SourceClip
         file = file if file.is_absolute() else folder / file
         if not file.is_file():
             raise ConfigError(f"{mapping.name}[{i + 2}].file", row["file"], f"not found under {folder}")
-        take = int(row.get("take") or len(by_prompt.get(row["prompt_id"], [])))
+        take_text = (row.get("take") or "").strip()
+        if take_text and not take_text.isdigit():
+            raise ConfigError(
+                f"{mapping.name}[{i + 2}].take", take_text, "must be a whole number >= 0, or empty"
+            )
+        take = int(take_text) if take_text else len(by_prompt.get(row["prompt_id"], []))
         by_prompt.setdefault(row["prompt_id"], []).append((take, file))
     out = []
     for prompt in config.prompts:
@@ -205,7 +209,11 @@ def create_campaign(
     codes = db.create_campaign(store, config)
     try:
         build_stimuli(store, config, engine_for, log)
-    except BaseException:
-        db.delete_campaign(store, config.name)  # so the organiser can fix the cause and run create again
+    except BaseException as exc:
+        from workbench.campaigns.removal import roll_back
+
+        roll_back(
+            store, config.name, exc
+        )  # rows and clip files, so the organiser can fix the cause and re-create
         raise
     return codes

@@ -1,4 +1,4 @@
-"""``workbench campaign create|status|export|list|code``: blind A/B listening campaigns headless."""
+"""``workbench campaign create|status|export|list|delete|code``: blind A/B listening campaigns headless."""
 
 from __future__ import annotations
 
@@ -43,10 +43,25 @@ def register(sub: Any) -> None:
     lp = csub.add_parser("list", help="campaigns in the store")
     lp.set_defaults(func=run_list)
 
+    dp = csub.add_parser(
+        "delete", help="remove a campaign without votes (a failed or abandoned set-up) and its clip files"
+    )
+    dp.add_argument("name", help="campaign name")
+    dp.set_defaults(func=run_delete)
+
     kp = csub.add_parser("code", help="issue a new login code for a rater (the old one stops working)")
     kp.add_argument("name", help="campaign name")
     kp.add_argument("rater", help="rater id")
     kp.set_defaults(func=run_code)
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from workbench.campaigns.removal import remove_campaign
+    from workbench.core.store import Store
+
+    removed = remove_campaign(Store(), args.name)
+    print(f"deleted campaign {removed.name} and {removed.files} clip file(s)")
+    return 0
 
 
 def run_create(args: argparse.Namespace) -> int:

@@ -91,9 +91,12 @@ def register(sub: Any) -> None:
     r.set_defaults(func=run_replay)
 
 
-def _text_arg(value: str | None) -> str:
+def _text_arg(value: str | None, field: str = "--lyrics") -> str:
+    """``@FILE`` reads the text from FILE (UTF-8, size-limited, encoding named if wrong); anything else is the text."""
     if value and value.startswith("@"):
-        return Path(value[1:]).read_text()
+        from workbench.core.config import read_text
+
+        return read_text(value[1:], f"{field} @file")
     return value or ""
 
 

@@ -215,7 +215,12 @@ def run_list(args: argparse.Namespace) -> int:
         print("no adapters yet; train one with `workbench lora train CONFIG --data DIR`")
         return 0
     print(f"{'run':<20} {'kind':<10} {'step':>7} {'val_loss':>10}  path")
+    notes: list[str] = []
     for a in adapters:
-        val = f"{a.val_loss:.5f}" if a.val_loss is not None else "-"
+        val = f"{a.val_loss:.5f}" if isinstance(a.val_loss, (int, float)) else "-"
         print(f"{a.run:<20} {a.kind:<10} {a.step if a.step is not None else '-':>7} {val:>10}  {a.path}")
+        if a.note and a.note not in notes:
+            notes.append(a.note)
+    for note in notes:
+        print(f"note: {note}")
     return 0

@@ -9,6 +9,7 @@ import os
 import sys
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.fs_errors import describe_failure
 
 # Each module defines register(subparsers) and sets a `func(args) -> int` default on its parser(s).
 SUBCOMMAND_MODULES = [
@@ -67,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
+        known = describe_failure(exc)
+        if known is not None:
+            print(f"error: {known}", file=sys.stderr)
+            return 2
         print(
             f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",
             file=sys.stderr,

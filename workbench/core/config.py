@@ -11,7 +11,10 @@ are left to the class's ``validate()``, which knows them; ``whole`` and ``number
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
+import io
+import json
 import math
 import re
 import types
@@ -22,7 +25,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
-from workbench.core.errors import ConfigError, InputError
+from workbench.core.errors import ConfigError, InputError, short_repr
 
 T = TypeVar("T")
 
@@ -145,7 +148,7 @@ def _scalar(kind: Any, value: Any, field: str) -> Any:
         if isinstance(value, str):
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            raise ConfigError(field, value, f"must be text; quote it in YAML ('{value}')")
+            raise ConfigError(field, value, f"must be text; quote it in YAML ('{short_repr(value, 40)}')")
         raise ConfigError(field, value, "must be text")
     raise TypeError(f"from_mapping cannot read fields of type {kind!r} ({field}); add a branch for it")
 
@@ -208,12 +211,194 @@ def number(
     return value
 
 
-def read_yaml(path: str | Path, field: str) -> Any:
-    """A YAML file's data (``safe_load``: plain values only, no tags that build objects); ``field`` names it."""
+# Limits on a config file, checked before its values are built: a 1 KB YAML file with nested aliases ("billion
+# laughs") expands to 9**9 values, and a 100,000-deep JSON list overflows the parser's stack.
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+MAX_CONFIG_VALUES = 1_000_000  # counted with every alias expanded
+MAX_CONFIG_DEPTH = 64
+
+
+def decode_text(raw: bytes, field: str, source: str) -> str:
+    """``raw`` as text: UTF-8 (a BOM allowed) or UTF-16 with a BOM; anything else is refused with the encoding
+    it seems to be in, because guessing would silently change prompts and names."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        found = _guess_encoding(raw)
+        raise ConfigError(
+            field,
+            source,
+            f"is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); it looks like {found}. "
+            "Save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE > NEW)",
+        ) from None
+
+
+def _guess_encoding(raw: bytes) -> str:
+    if b"\x00" in raw[:4096]:
+        return "binary data or UTF-16 without a byte-order mark"
+    try:
+        raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return "Latin-1 (ISO-8859-1) or another 8-bit encoding"
+    return "Windows-1252 / Latin-1"
+
+
+def read_text(path: str | Path, field: str, max_bytes: int = MAX_CONFIG_BYTES) -> str:
+    """A config file's text, refused before reading when it is over ``max_bytes``; ``field`` names it."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(field, str(p), "file not found")
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise ConfigError(
+            field, str(p), f"is {size / 1e6:.1f} MB; config files are limited to {max_bytes / 1e6:.0f} MB"
+        )
+    with p.open("rb") as fh:
+        raw = fh.read(max_bytes + 1)
+    if len(raw) > max_bytes:  # a file that grew, or a device that reports no size
+        raise ConfigError(field, str(p), f"is over {max_bytes / 1e6:.0f} MB, the limit for config files")
+    return decode_text(raw, field, str(p))
+
+
+def parse_yaml(text: str, field: str, source: str = "") -> Any:
+    """YAML text as plain data (safe types only). Aliases are allowed, but the document is refused if, with
+    every alias expanded, it holds more than ``MAX_CONFIG_VALUES`` values or nests deeper than
+    ``MAX_CONFIG_DEPTH``; both are counted on the parsed node graph, before any value is built."""
+    where = source or "the text"
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            field, where, f"is over {MAX_CONFIG_BYTES / 1e6:.0f} MB, the limit for config files"
+        )
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, field, where)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise ConfigError(field, str(path), f"is not valid YAML: {exc}") from None
+        raise ConfigError(field, where, f"is not valid YAML: {_short(str(exc))}") from None
+    except RecursionError:
+        raise ConfigError(field, where, f"nests deeper than {MAX_CONFIG_DEPTH} levels") from None
+    finally:
+        loader.dispose()
+
+
+def _check_nodes(root: yaml.Node, field: str, where: str) -> None:
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    active: set[int] = set()
+
+    def visit(node: yaml.Node, level: int) -> int:
+        if level > MAX_CONFIG_DEPTH:
+            raise ConfigError(field, where, f"nests deeper than {MAX_CONFIG_DEPTH} levels")
+        key = id(node)
+        if key in active:
+            raise ConfigError(
+                field, where, "has an alias that refers to a value containing itself; remove it"
+            )
+        if key in sizes:
+            if depths[key] + level > MAX_CONFIG_DEPTH:
+                raise ConfigError(field, where, f"nests deeper than {MAX_CONFIG_DEPTH} levels")
+            return sizes[key]
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        active.add(key)
+        total = 1
+        deepest = 0
+        for child in children:
+            total += visit(child, level + 1)
+            deepest = max(deepest, depths[id(child)] + 1)
+            if total > MAX_CONFIG_VALUES:
+                raise ConfigError(
+                    field,
+                    where,
+                    f"expands to more than {MAX_CONFIG_VALUES:,} values (aliases counted in full); "
+                    "write the values out or split the file",
+                )
+        active.discard(key)
+        sizes[key] = total
+        depths[key] = deepest
+        return total
+
+    visit(root, 0)
+
+
+def parse_json(text: str, field: str, source: str = "") -> Any:
+    """JSON text as plain data; nesting deeper than ``MAX_CONFIG_DEPTH`` is refused."""
+    where = source or "the text"
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            field, where, f"is over {MAX_CONFIG_BYTES / 1e6:.0f} MB, the limit for config files"
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(field, where, f"is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(field, where, f"nests deeper than {MAX_CONFIG_DEPTH} levels") from None
+    if _depth(data) > MAX_CONFIG_DEPTH:
+        raise ConfigError(field, where, f"nests deeper than {MAX_CONFIG_DEPTH} levels")
+    return data
+
+
+def _depth(data: Any) -> int:
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_CONFIG_DEPTH:
+            break
+        if isinstance(value, dict):
+            stack += [(v, level + 1) for v in value.values()]
+        elif isinstance(value, list):
+            stack += [(v, level + 1) for v in value]
+    return deepest
+
+
+def read_yaml(path: str | Path, field: str) -> Any:
+    """A YAML file's data through ``parse_yaml`` (safe types, size/alias/depth limits, UTF-8 checked)."""
+    return parse_yaml(read_text(path, field), field, str(path))
+
+
+def read_json(path: str | Path, field: str) -> Any:
+    """A JSON file's data through ``parse_json`` (size and depth limits, UTF-8 checked); ``field`` names it."""
+    return parse_json(read_text(path, field), field, str(path))
+
+
+def read_data(path: str | Path, field: str) -> Any:
+    """A ``.json`` file through ``read_json``; anything else (``.yaml``/``.yml``) through ``read_yaml``."""
+    return read_json(path, field) if Path(path).suffix.lower() == ".json" else read_yaml(path, field)
+
+
+def read_table(path: str | Path, field: str) -> tuple[list[str], list[dict[str | None, Any]]]:
+    """A CSV file's header (names stripped) and rows as ``csv.DictReader`` gives them (surplus cells under the
+    key None), read through ``read_text``. A column named twice is refused: the reader would keep the last
+    one and silently drop the other."""
+    text = read_text(path, field)
+    header = [h.strip() for h in next(csv.reader(io.StringIO(text)), [])]
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise ConfigError(
+                f"{field} header",
+                name,
+                f"column {position} repeats an earlier column name; rename or remove one of them (in {path})",
+            )
+        seen.add(name)
+    return header, list(csv.DictReader(io.StringIO(text)))
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @contextlib.contextmanager

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core import paths
+from workbench.core.errors import WorkbenchError
+from workbench.core.fs_errors import os_error_fix
 from workbench.core.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_S = 30.0
@@ -51,12 +53,78 @@ class RunRow:
 _RUN_COLUMNS = [f.name for f in fields(RunRow)]
 
 
+class StoreError(WorkbenchError):
+    """The store file cannot be used (corrupt, from a newer workbench, read-only, disk full); says how to fix it."""
+
+
+def store_problem(exc: sqlite3.Error, path: Path) -> StoreError | None:
+    """A ``StoreError`` naming ``path`` and the fix for the failures a user can meet, else None (a bug)."""
+    text = str(exc).lower()
+    if "not a database" in text or "malformed" in text:
+        return StoreError(
+            f"the store {path} is corrupt ({exc}). Keep it and start a new one: mv '{path}' '{path}.corrupt'; "
+            f"recover what can be read with: sqlite3 '{path}.corrupt' .recover | sqlite3 '{path}'"
+        )
+    if "disk is full" in text or "disk full" in text:
+        return StoreError(f"the store {path} cannot grow: {os_error_fix(exc, path)}")
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return StoreError(
+            f"the store {path} cannot be opened for writing ({exc}); make its folder writable or set "
+            "WORKBENCH_HOME to a writable folder"
+        )
+    if "disk i/o" in text:
+        return StoreError(f"the store {path} hit a disk error ({exc}); check the disk, then run again")
+    return None
+
+
 class Store:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else paths.store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"the store's folder {self.path.parent}: {os_error_fix(exc, self.path)}"
+            ) from None
         self._local = threading.local()
-        self._migrate()
+        try:
+            self._refuse_newer_schema()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            problem = store_problem(exc, self.path)
+            if problem is None:
+                raise
+            self.close()
+            raise problem from None
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _refuse_newer_schema(self) -> None:
+        """Read before any write: migrating a store a newer workbench wrote would silently downgrade it."""
+        conn = self.connect()
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        known = {name for name, _ in MIGRATIONS}
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        unknown = (
+            sorted(r[0] for r in conn.execute("SELECT name FROM schema_migrations") if r[0] not in known)
+            if has_table
+            else []
+        )
+        if version > len(MIGRATIONS) or unknown:
+            self.close()
+            detail = f"schema version {version}, this version knows {len(MIGRATIONS)}"
+            if unknown:
+                detail += f"; unknown migrations: {', '.join(unknown[:3])}"
+            raise StoreError(
+                f"this store ({self.path}) was written by a newer workbench ({detail}); it was left unchanged. "
+                "Upgrade the workbench, or set WORKBENCH_HOME to another folder to use a separate store"
+            )
 
     def connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -75,10 +143,22 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if conn.in_transaction:  # SQLite may already have rolled back (disk full, I/O error)
+                conn.execute("ROLLBACK")
+            problem = store_problem(exc, self.path) if isinstance(exc, sqlite3.OperationalError) else None
+            if problem is not None:
+                raise problem from None
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            problem = store_problem(exc, self.path)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if problem is None:
+                raise
+            raise problem from None
 
     def _migrate(self) -> None:
         with self.transaction() as conn:

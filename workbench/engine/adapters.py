@@ -12,7 +12,6 @@ after loading, and the adapter's alpha/r is applied per call through ``attention
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -82,23 +81,86 @@ def find_weights(source: str) -> Path:
     )
 
 
+# alpha/r multiplies every LoRA delta. Trained adapters sit near 1-2 (the official ACE-Step recipe uses 2);
+# 1e30 is finite yet turns every output sample into NaN, so a ratio this far out is refused at load.
+MAX_ALPHA_RATIO = 1000.0
+
+
 def _read_alpha(weights: Path, header: dict[str, str]) -> float | None:
     meta = header.get("lora_adapter_metadata")
     if meta:
-        parsed = json.loads(meta)
+        parsed = _parse_json(meta, f"{weights} (its lora_adapter_metadata header)")
         if isinstance(parsed, dict):
             # diffusers writes {"transformer.lora_alpha": …}; older files nest {"transformer": {"lora_alpha": …}}.
             nested = parsed.get("transformer")
             for source in (nested if isinstance(nested, dict) else {}, parsed):
                 for key in ("transformer.lora_alpha", "lora_alpha"):
                     if key in source:
-                        return float(source[key])
+                        return _alpha_value(source[key], f"{weights.name} metadata {key}")
     config = weights.parent / "adapter_config.json"
     if config.is_file():
-        data = json.loads(config.read_text())
-        if "lora_alpha" in data:
-            return float(data["lora_alpha"])
+        try:
+            text = config.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AdapterError(
+                f"LoRA adapter config {config} cannot be read ({exc}); re-save it as UTF-8 JSON"
+            ) from None
+        data = _parse_json(text, str(config))
+        if isinstance(data, dict) and "lora_alpha" in data:
+            return _alpha_value(data["lora_alpha"], f"{config} lora_alpha")
     return None
+
+
+def _parse_json(text: str, where: str) -> Any:
+    from workbench.core.config import parse_json
+    from workbench.core.errors import ConfigError
+
+    try:
+        return parse_json(text, "adapter config", where)
+    except ConfigError as exc:
+        raise AdapterError(f"LoRA {where}: {exc.fix}; fix or re-export the adapter") from None
+
+
+def _alpha_value(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AdapterError(f"LoRA {where}={value!r:.40}: must be a number (e.g. twice the rank)")
+    return float(value)
+
+
+def check_adapter(
+    state: dict[str, Any], rank: int, alpha: float, source: str, *, allow_negative_alpha: bool = False
+) -> None:
+    """Refuse an adapter that would silently produce garbage: r <= 0, alpha non-finite, far out of range or
+    negative (a negative alpha inverts the adapter; a negative scale does that on purpose), non-finite tensors."""
+    import math
+
+    import torch
+
+    if rank <= 0:
+        raise AdapterError(
+            f"LoRA '{source}': rank r={rank}; the adapter's lora_A tensors must have rank >= 1"
+        )
+    if not math.isfinite(alpha):
+        raise AdapterError(
+            f"LoRA '{source}': lora_alpha={alpha} is not a finite number; set it (usually 2 x r)"
+        )
+    if alpha < 0 and not allow_negative_alpha:
+        raise AdapterError(
+            f"LoRA '{source}': lora_alpha={alpha:g} is negative, which silently inverts the adapter; set a "
+            "positive alpha, and give a negative LoRA scale if inverting it is what you want"
+        )
+    if abs(alpha / rank) > MAX_ALPHA_RATIO:
+        raise AdapterError(
+            f"LoRA '{source}': lora_alpha={alpha:g} with r={rank} scales every update by {alpha / rank:g}; "
+            f"the limit is {MAX_ALPHA_RATIO:g} (trained adapters use about 1-2); fix lora_alpha"
+        )
+    for key, tensor in state.items():
+        if not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise AdapterError(
+                f"LoRA '{source}': tensor '{key}' holds {bad} NaN or infinite value(s); the adapter is "
+                "corrupt (re-export it, or resume training from an earlier checkpoint)"
+            )
 
 
 def normalise_state_dict(raw: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -168,7 +230,11 @@ def count_wrapped(transformer: Any, adapter_name: str) -> int:
     )
 
 
-def load_adapter(pipe: Any, source: str, adapter_name: str) -> AdapterInfo:
+def load_adapter(
+    pipe: Any, source: str, adapter_name: str, *, allow_negative_alpha: bool = False
+) -> AdapterInfo:
+    """Load ``source`` into ``pipe`` after every check above; ``allow_negative_alpha`` is for library callers
+    that load an inverted adapter deliberately (the app and CLI never set it: they offer a negative scale)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -184,8 +250,15 @@ def load_adapter(pipe: Any, source: str, adapter_name: str) -> AdapterInfo:
     state, layout = normalise_state_dict(raw)
     modules = _check_against(pipe.transformer, state, source)
     ranks = Counter(int(t.shape[0]) for k, t in state.items() if k.endswith("lora_A.weight"))
-    rank = ranks.most_common(1)[0][0]
+    rank = ranks.most_common(1)[0][0] if ranks else 0
     alpha = _read_alpha(weights, header)
+    check_adapter(
+        state,
+        rank,
+        alpha if alpha is not None else float(rank),
+        source,
+        allow_negative_alpha=allow_negative_alpha,
+    )
     try:
         pipe.load_lora_weights(state, adapter_name=adapter_name)
     except Exception as exc:

@@ -20,6 +20,7 @@ from typing import Any
 
 from workbench.core.audio_io import Audio
 from workbench.core.errors import InputError
+from workbench.engine import finite
 from workbench.engine.adapters import AdapterInfo, load_adapter
 from workbench.engine.checkpoints import require_components
 from workbench.engine.models import ModelInfo, load_pipeline
@@ -231,10 +232,12 @@ class Engine:
         batch_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
         steps_done = 0
         total = int(request.steps or 0)
+        lora_scale = request.lora.scale if request.lora is not None else None
 
         def on_step(_pipe: Any, step: int, _t: float, kwargs: dict[str, Any]) -> dict[str, Any]:
             nonlocal steps_done
             steps_done = step + 1
+            finite.check_latents(kwargs.get("latents"), step, total, self._adapter, lora_scale)
             if progress is not None:
                 progress(Progress("denoising", step + 1, total))
             if cancel is not None and cancel.is_set():
@@ -273,6 +276,7 @@ class Engine:
         timings["pipeline_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         audio = out.audios.float().cpu().numpy()
+        finite.check_audio(audio, "the VAE decode", self._adapter, lora_scale)
         takes = [
             Take(index=i, seed=s, audio=finish(request, prepared, audio[i])) for i, s in enumerate(seeds)
         ]

@@ -422,10 +422,17 @@ def _from_pretrained(resolved: ResolvedModel, dtype_name: str) -> Any:
         return AceStepPipeline.from_pretrained(location, dtype=torch_dtype(dtype_name), **options)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        # diffusers raises OSError for weights it refuses to read, among them a pickled .bin file.
+        pickled = (
+            "; the weights are corrupt, or a .bin file holds pickled objects, which are never loaded "
+            "(they could run code): use .safetensors weights (pull the model again)"
+            if isinstance(exc, OSError)
+            else ""
+        )
         raise InputError(
             "model",
             resolved.name,
-            f"diffusers could not load {resolved.folder} ({type(exc).__name__}: {first}). "
+            f"diffusers could not load {resolved.folder} ({type(exc).__name__}: {first}){pickled}. "
             f"See what is wrong with: workbench models check {resolved.name}",
         ) from exc
 

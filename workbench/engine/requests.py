@@ -129,6 +129,13 @@ class GenerationRequest:
         ):
             raise InputError("seed", self.seed, f"must be a whole number between 0 and {MAX_SEED}, or empty")
         whole("batch_size", self.batch_size, 1, MAX_BATCH)
+        if self.seed is not None and self.seed + self.batch_size - 1 > MAX_SEED:
+            raise InputError(
+                "seed",
+                self.seed,
+                f"the {self.batch_size} takes would use seeds up to {self.seed + self.batch_size - 1}, past the "
+                f"largest {MAX_SEED}; use a seed <= {MAX_SEED - self.batch_size + 1}",
+            )
         if self.lora is not None:
             self.lora.validate()
 

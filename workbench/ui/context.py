@@ -21,6 +21,7 @@ import gradio as gr
 
 from workbench.core import audio_io, paths
 from workbench.core.errors import WorkbenchError
+from workbench.core.fs_errors import describe_failure
 from workbench.core.store import Store
 from workbench.engine.engine import Engine, Progress
 from workbench.services import Workbench
@@ -395,6 +396,9 @@ def ui_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except (ValueError, FileNotFoundError) as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         except Exception as exc:
+            known = describe_failure(exc)
+            if known is not None:
+                raise gr.Error(known, print_exception=False) from None
             log.exception("unexpected error in %s", getattr(fn, "__name__", "handler"))
             raise gr.Error(
                 f"Unexpected {type(exc).__name__}: {exc}. The details are in the server log.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,9 @@ def optional_int(field: str, value: Any, *, zero_is_none: bool = False) -> int |
     """Gradio Number gives None, floats or (via the API) strings; the requests want int or None."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    exact = _exact_int(value)  # ints (and integer text) never pass through float: 2**53 + 1 stays itself
+    if exact is not None:
+        return None if zero_is_none and exact == 0 else exact
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -72,6 +76,14 @@ def optional_int(field: str, value: Any, *, zero_is_none: bool = False) -> int |
     if zero_is_none and number == 0:
         return None
     return int(number)
+
+
+def _exact_int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,30}\s*", value):
+        return int(value)
+    return None
 
 
 def optional_float(field: str, value: Any) -> float | None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import yaml
 
 from workbench.campaigns import db
 from workbench.campaigns.config import config_from_dict
@@ -20,6 +19,7 @@ from workbench.campaigns.export import export_votes
 from workbench.campaigns.status import campaign_status
 from workbench.campaigns.stimuli import create_campaign
 from workbench.core import paths
+from workbench.core.config import parse_yaml
 from workbench.core.errors import ConfigError, InputError
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, ui_errors
 
@@ -35,10 +35,7 @@ def create_from_yaml(
     ctx: TabContext, text: str, base_dir: str, log: Any = None
 ) -> tuple[str, list[list[str]]]:
     """Create a campaign from YAML text. Returns (message, [[rater, code], ...] for generated codes)."""
-    try:
-        data = yaml.safe_load(text or "")
-    except yaml.YAMLError as exc:
-        raise ConfigError("campaign YAML", "editor", f"not valid YAML: {exc}") from None
+    data = parse_yaml(text or "", "campaign YAML", "editor")
     base = Path(base_dir).expanduser() if (base_dir or "").strip() else None
     if base is not None and not base.is_dir():
         raise InputError("base folder", str(base), "not a folder; relative import_dir paths start here")
@@ -170,5 +167,8 @@ def build(ctx: TabContext) -> None:
 
 
 def config_name(text: str) -> str | None:
-    data = yaml.safe_load(text or "") or {}
+    try:
+        data = parse_yaml(text or "", "campaign YAML", "editor") or {}
+    except ConfigError:
+        return None
     return str(data.get("name")) if isinstance(data, dict) and data.get("name") else None
