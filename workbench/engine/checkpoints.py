@@ -148,6 +148,16 @@ def check_folder(folder: Path) -> FolderCheck:
 def guard_diffusers(folder: Path, name: str, fix: str) -> None:
     """Refuse a diffusers folder that cannot load or run, with its own message per case, before diffusers reads it."""
     report = check_diffusers(folder)
+    pickled = sorted(str(p.relative_to(folder)) for p in folder.glob("*/*.bin"))
+    if report.missing and pickled:
+        # A .bin weights file is a pickle: torch would run code hidden in it, so it is never loaded.
+        raise InputError(
+            "model",
+            name,
+            f"{folder} has {', '.join(pickled)} in place of .safetensors weights; .bin files hold pickled "
+            "objects, which are never loaded (they could run code). Use .safetensors weights (pull the model "
+            f"again). Fix: {fix}",
+        )
     if report.missing:
         raise InputError(
             "model",
