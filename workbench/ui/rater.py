@@ -8,24 +8,38 @@ clips by when each system was generated) ever reach the browser.
 
 Raters log in with Gradio's login form: user name = rater id, password = their login code (hashed in the store).
 Admin credentials are not accepted here and admin endpoints do not exist in this app.
+
+Hardening (``RaterGate``, an ASGI middleware around every route): failed logins are throttled per client address
+and per rater name (``campaigns.throttle``; a locked attempt gets HTTP 429 before any hashing); every session
+is tied to the code it logged in with, so a code reset logs that rater out (``campaigns.access``); uploads,
+``/monitoring``, Gradio's file and proxy routes, the dev-reload stream and FastAPI's ``/openapi.json`` and
+``/docs`` answer 404; a clip URL serves only the rater it was issued to, until the pair is answered or the
+URL expires. The server holds the campaign's lease (``campaigns.lease``): a second server refuses to start.
+The client address is the TCP peer's: behind a reverse proxy every rater shares the proxy's address, so keep
+``ip_failures`` above the number of raters' honest typos, or serve without a proxy.
 """
 
 from __future__ import annotations
 
+import contextvars
 import html
 import logging
 import os
 import re
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from fastapi import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from workbench.campaigns import db
+from workbench.campaigns.lease import ServerLease
 from workbench.campaigns.service import CLIP_ROUTE, PairView, RaterService
 from workbench.campaigns.stimuli import campaign_dir
 from workbench.campaigns.stream import VoteStream
@@ -43,7 +57,19 @@ OUTCOME_BUTTONS = (
     ("both_bad", "Both unacceptable", "x"),
 )
 FIT_CHOICES = ["1", "2", "3", "4", "5"]
-_RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
+_RANGE_RE = re.compile(r"bytes=(\d{0,15})-(\d{0,15})$")  # bounded: int() of a 5000-digit end raises
+# Routes a rater never needs. Uploads (the page has no upload component), traffic monitoring (it counts every
+# rater's clicks), Gradio's file and proxy routes, the dev-reload stream (never ends) and the API docs.
+BLOCKED_ROUTES = re.compile(
+    r"^(?:/gradio_api)?/(?:upload(?:_progress)?|monitoring(?:/.*)?|dev/reload|file=.*|proxy=.*"
+    r"|openapi\.json|docs(?:/.*)?|redoc)/?$"
+)
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+# The login attempt in flight, set by RaterGate around Gradio's /login route, which calls our login function
+# with the user name and code only: this carries the client address in, and the checked code generation out.
+_LOGIN: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("rater_login", default=None)
 
 # Runs in the rater's page. It measures how much of each clip was actually played (the union of the played
 # ranges), pauses one clip when the other starts, unlocks the vote buttons once both clips reached the minimum,
@@ -137,9 +163,21 @@ def pick_campaign(store: Store, campaign: str | None) -> str:
     return str(names[0])
 
 
-def clip_response(service: RaterService, token: str, range_header: str | None) -> Any:
-    """The bytes of one served clip, with single-range support so players can seek. No dates, no names."""
-    path = service.open_clip(token)
+def session_token(request: Request | Scope) -> str | None:
+    """The Gradio session token a request carries (either of its two cookies), or None."""
+    req = request if isinstance(request, Request) else Request(request)
+    cookie_id = getattr(req.app, "cookie_id", None)
+    if cookie_id is None:
+        return None
+    return req.cookies.get(f"access-token-{cookie_id}") or req.cookies.get(
+        f"access-token-unsecure-{cookie_id}"
+    )
+
+
+def clip_response(service: RaterService, token: str, rater: str | None, range_header: str | None) -> Any:
+    """The bytes of one served clip, with single-range support so players can seek. No dates, no names.
+    Unknown, expired, answered and other raters' tokens all get the same 404."""
+    path = service.open_clip(token, rater)
     if path is None or not path.is_file():
         return Response(status_code=404)
     data = Path(path).read_bytes()
@@ -163,22 +201,102 @@ def clip_route(service: RaterService) -> Route:
     """The token route every clip is served through (the launcher puts it before Gradio's catch-all routes)."""
 
     async def clip(request: Request) -> Any:
-        return clip_response(service, request.path_params["token"], request.headers.get("range"))
+        token = session_token(request)
+        rater = service.session_rater(token) if token else None
+        return clip_response(service, request.path_params["token"], rater, request.headers.get("range"))
 
     return Route(f"/{CLIP_ROUTE}/{{token}}", clip, methods=["GET"])
 
 
+def login_function(service: RaterService) -> Callable[[str, str], bool]:
+    """Gradio's auth function: the throttled code check. A throttled attempt is answered 429 with Retry-After."""
+
+    def login(rater: str, code: str) -> bool:
+        attempt = _LOGIN.get()
+        ip = attempt["ip"] if attempt else ""
+        result = service.attempt_login(ip, rater, code)
+        if result.refusal is not None:
+            wait_s = max(1, int(result.refusal.retry_after_s + 0.999))
+            raise HTTPException(429, detail=result.refusal.message, headers={"Retry-After": str(wait_s)})
+        if result.ok and attempt is not None:
+            attempt.update(rater=rater, generation=result.generation)
+        return result.ok
+
+    return login
+
+
+class RaterGate:
+    """ASGI middleware of the rater app: blocked routes, login throttling context, session revocation."""
+
+    def __init__(self, app: Any, service: RaterService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        root = scope.get("root_path") or ""
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if BLOCKED_ROUTES.match(path):
+            await Response(status_code=404)(scope, receive, send)
+            return
+        self._revoke_stale_session(scope)
+        if path.rstrip("/") == "/login" and scope.get("method") == "POST":
+            await self._login(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _revoke_stale_session(self, scope: Scope) -> None:
+        """Drop a Gradio session this server did not issue under the rater's current code: the request then
+        goes on as a logged-out one (the page shows the login form)."""
+        tokens = getattr(scope.get("app"), "tokens", None)
+        token = session_token(scope)
+        if tokens is None or not token or token not in tokens:
+            return
+        if self.service.session_rater(token) != tokens.get(token):
+            tokens.pop(token, None)
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        attempt: dict[str, Any] = {"ip": client[0] if client else ""}
+        reset = _LOGIN.set(attempt)
+
+        async def send_and_record(message: MutableMapping[str, Any]) -> None:
+            if (
+                message["type"] == "http.response.start"
+                and message.get("status") == 200
+                and "rater" in attempt
+            ):
+                # Recorded before the reply leaves, so no request can carry the token before it is known.
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"set-cookie" and value.startswith(b"access-token-"):
+                        token = value.split(b";", 1)[0].split(b"=", 1)[1].decode()
+                        self.service.sessions.add(token, attempt["rater"], attempt["generation"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            _LOGIN.reset(reset)
+
+
 @dataclass(frozen=True)
 class RaterApp(WebApp):
-    """The rating page, its service and the vote stream it feeds (closed with the app)."""
+    """The rating page, its service, the vote stream it feeds and the campaign lease (closed with the app)."""
 
     service: RaterService
     stream: VoteStream | None = None
+    lease: ServerLease | None = None
 
     def close(self) -> None:
         super().close()
         if self.stream is not None:
             self.stream.close()
+        if self.lease is not None:
+            self.lease.release()
 
 
 def _tracking(store: Store, name: str, tracking: bool, mode: str | None) -> VoteStream | None:
@@ -194,24 +312,46 @@ def build_rater_app(
     campaign: str | None = None,
     tracking: bool = True,
     tracking_mode: str | None = None,
+    lease: ServerLease | None = None,
+    service_factory: Callable[..., RaterService] = RaterService,
 ) -> RaterApp:
     """The rating page for ``campaign`` (default: $WORKBENCH_CAMPAIGN, else the newest open one). Serve it with
-    ``launch.launch``: its extras are the rater login, the clip route, the player script and the stylesheet."""
+    ``launch.launch``: its extras are the rater login, the gate middleware, the clip route, the player script and
+    the stylesheet. Takes the campaign's lease first: raises ``InputError`` naming the server that holds it.
+    ``lease`` / ``service_factory``: injectable (clocks, policies) for tests."""
     name = pick_campaign(store, campaign)
-    stream = _tracking(store, name, tracking, tracking_mode)
-    service = RaterService(store, name, stream=stream.submit if stream else None)
+    db.get_campaign(store, name)  # an unknown name fails with the known ones before a lease row is written
+    lease = lease or ServerLease(store, name)
+    lease.acquire()
+    try:
+        stream = _tracking(store, name, tracking, tracking_mode)
+        service = service_factory(store, name, stream=stream.submit if stream else None, lease=lease)
+    except BaseException:
+        lease.release()
+        raise
     with gr.Blocks(title="Listening test", analytics_enabled=False) as demo:
         _wire(demo, service, _layout(service.config))
+
+    def started() -> None:
+        if demo.server_port:
+            lease.set_port(int(demo.server_port))
+        lease.start_heartbeat()
+
     extras = ServeExtras(
         # Raters always log in with their own codes, never with admin credentials.
-        auth_fn=service.login,
+        auth_fn=login_function(service),
         auth_message="Log in with the rater name and code you were given.",
         allowed_paths=(),  # clips go through the token route only, never Gradio's file route
         head=PLAYER_JS,
         css=CSS,
         routes=(clip_route(service),),
+        on_started=started,
+        middleware=(Middleware(RaterGate, service=service),),
+        max_file_size=0,
+        monitoring=False,
+        api_docs=False,
     )
-    return RaterApp(blocks=demo, extras=extras, service=service, stream=stream)
+    return RaterApp(blocks=demo, extras=extras, service=service, stream=stream, lease=lease)
 
 
 @dataclass
