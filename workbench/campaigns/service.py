@@ -16,19 +16,20 @@ minimum for each clip. Fetch times are kept in memory: after a restart the rater
 
 from __future__ import annotations
 
+import hashlib
 import random
 import secrets
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from evals.preference.preference import Outcome
-from workbench.campaigns import db
-from workbench.campaigns.access import DEFAULT_CLIP_TTL_S, ClipGrants, SessionBook
+from workbench.campaigns import audio_prep, db
+from workbench.campaigns.access import DEFAULT_CLIP_TTL_S, ClipGrants, Grant, SessionBook
 from workbench.campaigns.config import CampaignConfig
 from workbench.campaigns.lease import ServerLease
 from workbench.campaigns.schedule import ClipRef, PairChoice, Planner
@@ -38,6 +39,7 @@ from workbench.core.store import Store
 
 CLIP_ROUTE = "ab/clip"  # relative, so it works under a root path and through a share link
 GATE_SLACK_S = 0.25  # timer jitter between the browser's clock and ours
+RENDER_CACHE = 48  # freshly dithered clips kept for range requests: about 2 per active rater at 10 s clips
 LEASE_LOST = (
     "this rating server no longer holds the campaign (another server took it over), so nothing was stored; "
     "reload the page"
@@ -102,6 +104,9 @@ class RaterService:
         self._fetched: dict[tuple[str, str], float] = {}
         self._shown: dict[str, float] = {}  # pair_id -> when it was last served (monotonic)
         self._paths: dict[str, str] = {}
+        self._dither_key = secrets.token_bytes(16) if seed is None else seed.to_bytes(16, "little")
+        self._rendered: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._render_lock = threading.Lock()
         self._answered: Counter[str] = Counter()
         self._total = 0
         self._load()
@@ -193,13 +198,39 @@ class RaterService:
         return view
 
     def open_clip(self, token: str, rater: str | None) -> Path | None:
-        """The served file behind a clip URL token, for the rater it was issued to while it is live (else None);
-        records when the rater started playing."""
+        """The stored stimulus behind a clip URL token, for the rater it was issued to while it is live (else
+        None); records when the rater started playing."""
+        grant = self._open(token, rater)
+        return None if grant is None else Path(grant.path)
+
+    def _open(self, token: str, rater: str | None) -> Grant | None:
         grant = self.grants.resolve(token, rater)
-        if grant is None:
+        if grant is None or not Path(grant.path).is_file():
             return None
         self._fetched.setdefault((grant.pair_id, grant.side), self.clock())
-        return Path(grant.path)
+        return grant
+
+    def clip_bytes(self, token: str, rater: str | None) -> bytes | None:
+        """The WAV bytes a clip URL serves: this pair side's own dithered rendering of the stimulus (the same
+        bytes for every range request of one serve, different bytes in every other pair). None: no such grant."""
+        grant = self._open(token, rater)
+        if grant is None:
+            return None
+        key = (grant.pair_id, grant.side)
+        with self._render_lock:
+            data = self._rendered.get(key)
+            if data is not None:
+                self._rendered.move_to_end(key)
+                return data
+        digest = hashlib.blake2b(
+            f"{grant.pair_id}/{grant.side}".encode(), key=self._dither_key, digest_size=8
+        )
+        data = audio_prep.render_served(Path(grant.path), int.from_bytes(digest.digest(), "little"))
+        with self._render_lock:
+            self._rendered[key] = data
+            while len(self._rendered) > RENDER_CACHE:
+                self._rendered.popitem(last=False)
+        return data
 
     # --- internals (hold self._lock) --------------------------------------------------------------------------
     def _check_lease(self, tx: sqlite3.Connection) -> None:

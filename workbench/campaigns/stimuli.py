@@ -3,7 +3,9 @@
 Generated systems run ``Engine.run(Text2Music(...))`` once per prompt with ``batch_size = clips_per_prompt`` and
 are recorded like any other run (sidecar + store row), so every stimulus can be replayed. Imported systems read a
 CSV (``prompt_id,file[,take]``, files relative to ``import_dir``). Every clip then goes through
-``audio_prep.prepare`` and is written as an anonymised copy; gold trials get a degraded copy of each clip.
+``audio_prep.prepare`` (common band limit, fades, loudness) and is written as an anonymised 24-bit master; gold
+trials get a degraded copy of each clip, cut and faded exactly like it. Raters never get the masters' bytes: the
+rater service renders a freshly dithered 16-bit copy per served pair side (``audio_prep.render_served``).
 """
 
 from __future__ import annotations
@@ -157,10 +159,14 @@ def build_stimuli(
         clip = _row(config, src, ready, audio_prep.write_anonymised(ready.audio, folder), "clip", None)
         rows.append(clip)
         if config.gold_rate > 0:
-            damaged = audio_prep.prepare(
-                audio_prep.degrade(ready.audio, seed=config.seed + i),
+            damaged = audio_prep.prepare(  # the same excerpt and fade as the intact clip, degraded first
+                src.audio,
                 target_lufs=target,
                 ceiling_dbtp=ceiling,
+                start_s=config.clip_start_s,
+                duration_s=config.clip_duration_s,
+                fade_ms=config.fade_ms,
+                degrade_seed=config.seed + i,
             )
             path = audio_prep.write_anonymised(damaged.audio, folder)
             rows.append(_row(config, src, damaged, path, "degraded", clip.id))

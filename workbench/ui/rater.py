@@ -28,7 +28,6 @@ import os
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -177,10 +176,9 @@ def session_token(request: Request | Scope) -> str | None:
 def clip_response(service: RaterService, token: str, rater: str | None, range_header: str | None) -> Any:
     """The bytes of one served clip, with single-range support so players can seek. No dates, no names.
     Unknown, expired, answered and other raters' tokens all get the same 404."""
-    path = service.open_clip(token, rater)
-    if path is None or not path.is_file():
+    data = service.clip_bytes(token, rater)
+    if data is None:
         return Response(status_code=404)
-    data = Path(path).read_bytes()
     headers = {"Cache-Control": "no-store", "Accept-Ranges": "bytes", "X-Content-Type-Options": "nosniff"}
     match = _RANGE_RE.match(range_header or "")
     if match and (match.group(1) or match.group(2)):
