@@ -84,8 +84,14 @@ def _hash_code(code: str, salt: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", code.encode(), bytes.fromhex(salt), PBKDF2_ROUNDS).hex()
 
 
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0 O 1 I L, no lower case (so no l): read aloud, typed
+CODE_GROUPS, CODE_GROUP_LEN = 3, 4
+
+
 def new_code() -> str:
-    return secrets.token_urlsafe(9)
+    """A login code such as ``KX7P-M4RW-9TQH``: 12 symbols of 31 (59 bits) in groups of four."""
+    symbols = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_LEN))
+    return "-".join(symbols[i : i + CODE_GROUP_LEN] for i in range(0, len(symbols), CODE_GROUP_LEN))
 
 
 def create_campaign(store: Store, config: CampaignConfig) -> dict[str, str]:
@@ -353,6 +359,13 @@ def login_generation(store: Store, campaign: str, rater: str, code: str) -> str 
         return None
     ok = hmac.compare_digest(_hash_code(code, row["code_salt"]), row["code_hash"])
     return str(row["code_salt"]) if ok else None
+
+
+def campaign_raters(store: Store, campaign: str) -> list[str]:
+    rows = store.connect().execute(
+        "SELECT rater FROM campaign_raters WHERE campaign = ? ORDER BY rowid", (campaign,)
+    )
+    return [str(r[0]) for r in rows]
 
 
 def code_generation(store: Store, campaign: str, rater: str) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.campaigns import audio_prep, db
+from workbench.campaigns.codes import save_codes
 from workbench.campaigns.config import CampaignConfig, PromptSpec, SystemSpec
 from workbench.core import paths
 from workbench.core.audio_io import Audio, load_conformed
@@ -207,11 +208,13 @@ def _row(
 def create_campaign(
     store: Store, config: CampaignConfig, engine_for: Callable[[str], Any], log: Log = print
 ) -> dict[str, str]:
-    """Insert the campaign, then build its stimuli. Returns generated rater codes (shown once)."""
+    """Insert the campaign, then build its stimuli. Returns generated rater codes (also kept in ``codes.csv``)."""
     codes = db.create_campaign(store, config)
     try:
         build_stimuli(store, config, engine_for, log)
     except BaseException:
         db.delete_campaign(store, config.name)  # so the organiser can fix the cause and run create again
         raise
+    if codes:
+        save_codes(config.name, codes)  # the organiser's copy: readable again from the Blind A/B tab
     return codes

@@ -72,40 +72,88 @@ _LOGIN: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("
 
 # Runs in the rater's page. It measures how much of each clip was actually played (the union of the played
 # ranges), pauses one clip when the other starts, unlocks the vote buttons once both clips reached the minimum,
-# and maps keys: 1 / 2 play-pause A / B; A, B, T, X vote. The server repeats every check (service._gate).
+# and maps keys: 1 / 2 play-pause A / B; A, B, T, X vote; [ and ] set a loop's start and end at the playing
+# position, \ clears it. The server repeats every check (service._gate).
+# - Switching: starting one clip while the other plays starts it at the other's position, so the same passage is
+#   compared (the clips have the same length and timeline).
+# - A vote key re-checks the gate when pressed instead of trusting the last 250 ms tick, so a key pressed just as
+#   the gate opens votes; a key pressed while it is still closed says why in #ab-key-note instead of vanishing.
+# - Loop: one section for both clips, kept when switching; cleared when the next pair arrives.
 PLAYER_JS = """
 <script>
 (() => {
+  const VOTES = {a: ['ab_vote_left', 'A is better'], b: ['ab_vote_right', 'B is better'], t: ['ab_vote_tie', 'About the same'], x: ['ab_vote_both_bad', 'Both unacceptable']};
   const played = (el) => { let s = 0; for (let i = 0; i < el.played.length; i++) s += el.played.end(i) - el.played.start(i); return s; };
   const audios = () => Array.from(document.querySelectorAll('audio[data-ab-side]'));
-  window.abListened = (side) => { const el = document.querySelector(`audio[data-ab-side="${side}"]`); return el ? Math.round(played(el) * 100) / 100 : 0; };
+  const clip = (side) => document.querySelector(`audio[data-ab-side="${side}"]`);
+  window.abListened = (side) => { const el = clip(side); return el ? Math.round(played(el) * 100) / 100 : 0; };
   const button = (id) => { const el = document.getElementById(id); return el && el.tagName !== 'BUTTON' ? el.querySelector('button') : el; };
+  const need = () => { const box = document.querySelector('[data-ab-min]'); return box ? parseFloat(box.dataset.abMin) : null; };
+  const gateOpen = () => { const n = need(); return n !== null && audios().every((el) => played(el) >= n); };
+  const note = (text) => { const el = document.getElementById('ab-key-note'); if (el) el.textContent = text; };
+  let loop = null;  // {start, end, key}: key = clip A's URL, so a new pair drops the loop
+  const loopLabel = () => {
+    const el = document.getElementById('ab-loop-label'); if (!el) return;
+    el.textContent = loop && loop.end > loop.start ? `Loop ${loop.start.toFixed(2)}-${loop.end.toFixed(2)} s` : (loop ? `Loop from ${loop.start.toFixed(2)} s: press ] at its end` : 'No loop');
+  };
   const tick = () => {
-    const box = document.querySelector('[data-ab-min]');
-    const need = box ? parseFloat(box.dataset.abMin) : 0;
-    let ok = !!box;
+    const n = need(); const ok = gateOpen();
     for (const el of audios()) {
       const s = played(el); const label = document.querySelector(`[data-ab-count="${el.dataset.abSide}"]`);
-      if (label) label.textContent = s >= need ? 'listened' : `${Math.min(s, need).toFixed(1)} / ${need} s`;
-      if (s < need) ok = false;
+      if (label) label.textContent = s >= n ? 'listened' : `${Math.min(s, n).toFixed(1)} / ${n} s`;
     }
-    for (const id of ['ab_vote_left', 'ab_vote_right', 'ab_vote_tie', 'ab_vote_both_bad']) { const b = button(id); if (b) b.disabled = !ok; }
+    for (const [id] of Object.values(VOTES)) { const b = button(id); if (b) b.disabled = !ok; }
     const gate = document.getElementById('ab-gate-note'); if (gate) gate.style.visibility = ok ? 'hidden' : 'visible';
+    const a = clip('A'); if (loop && (!a || a.getAttribute('src') !== loop.key)) { loop = null; loopLabel(); }
   };
   setInterval(tick, 250);
+  const wrap = () => {
+    if (loop && loop.end > loop.start) for (const el of audios()) {
+      if (!el.paused && (el.currentTime >= loop.end || el.currentTime < loop.start - 0.05)) {
+        el.currentTime = loop.start; el.dataset.abLoops = String(parseInt(el.dataset.abLoops || '0') + 1);
+      }
+    }
+    requestAnimationFrame(wrap);
+  };
+  requestAnimationFrame(wrap);
   document.addEventListener('play', (e) => {
     if (!e.target.dataset || !e.target.dataset.abSide) return;
-    for (const el of audios()) if (el !== e.target) el.pause();
+    for (const el of audios()) {
+      if (el === e.target) continue;
+      if (!el.paused && el.currentTime <= (e.target.duration || Infinity)) e.target.currentTime = el.currentTime;
+      el.pause();
+    }
   }, true);
+  const playing = () => audios().find((el) => !el.paused) || audios().find((el) => el.currentTime > 0) || clip('A');
+  const setLoop = (edge) => {
+    const el = playing(); const a = clip('A'); if (!el || !a) return;
+    const t = el.currentTime;
+    if (edge === 'clear') loop = null;
+    else if (edge === 'start' || !loop) loop = {start: edge === 'end' ? 0 : t, end: edge === 'end' ? t : 0, key: a.getAttribute('src')};
+    else loop.end = t;
+    if (loop && loop.end && loop.end <= loop.start) loop = {start: loop.end, end: 0, key: loop.key};
+    loopLabel();
+  };
+  document.addEventListener('click', (e) => {
+    const t = e.target.closest ? e.target.closest('[data-ab-loop]') : null;
+    if (t) { setLoop(t.dataset.abLoop); e.preventDefault(); }
+  });
   document.addEventListener('keydown', (e) => {
     const t = e.target; if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const k = e.key.toLowerCase();
-    const toggle = (side) => { const el = document.querySelector(`audio[data-ab-side="${side}"]`); if (el) { el.paused ? el.play() : el.pause(); } };
+    const toggle = (side) => { const el = clip(side); if (el) { el.paused ? el.play() : el.pause(); } };
     if (k === '1') { toggle('A'); e.preventDefault(); return; }
     if (k === '2') { toggle('B'); e.preventDefault(); return; }
-    const map = {a: 'ab_vote_left', b: 'ab_vote_right', t: 'ab_vote_tie', x: 'ab_vote_both_bad'};
-    if (map[k]) { const b = button(map[k]); if (b && !b.disabled) { b.click(); e.preventDefault(); } }
+    if (k === '[' || k === ']' || k === '\\\\') { setLoop(k === '[' ? 'start' : k === ']' ? 'end' : 'clear'); e.preventDefault(); return; }
+    if (!VOTES[k]) return;
+    e.preventDefault();
+    tick();  // the gate as of now, not as of the last tick
+    const b = button(VOTES[k][0]);
+    if (b && !b.disabled) { note(''); b.click(); return; }
+    const n = need();
+    const left = audios().map((el) => `${el.dataset.abSide}: ${Math.max(0, n - played(el)).toFixed(1)} s`).join(', ');
+    note(`Not sent: "${VOTES[k][1]}" unlocks once both clips have played ${n} s (still to play: ${left}).`);
   });
 })();
 </script>
@@ -120,6 +168,9 @@ CSS = """
 .ab-clip h3 { margin: 0 0 8px 0; font-size: 1.4rem; }
 .ab-clip audio { width: 100%; }
 .ab-count { font-size: 0.9rem; opacity: 0.8; }
+.ab-loop { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin-top: 8px; }
+.ab-loop button { padding: 2px 10px; border-radius: 6px; border: 1px solid var(--border-color-primary); }
+#ab-key-note { min-height: 1.2em; font-weight: 600; }
 """
 
 
@@ -135,10 +186,18 @@ def player_html(view: PairView, min_listen_s: float) -> str:
             f'<div class="ab-count">Listened: <span data-ab-count="{side}">0 / {min_listen_s:g} s</span></div></div>'
         )
     parts.append("</div>")
+    parts.append(
+        '<div class="ab-loop"><button type="button" data-ab-loop="start">Loop start [</button>'
+        '<button type="button" data-ab-loop="end">Loop end ]</button>'
+        '<button type="button" data-ab-loop="clear">No loop \\</button>'
+        '<span id="ab-loop-label">No loop</span></div>'
+        '<p id="ab-key-note" role="status" aria-live="polite"></p>'
+    )
     if min_listen_s > 0:
         parts.append(
             f'<p id="ab-gate-note">Play both clips for at least {min_listen_s:g} seconds each to unlock the '
-            "buttons. Keys: 1 / 2 play A / B; A, B, T, X vote.</p>"
+            "buttons. Keys: 1 / 2 play A / B (switching keeps the position); A, B, T, X vote; [ and ] loop a "
+            "section, \\ ends the loop.</p>"
         )
     return "".join(parts)
 
