@@ -72,15 +72,35 @@ class LoginThrottle:
         self._raters: dict[str, _Key] = {}
         self.hash_checks = 0  # codes actually checked (each one a PBKDF2 hash): what a flood costs
 
-    def refusal(self, ip: str, rater: str) -> Refusal | None:
-        """None if this attempt may check its code; else a ``Refusal`` (no hash is computed for it)."""
+    def locked(self, ip: str, rater: str) -> Refusal | None:
+        """The lockout this attempt falls under, if any (a look-up only: nothing is counted)."""
         now = self.clock()
         with self._lock:
-            for reason, table, key in (("address", self._ips, ip), ("rater", self._raters, rater)):
-                entry = table.get(key)
-                if entry is not None and entry.locked_until > now:
-                    return Refusal(entry.locked_until - now, reason)
-            self.hash_checks += 1
+            return self._locked(ip, rater, now)
+
+    def address_locked(self, ip: str) -> Refusal | None:
+        """The lockout of this address alone: checked before a request's body is even read."""
+        now = self.clock()
+        with self._lock:
+            entry = self._ips.get(ip)
+            return (
+                Refusal(entry.locked_until - now, "address") if entry and entry.locked_until > now else None
+            )
+
+    def refusal(self, ip: str, rater: str) -> Refusal | None:
+        """None if this attempt may check its code (counted as a hash check); else a ``Refusal``."""
+        now = self.clock()
+        with self._lock:
+            refused = self._locked(ip, rater, now)
+            if refused is None:
+                self.hash_checks += 1
+            return refused
+
+    def _locked(self, ip: str, rater: str, now: float) -> Refusal | None:
+        for reason, table, key in (("address", self._ips, ip), ("rater", self._raters, rater)):
+            entry = table.get(key)
+            if entry is not None and entry.locked_until > now:
+                return Refusal(entry.locked_until - now, reason)
         return None
 
     def record(self, ip: str, rater: str, ok: bool) -> None:

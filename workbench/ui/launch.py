@@ -20,7 +20,7 @@ from workbench.core.errors import InputError
 
 log = logging.getLogger("workbench.ui")
 
-Login = Callable[[str, str], bool]
+Login = Callable[[str, str], Any]  # -> bool, or an awaitable of one (Gradio awaits a coroutine function)
 
 
 @dataclass(frozen=True)

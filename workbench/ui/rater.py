@@ -30,11 +30,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import gradio as gr
 from fastapi import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from workbench.campaigns import db
@@ -42,6 +44,7 @@ from workbench.campaigns.lease import ServerLease
 from workbench.campaigns.service import CLIP_ROUTE, PairView, RaterService
 from workbench.campaigns.stimuli import campaign_dir
 from workbench.campaigns.stream import VoteStream
+from workbench.campaigns.throttle import Refusal
 from workbench.core.errors import InputError
 from workbench.core.store import Store
 from workbench.ui.context import ui_errors
@@ -265,16 +268,27 @@ def clip_route(service: RaterService) -> Route:
     return Route(f"/{CLIP_ROUTE}/{{token}}", clip, methods=["GET"])
 
 
-def login_function(service: RaterService) -> Callable[[str, str], bool]:
-    """Gradio's auth function: the throttled code check. A throttled attempt is answered 429 with Retry-After."""
+def login_function(service: RaterService) -> Callable[[str, str], Awaitable[bool]]:
+    """Gradio's auth function: the throttled code check. A throttled attempt is answered 429 with Retry-After at
+    once; a code check (a PBKDF2 hash, ~50 ms of CPU) runs in a worker thread, one at a time, so a flood of
+    logins neither blocks the event loop that serves votes nor takes both cores of a small server."""
+    limiter: list[anyio.CapacityLimiter] = []  # made on first use: it belongs to the server's event loop
 
-    def login(rater: str, code: str) -> bool:
+    def refuse(refusal: Refusal) -> HTTPException:
+        wait_s = max(1, int(refusal.retry_after_s + 0.999))
+        return HTTPException(429, detail=refusal.message, headers={"Retry-After": str(wait_s)})
+
+    async def login(rater: str, code: str) -> bool:
         attempt = _LOGIN.get()
         ip = attempt["ip"] if attempt else ""
-        result = service.attempt_login(ip, rater, code)
+        locked = service.throttle.locked(ip, rater)
+        if locked is not None:
+            raise refuse(locked)
+        if not limiter:
+            limiter.append(anyio.CapacityLimiter(1))
+        result = await anyio.to_thread.run_sync(service.attempt_login, ip, rater, code, limiter=limiter[0])
         if result.refusal is not None:
-            wait_s = max(1, int(result.refusal.retry_after_s + 0.999))
-            raise HTTPException(429, detail=result.refusal.message, headers={"Retry-After": str(wait_s)})
+            raise refuse(result.refusal)
         if result.ok and attempt is not None:
             attempt.update(rater=rater, generation=result.generation)
         return result.ok
@@ -319,6 +333,14 @@ class RaterGate:
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
         attempt: dict[str, Any] = {"ip": client[0] if client else ""}
+        locked = self.service.throttle.address_locked(attempt["ip"])
+        if locked is not None:  # answered before the form is parsed: a flood from a locked address is cheap
+            wait_s = str(max(1, int(locked.retry_after_s + 0.999)))
+            response = JSONResponse(
+                {"detail": locked.message}, status_code=429, headers={"Retry-After": wait_s}
+            )
+            await response(scope, receive, send)
+            return
         reset = _LOGIN.set(attempt)
 
         async def send_and_record(message: MutableMapping[str, Any]) -> None:
