@@ -67,11 +67,11 @@ def test_codes_panel_shows_generated_codes_again_and_issues_new_ones(engine, tmp
     from workbench.core.errors import InputError
     from workbench.ui import ab_codes, tab_ab
 
-    store = Store(tmp_path / "s.sqlite")
-    ctx = make_ctx(engine, store, tmp_path)
-    data = campaign_dict(tmp_path / "imp", name="tab-codes", raters=2)
-    data["raters"] = ["ana", "ben"]
-    _, issued = tab_ab.create_from_yaml(ctx, yaml.safe_dump(data), "")
+    ctx = make_ctx(engine, Store(tmp_path / "s.sqlite"), tmp_path)
+    raters = [{"id": "ana"}, {"id": "ben"}]
+    text = yaml.safe_dump({**campaign_dict(tmp_path / "imp", name="tab-codes"), "raters": raters})
+    _, issued = tab_ab.create_from_yaml(ctx, text, "")
+    store = ctx.store
     assert ab_codes.show_codes(ctx, "tab-codes") == issued  # the page that showed them may be long gone
     message, rows = ab_codes.issue_code(ctx, "tab-codes", " ben ")
     fresh = dict(rows)["ben"]
