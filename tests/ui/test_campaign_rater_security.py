@@ -273,3 +273,18 @@ def test_a_lease_whose_process_died_on_this_host_is_taken_over_at_once(tmp_path,
     now[0] = 1.0  # far from expiry
     ServerLease(store, "sec-dead", clock=lambda: now[0]).acquire()
     assert db.get_lease(store.connect(), "sec-dead").pid != dead_pid  # type: ignore[union-attr]
+
+
+def test_the_throttled_address_is_the_peer_or_what_a_local_proxy_appended():
+    from workbench.ui.rater import client_address
+
+    def scope(peer: str, forwarded: str | None = None) -> dict[str, Any]:
+        headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+        return {"client": (peer, 5000), "headers": headers}
+
+    assert client_address(scope("203.0.113.9")) == "203.0.113.9"
+    assert client_address(scope("203.0.113.9", "1.1.1.1")) == "203.0.113.9"  # not a local proxy: ignored
+    assert client_address(scope("127.0.0.1")) == "127.0.0.1"
+    # a local tunnel or proxy: the hop it appended, whatever the client put before it
+    assert client_address(scope("127.0.0.1", "6.6.6.6, 198.51.100.7")) == "198.51.100.7"
+    assert client_address(scope("::1", "198.51.100.8")) == "198.51.100.8"

@@ -15,8 +15,12 @@ is tied to the code it logged in with, so a code reset logs that rater out (``ca
 ``/monitoring``, Gradio's file and proxy routes, the dev-reload stream and FastAPI's ``/openapi.json`` and
 ``/docs`` answer 404; a clip URL serves only the rater it was issued to, until the pair is answered or the
 URL expires. The server holds the campaign's lease (``campaigns.lease``): a second server refuses to start.
-The client address is the TCP peer's: behind a reverse proxy every rater shares the proxy's address, so keep
-``ip_failures`` above the number of raters' honest typos, or serve without a proxy.
+The client address is the TCP peer's, except when the peer is this machine (a share tunnel's local client or a
+reverse proxy on the host): then it is the last entry of ``X-Forwarded-For``, the one that proxy appended
+(entries before it are whatever the client sent). Nobody off the machine can connect from a loopback address,
+so that header cannot be forged from outside; a proxy elsewhere on the network is not trusted. (A tunnel that
+passes the client's header on without appending its own lets that client choose its "address"; the per-rater
+lockout still bounds guessing at each code.)
 """
 
 from __future__ import annotations
@@ -296,6 +300,20 @@ def login_function(service: RaterService) -> Callable[[str, str], Awaitable[bool
     return login
 
 
+def client_address(scope: Scope) -> str:
+    """The address the login throttle counts (see the module docstring)."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else ""
+    if peer not in ("127.0.0.1", "::1") and not peer.startswith("127."):
+        return peer
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"x-forwarded-for":
+            hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
+            if hops:
+                return hops[-1][:64]
+    return peer
+
+
 class RaterGate:
     """ASGI middleware of the rater app: blocked routes, login throttling context, session revocation."""
 
@@ -331,8 +349,7 @@ class RaterGate:
             tokens.pop(token, None)
 
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = scope.get("client")
-        attempt: dict[str, Any] = {"ip": client[0] if client else ""}
+        attempt: dict[str, Any] = {"ip": client_address(scope)}
         locked = self.service.throttle.address_locked(attempt["ip"])
         if locked is not None:  # answered before the form is parsed: a flood from a locked address is cheap
             wait_s = str(max(1, int(locked.retry_after_s + 0.999)))
