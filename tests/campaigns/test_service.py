@@ -96,9 +96,9 @@ def test_listening_gate_is_enforced_by_the_server(store, campaign_root, new_camp
 
     refused = vote(listened_left_s=6, listened_right_s=6)  # claims to have listened, never fetched the audio
     assert refused.pair_id == view.pair_id and "listen to clip A" in refused.message
-    assert service.open_clip(token_a) is not None
+    assert service.open_clip(token_a, "rater00") is not None
     clock.now += 5.0
-    assert service.open_clip(token_b) is not None
+    assert service.open_clip(token_b, "rater00") is not None
     clock.now += 1.0  # B has been playing for 1 s only
     assert "clip B" in vote(listened_left_s=5, listened_right_s=5).message
     clock.now += 4.5
@@ -107,7 +107,7 @@ def test_listening_gate_is_enforced_by_the_server(store, campaign_root, new_camp
     assert accepted.pair_id != view.pair_id and accepted.message == "Vote recorded."
     (row,) = db.vote_rows(store, "svc-gate")
     assert (row["fit_left"], row["fit_right"], row["comment"], row["listened_left_s"]) == (4, 2, "nice", 5.1)
-    assert service.open_clip("not-a-token") is None
+    assert service.open_clip("not-a-token", "rater00") is None
 
 
 def test_votes_for_foreign_or_unknown_pairs_and_bad_fields_are_rejected(store, campaign_root, new_campaign):

@@ -57,7 +57,11 @@ def test_imported_stimuli_are_matched_and_anonymous(imported):
         assert re.fullmatch(r"[0-9a-f]{32}\.wav", path.name), path.name
         assert chunk_ids(path) == ["fmt ", "data"]  # no LIST/INFO, no bext, no id3: nothing but audio
         info = sf.info(str(path))
-        assert (info.samplerate, info.channels, info.subtype) == (48_000, 2, "PCM_16")
+        assert (info.samplerate, info.channels, info.subtype) == (
+            48_000,
+            2,
+            "PCM_24",
+        )  # the master; raters get a dithered 16-bit rendering
         audio, rate = sf.read(str(path), always_2d=True)
         loudness = pyloudnorm.Meter(rate).integrated_loudness(audio)
         assert abs(loudness - target) <= 0.5, (clip.system, loudness)

@@ -57,6 +57,8 @@ def test_full_rater_session_with_listening_gate_and_resume(server, launch_chromi
         def listen_both() -> None:
             page.locator("body").click(position={"x": 5, "y": 5})  # focus the page, not a text field
             for key, side in (("1", "A"), ("2", "B")):
+                # B from its own start: pressing 2 while A plays would switch at A's position (its own test)
+                page.evaluate("document.querySelectorAll('audio[data-ab-side]').forEach(el => el.pause())")
                 page.keyboard.press(key)  # keyboard shortcut: play this clip (pauses the other)
                 expect(page.locator(f'[data-ab-count="{side}"]')).to_have_text("listened", timeout=15_000)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -307,8 +308,9 @@ def test_share_in_rater_mode_needs_no_auth_but_the_full_app_does(tmp_path, new_c
     app, options = build_from_args(parse(["app", "--mode", "rater", "--campaign", "srv-share", "--share"]))
     try:
         assert options.share and options.auth is None
-        assert app.extras.auth_fn is not None and app.extras.auth_fn("rater00", "code-0000")
-        assert not app.extras.auth_fn("admin", "admin")
+        login = app.extras.auth_fn
+        assert login is not None and asyncio.run(login("rater00", "code-0000"))
+        assert not asyncio.run(login("admin", "admin"))
         assert app.extras.allowed_paths == ()  # nothing but the token route serves files
     finally:
         app.close()

@@ -58,3 +58,29 @@ def test_tab_builds_in_full_mode_and_is_absent_in_rater_mode(engine, tmp_path):
     assert tab_ab.MODES == ("full",)
     rater_mode = build_app(engine, store, mode="rater", tabs=["workbench.ui.tab_ab"], load_model=False)
     assert "Blind A/B" not in [getattr(b, "label", None) for b in rater_mode.blocks.blocks.values()]
+
+
+def test_codes_panel_shows_generated_codes_again_and_issues_new_ones(engine, tmp_path, campaign_dict):
+    import gradio as gr
+    import pytest
+
+    from workbench.core.errors import InputError
+    from workbench.ui import ab_codes, tab_ab
+
+    ctx = make_ctx(engine, Store(tmp_path / "s.sqlite"), tmp_path)
+    raters = [{"id": "ana"}, {"id": "ben"}]
+    text = yaml.safe_dump({**campaign_dict(tmp_path / "imp", name="tab-codes"), "raters": raters})
+    _, issued = tab_ab.create_from_yaml(ctx, text, "")
+    store = ctx.store
+    assert ab_codes.show_codes(ctx, "tab-codes") == issued  # the page that showed them may be long gone
+    message, rows = ab_codes.issue_code(ctx, "tab-codes", " ben ")
+    fresh = dict(rows)["ben"]
+    assert fresh != dict(issued)["ben"] and f"`{fresh}`" in message and "logged out" in message
+    service = RaterService(store, "tab-codes")
+    assert service.login("ben", fresh) and not service.login("ben", dict(issued)["ben"])
+    with pytest.raises(InputError, match="not a rater"):
+        ab_codes.issue_code(ctx, "tab-codes", "zoe")
+    with pytest.raises(InputError, match="pick a campaign"):
+        ab_codes.show_codes(ctx, "")
+    with gr.Blocks():  # the panel is part of the tab
+        tab_ab.build(ctx)

@@ -84,8 +84,14 @@ def _hash_code(code: str, salt: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", code.encode(), bytes.fromhex(salt), PBKDF2_ROUNDS).hex()
 
 
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0 O 1 I L, no lower case (so no l): read aloud, typed
+CODE_GROUPS, CODE_GROUP_LEN = 3, 4
+
+
 def new_code() -> str:
-    return secrets.token_urlsafe(9)
+    """A login code such as ``KX7P-M4RW-9TQH``: 12 symbols of 31 (59 bits) in groups of four."""
+    symbols = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_LEN))
+    return "-".join(symbols[i : i + CODE_GROUP_LEN] for i in range(0, len(symbols), CODE_GROUP_LEN))
 
 
 def create_campaign(store: Store, config: CampaignConfig) -> dict[str, str]:
@@ -152,18 +158,7 @@ def open_campaigns(store: Store) -> list[str]:
 
 
 def check_login(store: Store, campaign: str, rater: str, code: str) -> bool:
-    row = (
-        store.connect()
-        .execute(
-            "SELECT code_salt, code_hash FROM campaign_raters WHERE campaign = ? AND rater = ?",
-            (campaign, rater),
-        )
-        .fetchone()
-    )
-    if row is None:
-        _hash_code(code, "00" * 16)  # same work for unknown raters, so timing does not reveal valid ids
-        return False
-    return hmac.compare_digest(_hash_code(code, row["code_salt"]), row["code_hash"])
+    return login_generation(store, campaign, rater, code) is not None
 
 
 def reset_code(store: Store, campaign: str, rater: str) -> str:
@@ -355,3 +350,99 @@ def delete_campaign(store: Store, name: str) -> None:
         for table in ("served_pairs", "campaign_clips", "campaign_raters"):
             conn.execute(f"DELETE FROM {table} WHERE campaign = ?", (name,))
         conn.execute("DELETE FROM campaigns WHERE name = ?", (name,))
+
+
+# --- rater login generations ------------------------------------------------------------------------------------
+# A rater's code salt changes with every reset, so it names the code a session logged in with: a session whose
+# salt is no longer the rater's is revoked (``campaigns.sessions``).
+
+
+def login_generation(store: Store, campaign: str, rater: str, code: str) -> str | None:
+    """The salt of the rater's current code if ``code`` is it, else None (same hashing work either way)."""
+    row = (
+        store.connect()
+        .execute(
+            "SELECT code_salt, code_hash FROM campaign_raters WHERE campaign = ? AND rater = ?",
+            (campaign, rater),
+        )
+        .fetchone()
+    )
+    if row is None:
+        _hash_code(code, "00" * 16)
+        return None
+    ok = hmac.compare_digest(_hash_code(code, row["code_salt"]), row["code_hash"])
+    return str(row["code_salt"]) if ok else None
+
+
+def campaign_raters(store: Store, campaign: str) -> list[str]:
+    rows = store.connect().execute(
+        "SELECT rater FROM campaign_raters WHERE campaign = ? ORDER BY rowid", (campaign,)
+    )
+    return [str(r[0]) for r in rows]
+
+
+def code_generation(store: Store, campaign: str, rater: str) -> str | None:
+    row = (
+        store.connect()
+        .execute("SELECT code_salt FROM campaign_raters WHERE campaign = ? AND rater = ?", (campaign, rater))
+        .fetchone()
+    )
+    return None if row is None else str(row["code_salt"])
+
+
+# --- rater server leases (migration 0003_rater_leases) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeaseRow:
+    campaign: str
+    holder: str
+    host: str
+    pid: int
+    port: int | None
+    started_at: str
+    heartbeat_at: float
+    expires_at: float
+
+
+def get_lease(conn: sqlite3.Connection, campaign: str) -> LeaseRow | None:
+    row = conn.execute("SELECT * FROM rater_leases WHERE campaign = ?", (campaign,)).fetchone()
+    return LeaseRow(**dict(row)) if row else None
+
+
+def put_lease(conn: sqlite3.Connection, lease: LeaseRow) -> None:
+    """Insert or replace the campaign's lease (the caller's transaction decided it may)."""
+    names = [f.name for f in dataclasses.fields(LeaseRow)]
+    conn.execute(
+        f"INSERT OR REPLACE INTO rater_leases ({','.join(names)}) VALUES ({','.join('?' for _ in names)})",
+        dataclasses.astuple(lease),
+    )
+
+
+def renew_lease(store: Store, campaign: str, holder: str, now: float, expires_at: float) -> bool:
+    """Extend the lease if ``holder`` still has it; False once another server took it over."""
+    with store.transaction() as conn:
+        cur = conn.execute(
+            "UPDATE rater_leases SET heartbeat_at = ?, expires_at = ? WHERE campaign = ? AND holder = ?",
+            (now, expires_at, campaign, holder),
+        )
+    return cur.rowcount == 1
+
+
+def set_lease_port(store: Store, campaign: str, holder: str, port: int) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE rater_leases SET port = ? WHERE campaign = ? AND holder = ?", (port, campaign, holder)
+        )
+
+
+def release_lease(store: Store, campaign: str, holder: str) -> None:
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM rater_leases WHERE campaign = ? AND holder = ?", (campaign, holder))
+
+
+def holds_lease(conn: sqlite3.Connection, campaign: str, holder: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM rater_leases WHERE campaign = ? AND holder = ?", (campaign, holder)
+    ).fetchone()
+    return row is not None

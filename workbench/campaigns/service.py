@@ -1,7 +1,7 @@
 """The rater service: what a logged-in rater is served, how a vote is stored, the listening gate.
 
 Exactly-once votes: the browser sends the ``pair_id`` it was served with every vote. Under one lock (a campaign is
-served by one process), the vote row (UNIQUE pair_id, ON CONFLICT DO NOTHING) and the next served pair are
+served by one process: the server holds its ``lease``, checked in every write transaction), the vote row (UNIQUE pair_id, ON CONFLICT DO NOTHING) and the next served pair are
 committed in one transaction before the reply leaves; a retry, a double click or a reconnect that re-sends the same
 vote finds the pair answered and gets the rater's current open pair back instead of a second vote.
 
@@ -16,25 +16,46 @@ minimum for each clip. Fetch times are kept in memory: after a restart the rater
 
 from __future__ import annotations
 
+import hashlib
 import random
 import secrets
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from evals.preference.preference import Outcome
-from workbench.campaigns import db
+from workbench.campaigns import audio_prep, db
+from workbench.campaigns.access import DEFAULT_CLIP_TTL_S, ClipGrants, Grant, SessionBook
 from workbench.campaigns.config import CampaignConfig
+from workbench.campaigns.lease import ServerLease
 from workbench.campaigns.schedule import ClipRef, PairChoice, Planner
+from workbench.campaigns.throttle import LoginThrottle, Refusal
 from workbench.core.errors import InputError
 from workbench.core.store import Store
 
 CLIP_ROUTE = "ab/clip"  # relative, so it works under a root path and through a share link
 GATE_SLACK_S = 0.25  # timer jitter between the browser's clock and ours
+RENDER_CACHE = 48  # freshly dithered clips kept for range requests: about 2 per active rater at 10 s clips
+LEASE_LOST = (
+    "this rating server no longer holds the campaign (another server took it over), so nothing was stored; "
+    "reload the page"
+)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """``generation``: the code generation the session is tied to (None: refused); ``refusal``: throttled."""
+
+    generation: str | None
+    refusal: Refusal | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.generation is not None
 
 
 @dataclass(frozen=True)
@@ -58,6 +79,10 @@ class RaterService:
         *,
         stream: Callable[[dict[str, object]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        lease: ServerLease | None = None,
+        throttle: LoginThrottle | None = None,
+        clip_ttl_s: float = DEFAULT_CLIP_TTL_S,
+        seed: int | None = None,
     ) -> None:
         record = db.get_campaign(store, campaign)
         if record.status != "open":
@@ -69,12 +94,19 @@ class RaterService:
         self.config: CampaignConfig = record.config
         self.stream = stream
         self.clock = clock
+        self.lease = lease
+        self.throttle = throttle or LoginThrottle(clock=clock)
+        self.sessions = SessionBook()
+        self.grants = ClipGrants(clip_ttl_s, clock)
         self._lock = threading.Lock()
-        self._rng = random.Random(secrets.randbits(64))  # the schedule's randomness must not be predictable
+        # The schedule's randomness must not be predictable; ``seed`` is for tests that need a fixed schedule.
+        self._rng = random.Random(secrets.randbits(64) if seed is None else seed)
         self._fetched: dict[tuple[str, str], float] = {}
         self._shown: dict[str, float] = {}  # pair_id -> when it was last served (monotonic)
         self._paths: dict[str, str] = {}
-        self._tokens: dict[str, tuple[str, str, str]] = {}  # token -> (pair_id, side, served path)
+        self._dither_key = secrets.token_bytes(16) if seed is None else seed.to_bytes(16, "little")
+        self._rendered: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._render_lock = threading.Lock()
         self._answered: Counter[str] = Counter()
         self._total = 0
         self._load()
@@ -89,19 +121,27 @@ class RaterService:
         outcomes = {r["pair_id"]: r["outcome"] for r in db.vote_rows(self.store, self.name)}
         for pair in db.load_served(self.store, self.name):
             self.planner.observe_served(pair.pair_id, pair.rater, pair.choice)
-            self._remember_tokens(pair)
             if pair.pair_id in outcomes:
                 self.planner.observe_answer(pair.pair_id, pair.rater, pair.choice, outcomes[pair.pair_id])
                 self._answered[pair.rater] += 1
         self._total = sum(self._answered.values())
 
-    def _remember_tokens(self, pair: db.ServedPair) -> None:
-        self._tokens[pair.token_left] = (pair.pair_id, "left", self._paths[pair.choice.clip_left])
-        self._tokens[pair.token_right] = (pair.pair_id, "right", self._paths[pair.choice.clip_right])
-
     # --- rater API -------------------------------------------------------------------------------------------
     def login(self, rater: str, code: str) -> bool:
-        return db.check_login(self.store, self.name, rater, code)
+        return self.attempt_login("", rater, code).ok
+
+    def attempt_login(self, ip: str, rater: str, code: str) -> LoginResult:
+        """Check a code under the throttle: a locked address or rater is refused before any hashing."""
+        refusal = self.throttle.refusal(ip, rater)
+        if refusal is not None:
+            return LoginResult(None, refusal)
+        generation = db.login_generation(self.store, self.name, rater, code)
+        self.throttle.record(ip, rater, generation is not None)
+        return LoginResult(generation)
+
+    def session_rater(self, token: str) -> str | None:
+        """The rater of a live session token; None if unknown or issued before the rater's code was reset."""
+        return self.sessions.check(token, lambda rater: db.code_generation(self.store, self.name, rater))
 
     @property
     def instructions(self) -> str:
@@ -138,6 +178,7 @@ class RaterService:
             if refusal:
                 return self._view(pair, refusal)
             with self.store.transaction() as tx:
+                self._check_lease(tx)
                 db.insert_vote(tx, pair, self.config.genre, vote)
                 nxt = self._serve_locked(tx, rater, pending=1)
             # Counters move only after the commit succeeded, so a failed commit leaves them true.
@@ -148,6 +189,7 @@ class RaterService:
                 self._after_serve(nxt)
             self._fetched.pop((pair_id, "left"), None)
             self._fetched.pop((pair_id, "right"), None)
+            self.grants.revoke_pair(pair_id)
             view = self._view(nxt, "Vote recorded.") if nxt else self._finished(rater)
         if self.stream is not None:
             self.stream(
@@ -155,16 +197,46 @@ class RaterService:
             )
         return view
 
-    def open_clip(self, token: str) -> Path | None:
-        """The served file behind a clip URL token (None if unknown); records when the rater started playing."""
-        entry = self._tokens.get(token)
-        if entry is None:
+    def open_clip(self, token: str, rater: str | None) -> Path | None:
+        """The stored stimulus behind a clip URL token, for the rater it was issued to while it is live (else
+        None); records when the rater started playing."""
+        grant = self._open(token, rater)
+        return None if grant is None else Path(grant.path)
+
+    def _open(self, token: str, rater: str | None) -> Grant | None:
+        grant = self.grants.resolve(token, rater)
+        if grant is None or not Path(grant.path).is_file():
             return None
-        pair_id, side, path = entry
-        self._fetched.setdefault((pair_id, side), self.clock())
-        return Path(path)
+        self._fetched.setdefault((grant.pair_id, grant.side), self.clock())
+        return grant
+
+    def clip_bytes(self, token: str, rater: str | None) -> bytes | None:
+        """The WAV bytes a clip URL serves: this pair side's own dithered rendering of the stimulus (the same
+        bytes for every range request of one serve, different bytes in every other pair). None: no such grant."""
+        grant = self._open(token, rater)
+        if grant is None:
+            return None
+        key = (grant.pair_id, grant.side)
+        with self._render_lock:
+            data = self._rendered.get(key)
+            if data is not None:
+                self._rendered.move_to_end(key)
+                return data
+        digest = hashlib.blake2b(
+            f"{grant.pair_id}/{grant.side}".encode(), key=self._dither_key, digest_size=8
+        )
+        data = audio_prep.render_served(Path(grant.path), int.from_bytes(digest.digest(), "little"))
+        with self._render_lock:
+            self._rendered[key] = data
+            while len(self._rendered) > RENDER_CACHE:
+                self._rendered.popitem(last=False)
+        return data
 
     # --- internals (hold self._lock) --------------------------------------------------------------------------
+    def _check_lease(self, tx: sqlite3.Connection) -> None:
+        if self.lease is not None and not self.lease.held_in(tx):
+            raise InputError("server", self.name, LEASE_LOST)
+
     def _quota_reached(self, rater: str, pending: int = 0) -> bool:
         """``pending``: a vote in the open transaction, not yet counted."""
         return (
@@ -181,6 +253,7 @@ class RaterService:
         if self._quota_reached(rater):
             return self._finished(rater)
         with self.store.transaction() as tx:
+            self._check_lease(tx)
             nxt = self._serve_locked(tx, rater)
         if nxt is None:
             return self._finished(rater)
@@ -198,7 +271,6 @@ class RaterService:
 
     def _after_serve(self, pair: db.ServedPair) -> None:
         self.planner.observe_served(pair.pair_id, pair.rater, pair.choice)
-        self._remember_tokens(pair)
         self._shown[pair.pair_id] = self.clock()
 
     def _gate(self, pair: db.ServedPair, vote: db.VoteInput) -> str:
@@ -227,13 +299,17 @@ class RaterService:
     def _view(self, pair: db.ServedPair, message: str) -> PairView:
         return PairView(
             pair_id=pair.pair_id,
-            url_left=f"{CLIP_ROUTE}/{pair.token_left}",
-            url_right=f"{CLIP_ROUTE}/{pair.token_right}",
+            url_left=f"{CLIP_ROUTE}/{self._token(pair, 'left')}",
+            url_right=f"{CLIP_ROUTE}/{self._token(pair, 'right')}",
             done=self._answered[pair.rater],
             quota=self.config.votes_per_rater,
             finished=False,
             message=message,
         )
+
+    def _token(self, pair: db.ServedPair, side: str) -> str:
+        clip = pair.choice.clip_left if side == "left" else pair.choice.clip_right
+        return self.grants.token_for(pair.pair_id, side, pair.rater, self._paths[clip])
 
     def _finished(self, rater: str) -> PairView:
         return PairView("", "", "", self._answered[rater], self.config.votes_per_rater, True, "")

@@ -3,7 +3,9 @@
 Generated systems run ``Engine.run(Text2Music(...))`` once per prompt with ``batch_size = clips_per_prompt`` and
 are recorded like any other run (sidecar + store row), so every stimulus can be replayed. Imported systems read a
 CSV (``prompt_id,file[,take]``, files relative to ``import_dir``). Every clip then goes through
-``audio_prep.prepare`` and is written as an anonymised copy; gold trials get a degraded copy of each clip.
+``audio_prep.prepare`` (common band limit, fades, loudness) and is written as an anonymised 24-bit master; gold
+trials get a degraded copy of each clip, cut and faded exactly like it. Raters never get the masters' bytes: the
+rater service renders a freshly dithered 16-bit copy per served pair side (``audio_prep.render_served``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.campaigns import audio_prep, db
+from workbench.campaigns.codes import save_codes
 from workbench.campaigns.config import CampaignConfig, PromptSpec, SystemSpec
 from workbench.core import paths
 from workbench.core.audio_io import Audio, load_conformed
@@ -161,10 +164,14 @@ def build_stimuli(
         clip = _row(config, src, ready, audio_prep.write_anonymised(ready.audio, folder), "clip", None)
         rows.append(clip)
         if config.gold_rate > 0:
-            damaged = audio_prep.prepare(
-                audio_prep.degrade(ready.audio, seed=config.seed + i),
+            damaged = audio_prep.prepare(  # the same excerpt and fade as the intact clip, degraded first
+                src.audio,
                 target_lufs=target,
                 ceiling_dbtp=ceiling,
+                start_s=config.clip_start_s,
+                duration_s=config.clip_duration_s,
+                fade_ms=config.fade_ms,
+                degrade_seed=config.seed + i,
             )
             path = audio_prep.write_anonymised(damaged.audio, folder)
             rows.append(_row(config, src, damaged, path, "degraded", clip.id))
@@ -205,7 +212,7 @@ def _row(
 def create_campaign(
     store: Store, config: CampaignConfig, engine_for: Callable[[str], Any], log: Log = print
 ) -> dict[str, str]:
-    """Insert the campaign, then build its stimuli. Returns generated rater codes (shown once)."""
+    """Insert the campaign, then build its stimuli. Returns generated rater codes (also kept in ``codes.csv``)."""
     codes = db.create_campaign(store, config)
     try:
         build_stimuli(store, config, engine_for, log)
@@ -216,4 +223,6 @@ def create_campaign(
             store, config.name, exc
         )  # rows and clip files, so the organiser can fix the cause and re-create
         raise
+    if codes:
+        save_codes(config.name, codes)  # the organiser's copy: readable again from the Blind A/B tab
     return codes

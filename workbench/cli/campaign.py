@@ -84,7 +84,9 @@ def run_create(args: argparse.Namespace) -> int:
         f"(or `WORKBENCH_CAMPAIGN={config.name} python app.py --mode rater`)"
     )
     if codes:
-        print("rater login codes (shown once; `workbench campaign code NAME RATER` issues a new one):")
+        print(
+            "rater login codes (also kept in the campaign folder, codes.csv; `workbench campaign code NAME RATER` issues a new one):"
+        )
         for rater, code in codes.items():
             print(f"  {rater}: {code}")
         if args.codes_out:
@@ -140,8 +142,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_code(args: argparse.Namespace) -> int:
-    from workbench.campaigns import db
+    from workbench.campaigns import codes
     from workbench.core.store import Store
 
-    print(f"{args.rater}: {db.reset_code(Store(), args.name, args.rater)}")
+    print(f"{args.rater}: {codes.reset(Store(), args.name, args.rater)}")
     return 0

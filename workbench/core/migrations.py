@@ -117,4 +117,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX votes_campaign ON votes(campaign, created_at);
         """,
     ),
+    (
+        "0003_rater_leases",
+        """
+        CREATE TABLE rater_leases (
+            campaign TEXT PRIMARY KEY,      -- one live rater server per campaign
+            holder TEXT NOT NULL,           -- random id of the server process holding it
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            port INTEGER,
+            started_at TEXT NOT NULL,
+            heartbeat_at REAL NOT NULL,     -- wall clock (s since the epoch) of the last renewal
+            expires_at REAL NOT NULL        -- a lease not renewed by then may be taken over
+        );
+        """,
+    ),
 ]

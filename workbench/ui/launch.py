@@ -20,7 +20,7 @@ from workbench.core.errors import InputError
 
 log = logging.getLogger("workbench.ui")
 
-Login = Callable[[str, str], bool]
+Login = Callable[[str, str], Any]  # -> bool, or an awaitable of one (Gradio awaits a coroutine function)
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,12 @@ class ServeExtras:
     css: str = ""
     routes: tuple[BaseRoute, ...] = ()  # put before Gradio's own routes, whose catch-alls would shadow them
     on_started: Callable[[], None] | None = None  # runs once the server answers
+    # Hardening an app may ask for (the rater app does): ASGI middleware around every route, Gradio's upload
+    # size cap in bytes (0 refuses every upload), its /monitoring routes, and FastAPI's /openapi.json and /docs.
+    middleware: tuple[Any, ...] = ()
+    max_file_size: int | None = None
+    monitoring: bool = True
+    api_docs: bool = True
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,11 @@ def launch(
     check_exposure(options, extras)
     if options.share and not options.auth and extras.auth_fn is None:
         log.warning("PUBLIC SHARE LINK WITHOUT LOGIN: anyone with the link can use every tab")
+    app_kwargs: dict[str, Any] = {}
+    if extras.middleware:
+        app_kwargs["middleware"] = list(extras.middleware)
+    if not extras.api_docs:
+        app_kwargs.update(openapi_url=None, docs_url=None, redoc_url=None)
     result = app.blocks.launch(
         server_name=options.host,
         server_port=options.port,
@@ -125,6 +136,9 @@ def launch(
         quiet=quiet,
         show_error=True,
         inbrowser=False,
+        app_kwargs=app_kwargs,
+        max_file_size=extras.max_file_size,
+        enable_monitoring=None if extras.monitoring else False,
     )
     for route in reversed(extras.routes):
         app.blocks.app.router.routes.insert(0, route)

@@ -21,6 +21,7 @@ from workbench.campaigns.stimuli import create_campaign
 from workbench.core import paths
 from workbench.core.config import parse_yaml
 from workbench.core.errors import ConfigError, InputError
+from workbench.ui import ab_codes
 from workbench.ui.context import GPU_CONCURRENCY_ID, TabContext, ui_errors
 
 TAB_ID = "ab"
@@ -55,7 +56,7 @@ def create_from_yaml(
     codes = create_campaign(ctx.store, config, engine_for, log=log or lines.append)
     message = (
         f"Campaign **{config.name}** is open. Serve raters with `workbench app --mode rater --campaign {config.name}`."
-        + (" Generated login codes are below and are shown only once." if codes else "")
+        + (" Generated login codes are below; **Rater login codes** shows them again." if codes else "")
     )
     return message, [[rater, code] for rater, code in codes.items()]
 
@@ -106,7 +107,7 @@ def _create_layout() -> tuple[Any, Any, Any, Any, Any]:
     base = gr.Textbox(str(EXAMPLE.parent), label="Base folder for relative import paths", elem_id="ab-base")
     create = gr.Button("Create campaign", variant="primary", elem_id="ab-create")
     created = gr.Markdown(elem_id="ab-created")
-    codes = gr.Dataframe(headers=["rater", "code"], label="Rater login codes (shown once)", interactive=False)
+    codes = gr.Dataframe(headers=["rater", "code"], label="Rater login codes", interactive=False)
     return editor, base, create, created, codes
 
 
@@ -129,6 +130,7 @@ def _layout(ctx: TabContext) -> AbComponents:
         fmt = gr.Radio(["CSV", "Parquet"], value="CSV", label="Export format")
         export = gr.Button("Export votes")
         exported = gr.File(label="Votes file", interactive=False)
+    ab_codes.build(ctx, campaign)
     return AbComponents(
         editor, base, create, created, codes, campaign, refresh, status, standings, fmt, export, exported
     )
