@@ -246,3 +246,66 @@ def test_history_reload_settings(browser, app_url) -> None:
     page.wait_for_selector("#hist-status:has-text('Deleted')")
     assert Store().get_run(run_id) is None and not audio_path.exists()
     assert "history reload check" not in page.locator("#hist-table").inner_text()
+
+
+def _value(page, selector: str) -> str:
+    return page.locator(selector).first.input_value()
+
+
+def test_history_reload_restores_the_take_not_the_preset(browser, app_url) -> None:
+    """Preset + hand edits + take 2 of 2: a fresh page's History reload gives back exactly that take's recipe."""
+    page = _page(browser, app_url)
+    page.locator("#gen-genre input").click()
+    page.get_by_role("option", name="Spa").click()
+    page.wait_for_function("document.querySelector('#gen-caption textarea').value.includes('ambient')")
+    caption = "my own edited spa caption, marimba"
+    page.locator("#gen-caption textarea").fill(caption)
+    _fill_number(page, "gen-bpm", 123)
+    page.locator("#gen-batch input[type=number]").fill("2")
+    page.locator("#gen-batch input[type=number]").press("Tab")
+    _generate(page, seed=42, steps=2, caption=caption)
+    page.wait_for_selector("#gen-title-1:has-text('seed 43')")
+    run_id = re.search(r"run (\S+)", page.locator("#gen-title-1").inner_text()).group(1)
+
+    fresh = _page(browser, app_url)  # a new session: the Genre dropdown starts empty, as after a reload
+    fresh.get_by_role("tab", name="History").click()
+    fresh.locator("#hist-run-id textarea").fill(run_id)
+    fresh.locator("#hist-open").click()
+    _wait_audio(fresh, "hist-audio")
+    fresh.locator("#hist-reload").click()
+    fresh.wait_for_selector("#gen-status:has-text('not re-applied')")
+    assert _value(fresh, "#gen-caption textarea") == caption
+    assert _value(fresh, "#gen-duration input[type=number]") == "2"
+    assert _value(fresh, "#gen-bpm input") == "123"
+    assert _value(fresh, "#gen-seed input") == "43"  # take 2's own seed, not the batch's 42
+    assert _value(fresh, "#gen-batch input[type=number]") == "1"
+    assert _value(fresh, "#gen-genre input") == "Spa"  # shown, not applied
+    assert not fresh.locator("#gen-random-seed input").is_checked()
+    _shot(fresh, "history-reload")
+
+
+def test_double_click_then_cancel_stores_nothing(browser, app_url, gate) -> None:
+    from workbench.core.store import Store
+
+    caption = "double click then cancel"
+    page = _page(browser, app_url)
+    gate.hold()
+    try:
+        _generate(page, seed=9, steps=40, caption=caption)
+        page.locator(
+            "#gen-run"
+        ).click()  # the second click of a double click, while the first job waits or runs
+        page.wait_for_selector("text=/step [1-9]\\d*\\/40/")  # held at step 2
+        page.locator("#gen-run").click()  # and once more while it runs: answered, not re-armed
+        page.wait_for_selector("#gen-status:has-text('Already running')")
+        page.locator("#gen-cancel").click()
+        page.wait_for_selector("#gen-status:has-text('Cancelling')")
+    finally:
+        gate.release()
+    page.wait_for_selector("#gen-status:has-text('Cancelled after')")
+    assert "nothing was saved" in page.locator("#gen-status").inner_text()
+    assert Store().list_runs(text=caption) == []  # the status is true: nothing was stored
+    assert not page.locator("#gen-take-0").is_visible()
+    page.locator("#gen-cancel").click()
+    page.wait_for_selector("#gen-status:has-text('Nothing to cancel')")
+    _shot(page, "generate-double-click-cancelled")

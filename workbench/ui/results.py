@@ -108,7 +108,7 @@ def card_values(
         summary,
         recipe,
         recorded.path,
-        take_payload(recorded.run_id, recorded.path, request.to_dict()),
+        take_payload(recorded.run_id, recorded.path, request.to_dict(), take.seed),
     ]
 
 

@@ -40,9 +40,11 @@ REUSE_FIELDS = (
     "shift",
     "seed",
     "random_seed",
+    "batch_size",
     "genre",
     "lora_path",
     "lora_scale",
+    "target_lufs",
 )
 # What a genre preset fills: form field -> preset attribute.
 PRESET_FIELDS = {
@@ -123,7 +125,9 @@ def _music_rows(ctx: TabContext) -> dict[str, Any]:
         elem_id="gen-duration",
     )
     with gr.Row():
-        form["bpm"] = gr.Number(None, label="BPM", info="empty = model decides", precision=0, minimum=0)
+        form["bpm"] = gr.Number(
+            None, label="BPM", info="empty = model decides", precision=0, elem_id="gen-bpm"
+        )
         form["keyscale"] = forms.key_choice()
         form["time_signature"] = forms.time_signature_choice()
     steps, guidance, shift = _known_defaults(ctx)
@@ -161,7 +165,12 @@ def _lora_rows(ctx: TabContext) -> tuple[dict[str, Any], Any]:
     path = gr.Textbox(label="…or LoRA path", placeholder="/path/to/adapter or a .safetensors file")
     with gr.Row():
         audio_format = forms.format_choice("Output format")
-        target = gr.Number(None, label="Loudness target (LUFS)", info="from the genre; shown in the summary")
+        target = gr.Number(
+            None,
+            label="Loudness target (LUFS)",
+            info="from the genre; shown in the summary",
+            elem_id="gen-target",
+        )
     form = {
         "lora": lora,
         "lora_scale": scale,
@@ -232,12 +241,19 @@ def generate(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, cards: lis
     return out
 
 
-def reuse(payload: dict[str, Any] | None) -> list[Any]:
-    """A stored request back into the form (values in ``REUSE_FIELDS`` order); the seed is kept, not random."""
+def reuse(genres: dict[str, GenrePreset], payload: dict[str, Any] | None) -> list[Any]:
+    """A take's recipe back into the form (values in ``REUSE_FIELDS`` order, then the status line).
+
+    The take's own seed (not its batch's first seed) with one take, so Generate makes that take again. The genre
+    is shown but its preset is not applied: the recipe's caption, duration and tempo win (the Genre dropdown
+    applies a preset only when a person picks one, on ``.input``).
+    """
     if not payload or not payload.get("request"):
         raise gr.Error("No settings to reuse yet.")
     r = request_from_dict(payload["request"])
     lora = r.lora or LoraRef("", forms.default_of(LoraRef, "scale"))
+    seed = payload.get("seed")
+    preset = genres.get(r.genre or "")
     values = {
         "prompt": r.prompt,
         "lyrics": r.lyrics,
@@ -249,18 +265,25 @@ def reuse(payload: dict[str, Any] | None) -> list[Any]:
         "steps": r.steps,
         "guidance_scale": r.guidance_scale,
         "shift": r.shift,
-        "seed": r.seed,
+        "seed": r.seed if seed is None else seed,
         "random_seed": False,
+        "batch_size": 1,
         "genre": r.genre or "",
         "lora_path": lora.path,
         "lora_scale": lora.scale,
+        "target_lufs": preset.loudness_lufs if preset else None,  # the summary's target, as when it was made
     }
-    return [values[name] for name in REUSE_FIELDS]
+    source = f"run `{payload['run_id']}`" if payload.get("run_id") else "the recipe"
+    note = f" Genre **{preset.label}** is shown as it was; its preset was not re-applied." if preset else ""
+    status = f"Settings of {source} loaded (seed {values['seed']}, 1 take).{note}"
+    return [*(values[name] for name in REUSE_FIELDS), status]
 
 
 # --- wiring ----------------------------------------------------------------------------------------------------
 def _wire_form(ctx: TabContext, c: GenerateComponents, genres: dict[str, GenrePreset]) -> None:
-    c.form["genre"].change(
+    # .input, not .change: a preset is applied only when a person picks it, never when Reuse / History's reload
+    # sets the dropdown (that would overwrite the restored caption, duration and tempo).
+    c.form["genre"].input(
         lambda key: apply_genre(genres, key),
         c.form["genre"],
         c.fields(list(PRESET_FIELDS)),
@@ -290,11 +313,12 @@ def _wire(ctx: TabContext, c: GenerateComponents, genres: dict[str, GenrePreset]
     ctx.gpu_action(TAB_ID, c.run, c.cancel, run, c.form, c.outputs, status=c.status).then(
         ctx.model.status_line, None, ctx.status, queue=False, api_visibility="private"
     )
-    reuse_outputs = c.fields(REUSE_FIELDS)
+    reuse_outputs = [*c.fields(REUSE_FIELDS), c.status]
+    restore = functools.partial(reuse, genres)
     for card in c.cards:
         if card.reuse is not None:
             card.reuse.click(
-                ui_errors(reuse), card.payload, reuse_outputs, queue=False, api_visibility="private"
+                ui_errors(restore), card.payload, reuse_outputs, queue=False, api_visibility="private"
             )
     if _known_defaults(ctx)[0] is None:  # a folder or hub id: its variant is known only once it is loaded
 
@@ -304,7 +328,7 @@ def _wire(ctx: TabContext, c: GenerateComponents, genres: dict[str, GenrePreset]
 
         ctx.on_model_ready(c.fields(("steps", "guidance_scale", "shift")), model_defaults)
     # History's "reload settings" lands here.
-    ctx.send.receiver("generate", reuse_outputs, reuse, TAB_ID)
+    ctx.send.receiver("generate", reuse_outputs, restore, TAB_ID)
 
 
 def build(ctx: TabContext) -> None:
