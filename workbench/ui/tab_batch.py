@@ -211,9 +211,12 @@ def run_batch(ctx: TabContext, values: dict[str, Any], job: GpuJob) -> list[Any]
 
 def _wire(ctx: TabContext, c: BatchComponents) -> None:
     c.upload.upload(ui_errors(uploaded), c.upload, [c.plan, c.name], api_visibility="private")
-    c.refresh.click(
-        lambda: gr.Dropdown(choices=plan_choices()), None, c.plan, queue=False, api_visibility="private"
-    )
+
+    def plans() -> Any:
+        return gr.Dropdown(choices=plan_choices())
+
+    c.refresh.click(plans, None, c.plan, queue=False, api_visibility="private")
+    ctx.on_page_load([c.plan], plans)  # plans saved since the app was built
     c.plan.change(
         lambda p: Path(p).stem if p else gr.skip(), c.plan, c.name, queue=False, api_visibility="private"
     )

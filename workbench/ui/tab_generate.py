@@ -297,13 +297,12 @@ def _wire_form(ctx: TabContext, c: GenerateComponents, genres: dict[str, GenrePr
         api_visibility="private",
         queue=False,
     )
-    c.lora_refresh.click(
-        lambda: gr.Dropdown(choices=["", *forms.scan_loras(ctx.loras_dir)]),
-        None,
-        c.form["lora"],
-        api_visibility="private",
-        queue=False,
-    )
+
+    def loras() -> Any:
+        return gr.Dropdown(choices=["", *forms.scan_loras(ctx.loras_dir)])
+
+    c.lora_refresh.click(loras, None, c.form["lora"], api_visibility="private", queue=False)
+    ctx.on_page_load([c.form["lora"]], loras)  # adapters installed since the app was built
 
 
 def _wire(ctx: TabContext, c: GenerateComponents, genres: dict[str, GenrePreset]) -> None:
