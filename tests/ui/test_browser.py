@@ -309,3 +309,41 @@ def test_double_click_then_cancel_stores_nothing(browser, app_url, gate) -> None
     page.locator("#gen-cancel").click()
     page.wait_for_selector("#gen-status:has-text('Nothing to cancel')")
     _shot(page, "generate-double-click-cancelled")
+
+
+@pytest.mark.parametrize(
+    ("duration", "caption", "expected"),
+    [
+        ("0", "calm piano", "must be between 1 and 600 seconds"),
+        ("9999", "calm piano", "must be between 1 and 600 seconds"),
+        ("5", "   ", "describe the music"),
+    ],
+)
+def test_bad_generate_inputs_are_refused_not_clamped(browser, app_url, duration, caption, expected) -> None:
+    from workbench.core.store import Store
+
+    page = _page(browser, app_url)
+    before = len(Store().list_runs())
+    page.locator("#gen-caption textarea").fill(caption)
+    page.locator("#gen-duration input").fill(duration)
+    page.locator("#gen-duration input").press("Tab")
+    page.locator("#gen-run").click()
+    page.wait_for_selector(f"#gen-status:has-text('{expected}')")
+    assert "Error: " in page.locator("#gen-status").inner_text()  # stays after the toast fades
+    assert page.locator("#gen-duration input").input_value() == duration  # what was typed stays, unclamped
+    assert len(Store().list_runs()) == before
+
+
+def test_a_fake_wav_is_refused_at_upload_by_its_name(browser, app_url, tmp_path: Path) -> None:
+    fake = tmp_path / "fake.wav"
+    fake.write_text("this is not audio\n" * 50)
+    page = _page(browser, app_url)
+    page.get_by_role("tab", name="Edit").click()
+    page.locator("#edit-source input[type=file]").set_input_files(str(fake))
+    toast = page.locator("[data-testid='toast-body']", has_text="fake.wav")
+    toast.wait_for()
+    text = toast.inner_text()
+    assert "not a readable audio file" in text
+    assert "/" not in text.replace("fake.wav", "")  # no server folder in the message
+    page.wait_for_selector("#edit-source input[type=file]", state="attached")  # the box is empty again
+    _shot(page, "edit-fake-upload")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from workbench.core import audio_io, paths
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import AudioInputError, WorkbenchError
 from workbench.core.store import Store
 from workbench.engine.engine import Engine, Progress
 from workbench.services import Workbench
@@ -470,6 +470,8 @@ def error_text(exc: BaseException) -> str:
     """The readable message for an exception a handler raised; unexpected ones are logged with their traceback."""
     if isinstance(exc, gr.Error):
         return str(exc.message) if hasattr(exc, "message") else str(exc)
+    if isinstance(exc, AudioInputError) and isinstance(exc.value, str):
+        return f"{Path(exc.value).name}: {exc.fix}"  # the file's name, not the server's upload folder
     if isinstance(exc, (WorkbenchError, ValueError, FileNotFoundError)):
         return str(exc)
     log.error("unexpected error", exc_info=exc)

@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from workbench.core.errors import InputError
 from workbench.core.genres import GenrePreset, load_genres
 from workbench.engine.requests import (
     DEFAULT_DURATION_S,
@@ -116,12 +117,12 @@ def _text_column(genres: dict[str, GenrePreset]) -> dict[str, Any]:
 
 def _music_rows(ctx: TabContext) -> dict[str, Any]:
     form: dict[str, Any] = {}
-    form["duration_s"] = gr.Slider(
-        MIN_DURATION_S,
-        MAX_DURATION_S,
-        value=DEFAULT_DURATION_S,
-        step=1,
+    # A Number, not a Slider: the slider's box silently clamps a typed 0 or 9999 in the browser; out-of-range
+    # values must reach the request's check and come back as an error naming the allowed range.
+    form["duration_s"] = gr.Number(
+        DEFAULT_DURATION_S,
         label="Duration (s)",
+        info=f"{MIN_DURATION_S:g}–{MAX_DURATION_S:g} s",
         elem_id="gen-duration",
     )
     with gr.Row():
@@ -206,13 +207,22 @@ def apply_genre(genres: dict[str, GenrePreset], key: str) -> list[Any]:
 
 
 def request_of(ctx: TabContext, values: dict[str, Any]) -> Text2Music:
+    """The form as a request; what the request itself does not refuse but the form must is checked here."""
+    if not str(values.get("prompt") or "").strip():
+        raise InputError(
+            "caption", "", "describe the music (style, instruments, mood), or pick a genre preset"
+        )
+    duration = values["duration_s"]
+    if duration is None:
+        span = f"between {MIN_DURATION_S:g} and {MAX_DURATION_S:g} seconds"
+        raise InputError("duration_s", None, f"enter a duration {span}")
     scale = values["lora_scale"]
     lora = forms.lora_from_path(values["lora_path"], scale) or forms.lora_from_name(
         ctx.loras_dir, values["lora"], scale
     )
     return Text2Music(
         **forms.common_fields(values),
-        duration_s=float(values["duration_s"]),
+        duration_s=float(duration),
         batch_size=int(values["batch_size"]),
         lora=lora,
     )
