@@ -347,3 +347,25 @@ def test_a_fake_wav_is_refused_at_upload_by_its_name(browser, app_url, tmp_path:
     assert "/" not in text.replace("fake.wav", "")  # no server folder in the message
     page.wait_for_selector("#edit-source input[type=file]", state="attached")  # the box is empty again
     _shot(page, "edit-fake-upload")
+
+
+def test_progress_shows_a_decode_stage_that_moves(browser, app_url, gate) -> None:
+    page = _page(browser, app_url)
+    gate.hold(at="decoded")  # the engine's decode-end report waits, so the page's decode stage stays live
+    try:
+        _generate(page, seed=31, steps=2, caption="decode stage check")
+        stage = page.locator("text=/decoding audio/").first
+        stage.wait_for()
+        first = stage.inner_text()
+        # the ticker redraws it from its own thread: wait for a different text, however long that takes
+        page.wait_for_function(
+            "t => [...document.querySelectorAll('*')].some(e => e.childElementCount === 0 &&"
+            " e.textContent.includes('decoding audio') && e.textContent !== t)",
+            arg=first,
+        )
+        assert "Queued" not in page.locator("#gen-status").inner_text()  # "Running…" replaced it
+        _shot(page, "generate-decoding")
+    finally:
+        gate.release()
+    page.wait_for_selector("#gen-title-0:has-text('seed 31')")
+    assert page.locator("#gen-status").inner_text().startswith("Done:")

@@ -25,6 +25,7 @@ from workbench.core.errors import AudioInputError, WorkbenchError
 from workbench.core.store import Store
 from workbench.engine.engine import Engine, Progress
 from workbench.services import Workbench
+from workbench.ui.progress import DecodeSpeed, ProgressBar, progress_adapter
 
 if TYPE_CHECKING:
     from lora.jobs import TrainingJobs
@@ -256,16 +257,24 @@ class GpuJob:
 
     cancel: threading.Event
     bar: Any  # gr.Progress: call it as bar((done, total), desc=..., unit=...)
+    decode_speed: DecodeSpeed | None = None  # the app's measured VAE-decode speed, for the decode estimate
+    _progress: ProgressBar = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_progress", progress_adapter(self.bar, self.decode_speed))
 
     @property
-    def progress(self) -> Callable[[Progress], None]:
-        """Engine progress updates drawn on the bar."""
-        return progress_adapter(self.bar)
+    def progress(self) -> ProgressBar:
+        """Engine progress updates drawn on the bar (steps, then the decode with its estimate)."""
+        return self._progress
 
     @property
     def hooks(self) -> dict[str, Any]:
         """``progress=`` and ``cancel=`` for ``Workbench.generate`` / ``edit``: ``generate(request, **job.hooks)``."""
         return {"progress": self.progress, "cancel": self.cancel}
+
+    def close(self) -> None:
+        self._progress.close()
 
 
 GpuHandler = Callable[["TabContext", dict[str, Any], GpuJob], Any]
@@ -290,6 +299,7 @@ class TabContext:
     temp_dir: Path = field(default_factory=paths.ui_cache_dir)
     loras_dir: Path = field(default_factory=paths.loras_dir)
     cancels: CancelRegistry = field(default_factory=CancelRegistry)
+    decode_speed: DecodeSpeed = field(default_factory=DecodeSpeed)  # one model per app: one measured speed
     send: SendBus = field(default_factory=SendBus)
     # Filled by the shell: model-notice Markdown components and once-per-session "model ready" hooks.
     notices: list[Any] = field(default_factory=list)
@@ -434,12 +444,15 @@ class _JobHandlers:
         try:
             yield self.only_status("Running…")  # replaces "Queued…" while the bar shows the progress
             values = {self.names[component]: value for component, value in data.items()}
+            job = GpuJob(flag, progress, self.ctx.decode_speed)
             try:
-                result = self.fn(self.ctx, values, GpuJob(flag, progress))
+                result = self.fn(self.ctx, values, job)
             except Exception as exc:
                 message = error_text(exc)
                 yield self.only_status(f"**Error:** {message}")  # stays on the page after the toast fades
                 raise gr.Error(message, print_exception=False) from None
+            finally:
+                job.close()
             yield result
         finally:
             self.ctx.cancels.release(key, ticket)
@@ -491,17 +504,3 @@ def ui_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise gr.Error(error_text(exc), print_exception=False) from None
 
     return wrapper
-
-
-def progress_adapter(gr_progress: Any) -> Callable[[Progress], None]:
-    """Engine progress -> gr.Progress bar ("step 3/8")."""
-
-    def update(p: Progress) -> None:
-        if p.stage == "denoising" and p.total:
-            gr_progress((p.step, p.total), desc=f"step {p.step}/{p.total}", unit="steps")
-        elif p.stage == "preparing":
-            gr_progress(0.0, desc="preparing")
-        elif p.stage == "done":
-            gr_progress(1.0, desc="done")
-
-    return update
