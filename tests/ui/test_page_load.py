@@ -72,6 +72,7 @@ def test_reloaded_page_lists_lora_runs_and_campaigns(
             page.wait_for_selector(f"#lora-adapters:has-text('{run}')")
             page.wait_for_selector("#lora-loss img, #lora-loss svg, #lora-loss canvas", state="attached")
             page.wait_for_selector("#lora-overview:has-text('step')")
+            page.locator("#lora-tracking").wait_for()  # W&B mode is chosen in the tab
             page.locator("#lora-dataset input").click()
             assert page.get_by_role("option").count() >= 1
             page.keyboard.press("Escape")

@@ -71,3 +71,42 @@ def test_audio_errors_reach_the_page_without_the_server_path() -> None:
         error_text(InputError("steps", -3, "must be between 1 and 200"))
         == "steps=-3: must be between 1 and 200"
     )
+
+
+def test_lora_label_names_the_run_of_a_best_adapter() -> None:
+    from workbench.ui.context import lora_label
+
+    assert lora_label("/home/x/runs/lora/spa-r4/best", 4, 1.0) == "spa-r4/best (rank 4, scale 1)"
+    assert lora_label("/l/step-000050", 8, 0.5) == "l/step-000050 (rank 8, scale 0.5)"
+    assert lora_label("/loras/lobby.safetensors", 16, 1.25) == "lobby (rank 16, scale 1.25)"
+
+
+def test_status_line_shows_this_sessions_lora_not_the_engines(
+    ctx, tmp_path: Path, random_lora_state, save_diffusers
+) -> None:
+    """Another session's LoRA run leaves the adapter loaded in the engine; a session's line names only its own."""
+    import gradio as gr
+    from diffusers import AceStepPipeline
+
+    from workbench.ui.results import result_card
+    from workbench.ui.tab_generate import generate
+
+    adapter = save_diffusers(
+        AceStepPipeline, random_lora_state(ctx.engine.pipeline.transformer), tmp_path / "run7" / "best"
+    )
+
+    class Job:
+        hooks: dict = {}
+
+    with gr.Blocks():
+        cards = [result_card(ctx, "t", 0)]
+    try:
+        ctx.engine.load_lora(str(adapter))  # as another session's run would leave it
+        assert ctx.model.status_line().endswith("(your last run) none")
+        values = _values(lora_path=str(adapter), lora_scale=0.5, audio_format="wav", target_lufs=None)
+        label = generate(ctx, values, Job(), cards=cards)[-1]
+        assert label == "run7/best (rank 4, scale 0.5)"
+        assert ctx.model.status_line(label).endswith(f"(your last run) {label}")
+        assert generate(ctx, _values(audio_format="wav", target_lufs=None), Job(), cards=cards)[-1] == "none"
+    finally:
+        ctx.engine.unload_lora()

@@ -109,19 +109,19 @@ class ModelHandle:
         )
         return f"The model '{self.engine.model_name}' could not be loaded: {self.error}.{fix}"
 
-    def status_line(self) -> str:
+    def status_line(self, lora: str = "none") -> str:
+        """The model line; ``lora`` names the adapter of this browser session's last run (the engine's loaded
+        adapter belongs to whichever run came last, perhaps another user's, so it is never shown here)."""
         name = self.engine.model_name
         if self.state == "loading":
             return f"Loading model **{name}** … the History tab works meanwhile."
         if self.state == "failed":
             return f"**Model {name} not loaded** — generation is off. {self.failure_text()}"
         info = self.engine.info
-        lora = self.engine.adapter
-        lora_text = "none" if lora is None else f"{Path(lora.source).name} (rank {lora.rank})"
         return (
             f"**Model** {info.name} ({info.variant}) · device {info.device} · {info.dtype}"
             f" · defaults {info.steps} steps, guidance {info.guidance_scale:g}, shift {info.shift:g}"
-            f" · **LoRA** {lora_text}"
+            f" · **LoRA** (your last run) {lora}"
         )
 
     def notice(self) -> str:
@@ -131,6 +131,16 @@ class ModelHandle:
         if self.state == "loading":
             return f"The model **{self.engine.model_name}** is loading; runs start when it is ready."
         return ""
+
+
+def lora_label(source: str, rank: int, scale: float) -> str:
+    """An adapter as a person knows it: a training run's ``best`` / ``final`` / ``step-…`` adapter is named with
+    its run ("spa-r4/best"), since every run has a ``best``."""
+    path = Path(source)
+    name = path.name if path.suffix != ".safetensors" else path.stem
+    if name in ("best", "final") or name.startswith("step-"):
+        name = f"{path.parent.name}/{name}"
+    return f"{name} (rank {rank}, scale {scale:g})"
 
 
 class CancelRegistry:

@@ -19,7 +19,7 @@ from workbench.engine.requests import (
     request_from_dict,
 )
 from workbench.ui import forms
-from workbench.ui.context import GpuJob, TabContext, ui_errors
+from workbench.ui.context import GpuJob, TabContext, lora_label, ui_errors
 from workbench.ui.results import ResultCard, card_values, result_card
 
 TAB_ID = "generate"
@@ -67,13 +67,14 @@ class GenerateComponents:
     cancel: Any
     status: Any
     cards: list[ResultCard]
+    last_lora: Any = None  # gr.State: this session's last run's LoRA, for the status line
 
     def fields(self, names: tuple[str, ...] | list[str]) -> list[Any]:
         return [self.form[name] for name in names]
 
     @property
     def outputs(self) -> list[Any]:
-        return [self.status] + [c for card in self.cards for c in card.outputs]
+        return [self.status] + [c for card in self.cards for c in card.outputs] + [self.last_lora]
 
 
 def _known_defaults(ctx: TabContext) -> tuple[int | None, float | None, float | None]:
@@ -195,7 +196,7 @@ def _layout(ctx: TabContext, genres: dict[str, GenrePreset]) -> GenerateComponen
         cancel = gr.Button("Cancel", variant="stop", elem_id="gen-cancel")
     status = gr.Markdown(elem_id="gen-status")
     cards = [result_card(ctx, "gen", i) for i in range(ctx.settings.max_result_slots)]
-    return GenerateComponents(form, lora_refresh, run, cancel, status, cards)
+    return GenerateComponents(form, lora_refresh, run, cancel, status, cards, gr.State("none"))
 
 
 # --- handlers --------------------------------------------------------------------------------------------------
@@ -235,7 +236,7 @@ def generate(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, cards: lis
     if not result.ok:
         return [
             f"**Cancelled** after {result.steps_done} of {result.request.steps} steps; nothing was saved."
-        ] + [gr.skip()] * (len(cards) * len(cards[0].outputs))
+        ] + [gr.skip()] * (len(cards) * len(cards[0].outputs) + 1)
     target = forms.optional_float("target_lufs", values["target_lufs"]) or None  # empty Number reads 0
     out: list[Any] = [
         f"**Done:** {len(result.takes)} take(s) in {result.timings.get('total_s', 0):.1f} s · "
@@ -248,7 +249,9 @@ def generate(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, cards: lis
             if i < len(run.takes)
             else card.hidden()
         )
-    return out
+    used = result.lora if result.request.lora is not None else None
+    scale = result.request.lora.scale if result.request.lora is not None else 1.0
+    return [*out, "none" if used is None else lora_label(used.source, used.rank, scale)]
 
 
 def reuse(genres: dict[str, GenrePreset], payload: dict[str, Any] | None) -> list[Any]:
@@ -320,7 +323,7 @@ def _wire(ctx: TabContext, c: GenerateComponents, genres: dict[str, GenrePreset]
 
     run = functools.partial(generate, cards=c.cards)
     ctx.gpu_action(TAB_ID, c.run, c.cancel, run, c.form, c.outputs, status=c.status).then(
-        ctx.model.status_line, None, ctx.status, queue=False, api_visibility="private"
+        ctx.model.status_line, c.last_lora, ctx.status, queue=False, api_visibility="private"
     )
     reuse_outputs = [*c.fields(REUSE_FIELDS), c.status]
     restore = functools.partial(reuse, genres)

@@ -159,6 +159,14 @@ def _dataset_layout() -> DatasetComponents:
     )
 
 
+TRACKING_CHOICES = [
+    ("as the preset says", ""),
+    ("online (needs a W&B login)", "online"),
+    ("offline (sync later)", "offline"),
+    ("off", "off"),
+]
+
+
 def _train_form() -> dict[str, Any]:
     form: dict[str, Any] = {}
     with gr.Row():
@@ -196,6 +204,13 @@ def _train_form() -> dict[str, Any]:
             info="attention projections (official default); add the MLP projections for timbre",
         )
         form["preview"] = gr.Checkbox(_default("preview"), label="Render previews at each checkpoint")
+        form["tracking"] = gr.Dropdown(
+            TRACKING_CHOICES,
+            value="",
+            label="Tracking (Weights & Biases)",
+            info="offline: logged locally, `wandb sync` later; a local loss log is always written",
+            elem_id="lora-tracking",
+        )
     return form
 
 
