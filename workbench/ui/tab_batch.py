@@ -112,10 +112,13 @@ def manifest_rows(out_name: str) -> tuple[str, Any]:
     status = batch_status(out)
     frame = manifest_frame(out)
     table = (
-        frame[[c for c in TABLE_COLUMNS if c in frame.columns]]
+        frame[[c for c in TABLE_COLUMNS if c in frame.columns]].copy()
         if len(frame)
         else pd.DataFrame(columns=TABLE_COLUMNS)
     )
+    for column in table.columns:  # measurements read to one decimal (LUFS, dBTP, BPM), not to 15
+        if pd.api.types.is_float_dtype(table[column]):
+            table[column] = table[column].round(1)
     return "  \n".join(status.lines()), table
 
 

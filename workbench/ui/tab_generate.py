@@ -128,7 +128,7 @@ def _music_rows(ctx: TabContext) -> dict[str, Any]:
     )
     with gr.Row():
         form["bpm"] = gr.Number(
-            None, label="BPM", info="empty = model decides", precision=0, elem_id="gen-bpm"
+            None, label="BPM", placeholder="model decides", precision=0, elem_id="gen-bpm"
         )
         form["keyscale"] = forms.key_choice()
         form["time_signature"] = forms.time_signature_choice()
@@ -138,7 +138,7 @@ def _music_rows(ctx: TabContext) -> dict[str, Any]:
         form["guidance_scale"] = gr.Number(guidance, label="Guidance", elem_id="gen-guidance")
         form["shift"] = gr.Number(shift, label="Shift", elem_id="gen-shift")
     with gr.Row():
-        form["seed"] = gr.Number(None, label="Seed", precision=0, elem_id="gen-seed")
+        form["seed"] = forms.seed_number("Seed", "gen-seed")
         form["random_seed"] = gr.Checkbox(True, label="Random seed", elem_id="gen-random-seed")
         form["batch_size"] = gr.Slider(
             1,
@@ -170,6 +170,7 @@ def _lora_rows(ctx: TabContext) -> tuple[dict[str, Any], Any]:
         target = gr.Number(
             None,
             label="Loudness target (LUFS)",
+            placeholder="none",
             info="from the genre; shown in the summary",
             elem_id="gen-target",
         )
