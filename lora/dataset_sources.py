@@ -130,9 +130,28 @@ def _text(value: Any, name: str) -> str:
     return str(value).strip()
 
 
+# A key written as two columns (a tonic "F" and a mode "major", as many labelled corpora do) is joined into one.
+MODE_COLUMNS = ("mode", "scale", "key_mode", "tonality")
+
+
+def _join_key_and_mode(out: dict[str, Any], mode: Any) -> None:
+    key = out.get("key")
+    if _blank_text(mode) or _blank_text(key):  # a mode alone says nothing: the key is estimated instead
+        return
+    if not re.search(r"(major|minor|maj|min)$", str(key).strip(), re.IGNORECASE):
+        out["key"] = f"{str(key).strip()} {str(mode).strip()}"
+
+
+def _blank_text(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def normalise_keys(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A row's columns under their canonical names (aliases folded, a separate mode column joined to the key),
+    and the names of the columns it ignores."""
     out: dict[str, Any] = {}
     unknown = []
+    mode: Any = None
     for raw_key, value in row.items():
         if raw_key is None:  # csv puts surplus cells of a ragged row under None
             unknown.append("(extra cells)")
@@ -141,8 +160,11 @@ def normalise_keys(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         key = ALIASES.get(key, key)
         if key in FIELDS:
             out[key] = value
+        elif key in MODE_COLUMNS:
+            mode = value
         else:
             unknown.append(str(raw_key))
+    _join_key_and_mode(out, mode)
     return out, unknown
 
 

@@ -53,8 +53,11 @@ def train_config(
     checkpoint_every: Any,
     targets: list[str] | None,
     preview: bool,
+    tracking: str | None = None,
 ) -> Any:
-    """A TrainConfig from the form: the preset's YAML with the form's values as overrides (validated by lora)."""
+    """A TrainConfig from the form: the preset's YAML with the form's values as overrides (validated by lora).
+
+    ``tracking``: the W&B mode ("online", "offline", "off", "auto"); empty or None keeps the preset's."""
     from lora.config import load_config
     from lora.library import data_root
 
@@ -84,6 +87,8 @@ def train_config(
     }
     if model and model.strip():
         overrides["model"] = model.strip()
+    if tracking:
+        overrides["tracking"] = tracking
     return load_config(paths.CONFIG_DIR / "lora" / f"{preset}.yaml", overrides)
 
 

@@ -118,9 +118,17 @@ def analyze_audio(
         key_margin=key.margin,
         genre=genre,
         notes=tuple(notes),
+        tempo_confidence=rhythm.tempo_confidence,
     )
     if recipe is not None:
-        adherence = check_adherence(recipe, result.tempo_bpm, result.key, result.mode, result.duration_s)
+        adherence = check_adherence(
+            recipe,
+            result.tempo_bpm,
+            result.key,
+            result.mode,
+            result.duration_s,
+            tempo_uncertain=result.tempo_uncertain,
+        )
         result = replace(result, adherence=adherence)
     if genre is not None:
         result = replace(result, delivery=check_delivery(result, genre))

@@ -67,8 +67,14 @@ def _check(name: str, passed: bool, measured: float | int | None, limit: str, re
     return DeliveryCheck(name, passed, measured, limit, "" if passed else reason)
 
 
-def _tempo_check(tempo_bpm: float | None, low: float, high: float) -> DeliveryCheck:
+def _tempo_check(
+    tempo_bpm: float | None, low: float, high: float, *, uncertain: bool = False
+) -> DeliveryCheck:
     limit = f"{low:g}-{high:g} BPM"
+    if tempo_bpm is not None and uncertain:
+        # A low-confidence reading on soft, drumless material is as likely wrong as right: not judged.
+        note = f"read as {tempo_bpm:.1f} BPM but uncertain (no clear pulse); not checked"
+        return DeliveryCheck("tempo_bpm", True, tempo_bpm, limit, note, skipped=True)
     if tempo_bpm is None:
         # Ambient material often has no steady pulse; that is not a delivery defect, so the check is skipped.
         return DeliveryCheck(
@@ -115,7 +121,7 @@ def check_delivery(
             f"true peak {a.true_peak_dbtp:.2f} dBTP above the {spec.true_peak_dbtp:g} dBTP ceiling",
         )
     )
-    checks.append(_tempo_check(a.tempo_bpm, *spec.bpm_range))
+    checks.append(_tempo_check(a.tempo_bpm, *spec.bpm_range, uncertain=a.tempo_uncertain))
     for name, value in (
         ("leading_silence_s", a.leading_silence_s),
         ("trailing_silence_s", a.trailing_silence_s),

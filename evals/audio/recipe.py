@@ -79,12 +79,19 @@ def tempo_matches(measured_bpm: float, target_bpm: float, tolerance_pct: float) 
 
 
 def check_adherence(
-    recipe: Recipe, tempo_bpm: float | None, key: str | None, mode: str | None, duration_s: float
+    recipe: Recipe,
+    tempo_bpm: float | None,
+    key: str | None,
+    mode: str | None,
+    duration_s: float,
+    *,
+    tempo_uncertain: bool = False,
 ) -> Adherence:
+    """``tempo_uncertain``: the tempo reading is below the calibrated confidence, so tempo is not judged (None)."""
     reasons: list[str] = []
     tempo_ok: bool | None = None
     octave = False
-    if recipe.bpm is not None:
+    if recipe.bpm is not None and not tempo_uncertain:
         if tempo_bpm is None:
             tempo_ok = False
             reasons.append(f"tempo: asked {recipe.bpm:g} BPM, no steady tempo detected")

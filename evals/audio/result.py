@@ -75,6 +75,18 @@ class TrackAnalysis:
     delivery: DeliveryResult | None = None
     adherence: Adherence | None = None
     notes: tuple[str, ...] = ()
+    tempo_confidence: float | None = None  # 0..1 (rhythm.tempo_confidence); None: not measured
+
+    @property
+    def tempo_uncertain(self) -> bool:
+        """A tempo was read but below the calibrated confidence: shown, never judged."""
+        from evals.audio.rhythm import TEMPO_CONFIDENCE_THRESHOLD
+
+        return (
+            self.tempo_bpm is not None
+            and self.tempo_confidence is not None
+            and self.tempo_confidence < TEMPO_CONFIDENCE_THRESHOLD
+        )
 
     @property
     def keyscale(self) -> str | None:

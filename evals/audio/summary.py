@@ -19,6 +19,7 @@ class Measures:
     true_peak_dbtp: float | None
     tempo_bpm: float | None
     key: str | None
+    tempo_uncertain: bool = False
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -30,7 +31,11 @@ def measure(audio: Audio) -> Measures:
     key = f"{a.key} {a.mode}" if a.key and a.mode else a.key
     tempo = None if a.tempo_bpm is None else round(float(a.tempo_bpm), 1)
     return Measures(
-        _finite_or_none(a.integrated_loudness_lufs), _finite_or_none(a.true_peak_dbtp), tempo, key
+        _finite_or_none(a.integrated_loudness_lufs),
+        _finite_or_none(a.true_peak_dbtp),
+        tempo,
+        key,
+        a.tempo_uncertain,
     )
 
 
@@ -48,7 +53,9 @@ def summary_line(
     ]
     parts.append("true peak " + ("-inf" if m.true_peak_dbtp is None else f"{m.true_peak_dbtp:.1f} dBTP"))
     parts.append(
-        ("tempo n/a" if m.tempo_bpm is None else f"{m.tempo_bpm:g} BPM") + (f" (asked {bpm})" if bpm else "")
+        ("tempo n/a" if m.tempo_bpm is None else f"{m.tempo_bpm:g} BPM")
+        + (" (uncertain)" if m.tempo_uncertain else "")
+        + (f" (asked {bpm})" if bpm else "")
     )
     parts.append(("key n/a" if m.key is None else m.key) + (f" (asked {keyscale})" if keyscale else ""))
     parts.append(f"{audio.duration_s:.1f} s")

@@ -24,8 +24,12 @@ class StepGate:
     def __init__(self) -> None:
         self._held = threading.Event()
         self._open = threading.Event()
+        self._at = "step"
 
-    def hold(self) -> None:
+    def hold(self, at: str = "step") -> None:
+        """Hold runs at their second denoising step (``at="step"``), or right after the VAE decode has ended
+        and before the engine reports it (``at="decoded"``: the page's decode stage is then live)."""
+        self._at = at
         self._open.clear()
         self._held.set()
 
@@ -34,7 +38,11 @@ class StepGate:
         self._open.set()
 
     def __call__(self, p: Progress) -> None:
-        if p.stage == "denoising" and p.step >= 2 and self._held.is_set():
+        if not self._held.is_set():
+            return
+        at_step = self._at == "step" and p.stage == "denoising" and p.step >= 2
+        decoded = self._at == "decoded" and p.stage == "decoding" and 0 < p.step == p.total
+        if at_step or decoded:
             self._open.wait(120)  # bounded: a failing test must not hang the suite
 
 

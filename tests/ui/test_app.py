@@ -289,14 +289,24 @@ def test_share_without_auth_is_refused_and_auth_parses(tmp_path: Path) -> None:
         parse_auth("no-colon")
 
 
-def test_cancel_registry_is_per_key() -> None:
+def test_cancel_registry_is_per_key_with_one_job_per_key() -> None:
     from workbench.ui.context import CancelRegistry
 
     reg = CancelRegistry()
     a, b = reg.arm("s1:generate"), reg.arm("s2:generate")
-    assert reg.cancel("s1:generate") and a.is_set() and not b.is_set()
-    assert reg.arm("s1:generate") is not a and not reg.get("s1:generate").is_set()
-    assert not reg.cancel("s3:generate")
+    assert a and b and a != b
+    assert reg.arm("s1:generate") is None  # a second Run while s1's job is armed is refused
+    flag = reg.claim("s1:generate", a)
+    assert flag is not None and reg.claim("s1:generate", a) is None  # claimed once
+    assert reg.arm("s1:generate") is None  # ... and while it runs
+    assert reg.cancel("s1:generate") and flag.is_set() and not reg.get("s2:generate").is_set()
+    reg.release("s1:generate", a)
+    assert not reg.cancel("s1:generate") and not reg.cancel("s3:generate")
+    again = reg.arm("s1:generate")
+    assert again and not reg.get("s1:generate").is_set()  # a fresh flag for the next job
+    # Cancel while still queued frees the slot; the late job's stale ticket is refused.
+    assert reg.cancel("s2:generate") and reg.claim("s2:generate", b) is None
+    assert reg.arm("s2:generate") is not None
 
 
 def test_app_cli_help(capsys) -> None:

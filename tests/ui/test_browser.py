@@ -246,3 +246,126 @@ def test_history_reload_settings(browser, app_url) -> None:
     page.wait_for_selector("#hist-status:has-text('Deleted')")
     assert Store().get_run(run_id) is None and not audio_path.exists()
     assert "history reload check" not in page.locator("#hist-table").inner_text()
+
+
+def _value(page, selector: str) -> str:
+    return page.locator(selector).first.input_value()
+
+
+def test_history_reload_restores_the_take_not_the_preset(browser, app_url) -> None:
+    """Preset + hand edits + take 2 of 2: a fresh page's History reload gives back exactly that take's recipe."""
+    page = _page(browser, app_url)
+    page.locator("#gen-genre input").click()
+    page.get_by_role("option", name="Spa").click()
+    page.wait_for_function("document.querySelector('#gen-caption textarea').value.includes('ambient')")
+    caption = "my own edited spa caption, marimba"
+    page.locator("#gen-caption textarea").fill(caption)
+    _fill_number(page, "gen-bpm", 123)
+    page.locator("#gen-batch input[type=number]").fill("2")
+    page.locator("#gen-batch input[type=number]").press("Tab")
+    _generate(page, seed=42, steps=2, caption=caption)
+    page.wait_for_selector("#gen-title-1:has-text('seed 43')")
+    run_id = re.search(r"run (\S+)", page.locator("#gen-title-1").inner_text()).group(1)
+
+    fresh = _page(browser, app_url)  # a new session: the Genre dropdown starts empty, as after a reload
+    fresh.get_by_role("tab", name="History").click()
+    fresh.locator("#hist-run-id textarea").fill(run_id)
+    fresh.locator("#hist-open").click()
+    _wait_audio(fresh, "hist-audio")
+    fresh.locator("#hist-reload").click()
+    fresh.wait_for_selector("#gen-status:has-text('not re-applied')")
+    assert _value(fresh, "#gen-caption textarea") == caption
+    assert _value(fresh, "#gen-duration input[type=number]") == "2"
+    assert _value(fresh, "#gen-bpm input") == "123"
+    assert _value(fresh, "#gen-seed input") == "43"  # take 2's own seed, not the batch's 42
+    assert _value(fresh, "#gen-batch input[type=number]") == "1"
+    assert _value(fresh, "#gen-genre input") == "Spa"  # shown, not applied
+    assert not fresh.locator("#gen-random-seed input").is_checked()
+    _shot(fresh, "history-reload")
+
+
+def test_double_click_then_cancel_stores_nothing(browser, app_url, gate) -> None:
+    from workbench.core.store import Store
+
+    caption = "double click then cancel"
+    page = _page(browser, app_url)
+    gate.hold()
+    try:
+        _generate(page, seed=9, steps=40, caption=caption)
+        page.locator(
+            "#gen-run"
+        ).click()  # the second click of a double click, while the first job waits or runs
+        page.wait_for_selector("text=/step [1-9]\\d*\\/40/")  # held at step 2
+        page.locator("#gen-run").click()  # and once more while it runs: answered, not re-armed
+        page.wait_for_selector("#gen-status:has-text('Already running')")
+        page.locator("#gen-cancel").click()
+        page.wait_for_selector("#gen-status:has-text('Cancelling')")
+    finally:
+        gate.release()
+    page.wait_for_selector("#gen-status:has-text('Cancelled after')")
+    assert "nothing was saved" in page.locator("#gen-status").inner_text()
+    assert Store().list_runs(text=caption) == []  # the status is true: nothing was stored
+    assert not page.locator("#gen-take-0").is_visible()
+    page.locator("#gen-cancel").click()
+    page.wait_for_selector("#gen-status:has-text('Nothing to cancel')")
+    _shot(page, "generate-double-click-cancelled")
+
+
+@pytest.mark.parametrize(
+    ("duration", "caption", "expected"),
+    [
+        ("0", "calm piano", "must be between 1 and 600 seconds"),
+        ("9999", "calm piano", "must be between 1 and 600 seconds"),
+        ("5", "   ", "describe the music"),
+    ],
+)
+def test_bad_generate_inputs_are_refused_not_clamped(browser, app_url, duration, caption, expected) -> None:
+    from workbench.core.store import Store
+
+    page = _page(browser, app_url)
+    before = len(Store().list_runs())
+    page.locator("#gen-caption textarea").fill(caption)
+    page.locator("#gen-duration input").fill(duration)
+    page.locator("#gen-duration input").press("Tab")
+    page.locator("#gen-run").click()
+    page.wait_for_selector(f"#gen-status:has-text('{expected}')")
+    assert "Error: " in page.locator("#gen-status").inner_text()  # stays after the toast fades
+    assert page.locator("#gen-duration input").input_value() == duration  # what was typed stays, unclamped
+    assert len(Store().list_runs()) == before
+
+
+def test_a_fake_wav_is_refused_at_upload_by_its_name(browser, app_url, tmp_path: Path) -> None:
+    fake = tmp_path / "fake.wav"
+    fake.write_text("this is not audio\n" * 50)
+    page = _page(browser, app_url)
+    page.get_by_role("tab", name="Edit").click()
+    page.locator("#edit-source input[type=file]").set_input_files(str(fake))
+    toast = page.locator("[data-testid='toast-body']", has_text="fake.wav")
+    toast.wait_for()
+    text = toast.inner_text()
+    assert "not a readable audio file" in text
+    assert "/" not in text.replace("fake.wav", "")  # no server folder in the message
+    page.wait_for_selector("#edit-source input[type=file]", state="attached")  # the box is empty again
+    _shot(page, "edit-fake-upload")
+
+
+def test_progress_shows_a_decode_stage_that_moves(browser, app_url, gate) -> None:
+    page = _page(browser, app_url)
+    gate.hold(at="decoded")  # the engine's decode-end report waits, so the page's decode stage stays live
+    try:
+        _generate(page, seed=31, steps=2, caption="decode stage check")
+        stage = page.locator("text=/decoding audio/").first
+        stage.wait_for()
+        first = stage.inner_text()
+        # the ticker redraws it from its own thread: wait for a different text, however long that takes
+        page.wait_for_function(
+            "t => [...document.querySelectorAll('*')].some(e => e.childElementCount === 0 &&"
+            " e.textContent.includes('decoding audio') && e.textContent !== t)",
+            arg=first,
+        )
+        assert "Queued" not in page.locator("#gen-status").inner_text()  # "Running…" replaced it
+        _shot(page, "generate-decoding")
+    finally:
+        gate.release()
+    page.wait_for_selector("#gen-title-0:has-text('seed 31')")
+    assert page.locator("#gen-status").inner_text().startswith("Done:")

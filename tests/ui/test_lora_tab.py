@@ -299,3 +299,31 @@ def test_a_run_config_is_read_back_typed(tmp_path: Path) -> None:
     (run / "config.yaml").write_text("name: typed\nrnak: 8\n")
     with pytest.raises(ConfigError, match="rnak=8: unknown config key"):
         lora_runs.run_overview(run)
+
+
+def test_tracking_mode_is_chosen_in_the_tab(tmp_path: Path, saved_dataset: str) -> None:
+    from workbench.ui import tab_lora
+
+    def config(tracking: str) -> Any:
+        values = dict(
+            preset="tiny",
+            dataset=saved_dataset,
+            name=_unique("track"),
+            model="tiny",
+            rank=4,
+            alpha=8,
+            learning_rate=0.005,
+            max_steps=2,
+            checkpoint_every=2,
+            targets=["to_q"],
+            preview=False,
+            tracking=tracking,
+        )
+        return lora_jobs.train_config(tmp_path, **values)
+
+    preset_mode = lora_jobs.preset_config("tiny").tracking
+    assert config("").tracking == preset_mode  # "as the preset says"
+    for _label, mode in tab_lora.TRACKING_CHOICES[1:]:
+        assert config(mode).tracking == mode
+    with pytest.raises(InputError, match="tracking"):
+        config("sometimes")

@@ -44,26 +44,54 @@ class Events:
         self.cancel_fn = next(f for f in fns if (cancel._id, "click") in [(t[0], t[1]) for t in f.targets])
         self.by_elem = by_elem
 
-    def _call(self, fn: Any, inputs: list[Any], session: str) -> list[Any]:
+        self.ticket_box = self.arm_fn.outputs[1]
+        self.tickets: dict[str, str] = {}  # session -> the ticket its last Run click put in the hidden box
+
+    def _call(self, fn: Any, inputs: list[Any], session: str) -> list[list[Any]]:
+        """Every update the handler sends (one for a function, one per yield for a generator)."""
         from gradio.state_holder import SessionState
 
-        request = gr.Request(session_hash=session)
-        out = asyncio.run(
-            self.blocks.process_api(fn, inputs, state=SessionState(self.blocks), request=request)
-        )
-        return list(out["data"])
+        async def drain() -> list[list[Any]]:
+            request, state, iterator, updates = (
+                gr.Request(session_hash=session),
+                SessionState(self.blocks),
+                None,
+                [],
+            )
+            while True:
+                out = await self.blocks.process_api(
+                    fn, inputs, state=state, request=request, iterator=iterator
+                )
+                if out["is_generating"] or iterator is None:  # the last call only says the generator ended
+                    updates.append(list(out["data"]))
+                if not out["is_generating"]:
+                    return updates
+                iterator = out["iterator"]
+
+        return asyncio.run(drain())
 
     def arm(self, session: str) -> str:
-        return self._call(self.arm_fn, [], session)[0]
+        """Click Run: the status it shows; the ticket it returns travels with the session's next job."""
+        status, self.tickets[session] = self._call(self.arm_fn, [], session)[-1]
+        return status
 
     def cancel(self, session: str) -> str:
-        return self._call(self.cancel_fn, [], session)[0]
+        return self._call(self.cancel_fn, [], session)[-1][0]
+
+    def job_updates(self, session: str, **values_by_elem: Any) -> list[str | None]:
+        """Run the queued job with the form's initial values, some replaced by elem_id, and the ticket of the
+        session's last Run click; returns the status after each update (None where it is unchanged)."""
+        replaced = {self.by_elem[k]._id: v for k, v in values_by_elem.items()}
+        ticket = self.tickets.get(session, "")
+        inputs = [
+            ticket if c is self.ticket_box else replaced.get(c._id, c.value) for c in self.job_fn.inputs
+        ]
+        return [u[0] if isinstance(u[0], str) else None for u in self._call(self.job_fn, inputs, session)]
 
     def job(self, session: str, **values_by_elem: Any) -> str:
-        """Run the queued job with the form's initial values, some replaced by elem_id; returns the status."""
-        replaced = {self.by_elem[k]._id: v for k, v in values_by_elem.items()}
-        inputs = [replaced.get(c._id, c.value) for c in self.job_fn.inputs]
-        return self._call(self.job_fn, inputs, session)[0]
+        """The status the job leaves."""
+        texts = [t for t in self.job_updates(session, **values_by_elem) if t is not None]
+        return texts[-1] if texts else ""
 
 
 @pytest.fixture(scope="module")
@@ -94,16 +122,19 @@ def test_cancel_is_per_session_and_survives_the_queue(generate_app) -> None:
 
     # Bob's run holds the GPU slot at its first step.
     assert events.arm("bob") == "Queued…"
-    bob_status: list[str] = []
-    bob = threading.Thread(target=lambda: bob_status.append(events.job("bob", **form)))
+    bob_updates: list[list[str | None]] = []
+    bob = threading.Thread(target=lambda: bob_updates.append(events.job_updates("bob", **form)))
     bob.start()
     try:
         if not gate.entered.wait(60):
             raise TimeoutError("Bob's run never reached its first step")
+        # Bob clicks Run again while his job runs: refused, his running job keeps its flag.
+        assert events.arm("bob").startswith("**Already running:**")
+        bob_flag = cancels.get("bob:generate")
         # Alice clicks Run (armed at once, her job waits in the queue), then Cancel before her job starts.
         assert events.arm("alice") == "Queued…"
         assert events.cancel("alice") == "Cancelling…"
-        alice_flag, bob_flag = cancels.get("alice:generate"), cancels.get("bob:generate")
+        alice_flag = cancels.get("alice:generate")
         assert alice_flag is not bob_flag
         assert alice_flag.is_set() and not bob_flag.is_set()
         assert events.cancel("carol") == "Nothing to cancel."  # a session that never ran has nothing to stop
@@ -112,14 +143,30 @@ def test_cancel_is_per_session_and_survives_the_queue(generate_app) -> None:
         gate.release.set()
         bob.join(120)
     assert not bob.is_alive()
-    assert bob_status and bob_status[0].startswith("**Done:** 1 take(s)"), bob_status
+    (updates,) = bob_updates
+    assert updates[0] == "Running…", updates  # "Queued…" is replaced as soon as the job starts
+    assert updates[-1] and updates[-1].startswith("**Done:** 1 take(s)"), updates
 
-    # Alice's job starts only now, and still sees the Cancel she pressed while it was queued.
-    assert events.job("alice", **form).startswith("**Cancelled** after 0 of 3 steps")
+    # Alice's job starts only now and learns it was cancelled while it waited; her slot is free again.
+    assert events.job("alice", **form) == "**Cancelled** before it started; nothing was saved."
+    assert events.cancel("alice") == "Nothing to cancel."
+    # The refused click's job (its ticket box is empty) changes nothing and runs nothing.
+    assert events.tickets["bob"] == ""
+    assert events.job_updates("bob", **form) == [None]
     # A fresh Run arms a fresh flag: the old Cancel does not stop the next run.
     assert events.arm("alice") == "Queued…"
     assert not cancels.get("alice:generate").is_set()
     assert events.job("alice", **form).startswith("**Done:**")
+    assert events.cancel("alice") == "Nothing to cancel."  # the finished job freed the slot
+
+
+def test_a_failed_job_leaves_its_error_in_the_status_and_frees_the_slot(generate_app) -> None:
+    _app, _gate, events = generate_app
+    events.arm("dave")
+    with pytest.raises(gr.Error, match="steps"):
+        events.job_updates("dave", **{"gen-caption": "x", "gen-duration": 1, "gen-steps": -3})
+    assert events.arm("dave") == "Queued…"  # the slot was freed
+    assert events.cancel("dave") == "Cancelling…"
 
 
 def test_gpu_actions_are_private_on_the_gpu_slot_and_arm_unqueued(generate_app) -> None:

@@ -39,6 +39,8 @@ _SEED_LIMIT = 2**31  # random seeds stay small enough to type back in
 class Progress:
     stage: str  # "preparing", "denoising", "decoding", "done"
     step: int
+    # For "decoding": 0 when the VAE decode starts and ``total`` when it ends, ``total`` being the seconds of
+    # audio decoded (all takes), so a progress display can estimate the decode from its measured speed.
     total: int
 
     @property
@@ -233,15 +235,23 @@ class Engine:
         steps_done = 0
         total = int(request.steps or 0)
         lora_scale = request.lora.scale if request.lora is not None else None
+        audio_s = max(1, round(float(request.duration_s or 0) * request.batch_size))
+        decode_started = 0.0
 
         def on_step(_pipe: Any, step: int, _t: float, kwargs: dict[str, Any]) -> dict[str, Any]:
-            nonlocal steps_done
+            nonlocal steps_done, decode_started
             steps_done = step + 1
             finite.check_latents(kwargs.get("latents"), step, total, self._adapter, lora_scale)
             if progress is not None:
                 progress(Progress("denoising", step + 1, total))
             if cancel is not None and cancel.is_set():
                 raise _Cancelled
+            if steps_done == total:
+                # The pipeline decodes the latents right after its last step callback
+                # (huggingface/diffusers@58eb52c080:src/diffusers/pipelines/ace_step/pipeline_ace_step.py).
+                decode_started = time.perf_counter()
+                if progress is not None:
+                    progress(Progress("decoding", 0, audio_s))
             return kwargs
 
         def cancelled() -> RunResult:
@@ -274,6 +284,10 @@ class Engine:
             timings["pipeline_s"] = time.perf_counter() - t0
             return cancelled()
         timings["pipeline_s"] = time.perf_counter() - t0
+        if decode_started:
+            timings["decode_s"] = time.perf_counter() - decode_started
+        if progress is not None:
+            progress(Progress("decoding", audio_s, audio_s))
         t0 = time.perf_counter()
         audio = out.audios.float().cpu().numpy()
         finite.check_audio(audio, "the VAE decode", self._adapter, lora_scale)

@@ -40,7 +40,8 @@ my_module])``.
 - ``ctx.on_model_ready(outputs, fn)``: fill components once per session when the model is ready;
   ``ctx.on_page_load(outputs, fn)``: refresh components on every page load (e.g. the newest runs).
 - ``ctx.separator()``: the app's demucs separator.
-- ``ctx.status``: the status-line Markdown (model, device, dtype, LoRA); refresh with ``ctx.model.status_line``.
+- ``ctx.status``: the status-line Markdown (model, device, dtype, and the LoRA of this session's last run); refresh
+  with ``ctx.model.status_line(lora_label)``.
 Rules: wrap handlers in ``ui_errors`` (every error becomes gr.Error with its message, never a traceback); give
 UI-only events ``api_visibility="private"``; run model/demucs work with ``concurrency_id=GPU_CONCURRENCY_ID``
 (``ctx.gpu_action`` does all three for a Run button). A tab is ``_layout() -> <Tab>Components`` (a dataclass of

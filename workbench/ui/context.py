@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from workbench.core import audio_io, paths
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import AudioInputError, WorkbenchError
 from workbench.core.fs_errors import describe_failure
 from workbench.core.store import Store
 from workbench.engine.engine import Engine, Progress
 from workbench.services import Workbench
+from workbench.ui.progress import DecodeSpeed, ProgressBar, progress_adapter
 
 if TYPE_CHECKING:
     from lora.jobs import TrainingJobs
@@ -33,6 +35,8 @@ log = logging.getLogger("workbench.ui")
 
 GPU_CONCURRENCY_ID = "gpu"  # every event that runs the engine or demucs shares this queue slot
 _SEPARATOR_LOCK = threading.Lock()
+CANCELLED_IN_QUEUE = "**Cancelled** before it started; nothing was saved."
+ALREADY_RUNNING = "**Already running:** this tab's job is still going. Wait for it, or press Cancel."
 
 
 @dataclass
@@ -106,19 +110,19 @@ class ModelHandle:
         )
         return f"The model '{self.engine.model_name}' could not be loaded: {self.error}.{fix}"
 
-    def status_line(self) -> str:
+    def status_line(self, lora: str = "none") -> str:
+        """The model line; ``lora`` names the adapter of this browser session's last run (the engine's loaded
+        adapter belongs to whichever run came last, perhaps another user's, so it is never shown here)."""
         name = self.engine.model_name
         if self.state == "loading":
             return f"Loading model **{name}** … the History tab works meanwhile."
         if self.state == "failed":
             return f"**Model {name} not loaded** — generation is off. {self.failure_text()}"
         info = self.engine.info
-        lora = self.engine.adapter
-        lora_text = "none" if lora is None else f"{Path(lora.source).name} (rank {lora.rank})"
         return (
             f"**Model** {info.name} ({info.variant}) · device {info.device} · {info.dtype}"
             f" · defaults {info.steps} steps, guidance {info.guidance_scale:g}, shift {info.shift:g}"
-            f" · **LoRA** {lora_text}"
+            f" · **LoRA** (your last run) {lora}"
         )
 
     def notice(self) -> str:
@@ -130,32 +134,75 @@ class ModelHandle:
         return ""
 
 
-class CancelRegistry:
-    """One cancel flag per (browser session, tab). Gradio's own ``cancels=`` does not stop a worker thread.
+def lora_label(source: str, rank: int, scale: float) -> str:
+    """An adapter as a person knows it: a training run's ``best`` / ``final`` / ``step-…`` adapter is named with
+    its run ("spa-r4/best"), since every run has a ``best``."""
+    path = Path(source)
+    name = path.name if path.suffix != ".safetensors" else path.stem
+    if name in ("best", "final") or name.startswith("step-"):
+        name = f"{path.parent.name}/{name}"
+    return f"{name} (rank {rank}, scale {scale:g})"
 
-    The flag is armed by a fast unqueued event when the user clicks Run (so a Cancel pressed while the job is
-    still waiting in the queue is not lost), read by the queued job, and set by the Cancel button.
+
+class CancelRegistry:
+    """One job slot per (browser session, tab): at most one armed or running job, and its cancel flag.
+
+    Gradio's own ``cancels=`` does not stop a worker thread, so Cancel sets a flag the job reads. Run arms a
+    fresh slot in a fast unqueued event (so a Cancel pressed while the job still waits in the queue is not lost);
+    the queued job claims it when it starts and frees it when it ends. A Run pressed while the slot is taken is
+    refused, so a double click never swaps the flag under a running job and Cancel always reaches the job that
+    runs.
     """
 
     def __init__(self) -> None:
         self._flags: dict[str, threading.Event] = {}
+        self._busy: dict[str, tuple[str, bool]] = {}  # key -> (ticket, running)
         self._lock = threading.Lock()
 
-    def arm(self, key: str) -> threading.Event:
+    def arm(self, key: str) -> str | None:
+        """A ticket and a fresh flag for the next job of ``key``; None while one is armed or running."""
         with self._lock:
-            flag = threading.Event()
-            self._flags[key] = flag
-            return flag
+            if key in self._busy:
+                return None
+            ticket = secrets.token_hex(8)
+            self._flags[key] = threading.Event()
+            self._busy[key] = (ticket, False)
+            return ticket
+
+    def claim(self, key: str, ticket: str) -> threading.Event | None:
+        """The queued job's start: the flag its Run armed, now running; None for a refused or stale click."""
+        with self._lock:
+            if not ticket or self._busy.get(key) != (ticket, False):
+                return None
+            self._busy[key] = (ticket, True)
+            return self._flags[key]
+
+    def release(self, key: str, ticket: str) -> None:
+        with self._lock:
+            if self._busy.get(key, ("",))[0] == ticket:
+                del self._busy[key]
+
+    def busy(self, key: str) -> bool:
+        with self._lock:
+            return key in self._busy
 
     def get(self, key: str) -> threading.Event:
         with self._lock:
             return self._flags.setdefault(key, threading.Event())
 
     def cancel(self, key: str) -> bool:
+        """Set the flag of the armed or running job of ``key``; False when there is none.
+
+        A job still waiting in the queue is dropped from the slot at once (it is told so when it starts), so a
+        Run whose job never started (an input the queue refused) cannot keep the slot taken.
+        """
         with self._lock:
-            flag = self._flags.get(key)
-        if flag is None:
-            return False
+            busy = self._busy.get(key)
+            if busy is None:
+                return False
+            if not busy[1]:
+                del self._busy[key]
+            flag = self._flags[key]
         flag.set()
         return True
 
@@ -221,24 +268,35 @@ class GpuJob:
 
     cancel: threading.Event
     bar: Any  # gr.Progress: call it as bar((done, total), desc=..., unit=...)
+    decode_speed: DecodeSpeed | None = None  # the app's measured VAE-decode speed, for the decode estimate
+    _progress: ProgressBar = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_progress", progress_adapter(self.bar, self.decode_speed))
 
     @property
-    def progress(self) -> Callable[[Progress], None]:
-        """Engine progress updates drawn on the bar."""
-        return progress_adapter(self.bar)
+    def progress(self) -> ProgressBar:
+        """Engine progress updates drawn on the bar (steps, then the decode with its estimate)."""
+        return self._progress
 
     @property
     def hooks(self) -> dict[str, Any]:
         """``progress=`` and ``cancel=`` for ``Workbench.generate`` / ``edit``: ``generate(request, **job.hooks)``."""
         return {"progress": self.progress, "cancel": self.cancel}
 
+    def close(self) -> None:
+        self._progress.close()
+
 
 GpuHandler = Callable[["TabContext", dict[str, Any], GpuJob], Any]
 
 
-def take_payload(run_id: str | None, path: str, request: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What travels between tabs: a recorded run id (preferred) or a file the app itself wrote."""
-    return {"run_id": run_id, "path": path, "request": request}
+def take_payload(
+    run_id: str | None, path: str, request: dict[str, Any] | None = None, seed: int | None = None
+) -> dict[str, Any]:
+    """What travels between tabs: a recorded run id (preferred) or a file the app itself wrote; ``request`` is
+    the run's recipe and ``seed`` the take's own seed (take i of a batch seeded s has seed s + i)."""
+    return {"run_id": run_id, "path": path, "request": request, "seed": seed}
 
 
 @dataclass
@@ -252,6 +310,7 @@ class TabContext:
     temp_dir: Path = field(default_factory=paths.ui_cache_dir)
     loras_dir: Path = field(default_factory=paths.loras_dir)
     cancels: CancelRegistry = field(default_factory=CancelRegistry)
+    decode_speed: DecodeSpeed = field(default_factory=DecodeSpeed)  # one model per app: one measured speed
     send: SendBus = field(default_factory=SendBus)
     # Filled by the shell: model-notice Markdown components and once-per-session "model ready" hooks.
     notices: list[Any] = field(default_factory=list)
@@ -318,27 +377,22 @@ class TabContext:
     ) -> Any:
         """Wire a Run button to ``fn(ctx, values, job)`` on the GPU queue slot, and Cancel to this session's run.
 
-        Run first arms a fresh cancel flag for (session, tab) in an unqueued event, so a Cancel pressed while the
-        job still waits in the queue is not lost; then the queued job gets the form as ``values`` (keyed like
-        ``inputs``) and a ``GpuJob`` holding that flag and the progress bar. ``status`` shows "Queued…" and the
-        Cancel reply. Returns the job's event, for ``.then`` chains.
+        Run first arms this (session, tab)'s job slot in an unqueued event (``CancelRegistry``), so a Cancel
+        pressed while the job still waits in the queue is not lost, and a second Run while the slot is taken is
+        answered "already running" and changes nothing. The queued job then gets the form as ``values`` (keyed
+        like ``inputs``) and a ``GpuJob`` holding the slot's flag and the progress bar. ``status`` shows
+        "Queued…", "Running…", the Cancel reply and, after a failure, the error. Returns the job's event, for
+        ``.then`` chains.
         """
-        names = {component: name for name, component in inputs.items()}
-
-        def arm(request: gr.Request) -> str:
-            self.cancels.arm(session_key(request, tab_id))
-            return "Queued…"
-
-        def work(data: dict[Any, Any], request: gr.Request, progress: gr.Progress = gr.Progress()) -> Any:
-            values = {names[component]: value for component, value in data.items()}
-            return fn(self, values, GpuJob(self.cancels.get(session_key(request, tab_id)), progress))
-
-        work.__name__ = getattr(
-            getattr(fn, "func", fn), "__name__", "work"
-        )  # ui_errors logs the handler's name
-        event = run_button.click(arm, None, status, queue=False, api_visibility="private").then(
-            ui_errors(work),
-            inputs=set(inputs.values()),
+        # A hidden Textbox, not a gr.State: its value travels with the job when it is queued, so a later
+        # (refused) click cannot change the ticket of a job that waits in the queue.
+        ticket_box = gr.Textbox("", visible=False, elem_classes=["job-ticket"])
+        handlers = _JobHandlers(self, tab_id, fn, inputs, outputs, outputs.index(status), ticket_box)
+        event = run_button.click(
+            handlers.arm, None, [status, ticket_box], queue=False, api_visibility="private"
+        ).then(
+            handlers.work,
+            inputs={*inputs.values(), ticket_box},
             outputs=outputs,
             concurrency_id=GPU_CONCURRENCY_ID,
             api_visibility="private",
@@ -359,6 +413,60 @@ class TabContext:
 
     def read(self, path: str) -> audio_io.Audio:
         return audio_io.load_conformed(path)
+
+
+class _JobHandlers:
+    """The Run button's two events for ``TabContext.gpu_action``: ``arm`` (unqueued) and the queued ``work``."""
+
+    def __init__(
+        self,
+        ctx: TabContext,
+        tab_id: str,
+        fn: GpuHandler,
+        inputs: Mapping[str, Any],
+        outputs: list[Any],
+        status_at: int,
+        ticket_box: Any,
+    ) -> None:
+        self.ctx, self.tab_id, self.fn = ctx, tab_id, fn
+        self.names = {component: name for name, component in inputs.items()}
+        self.n_outputs, self.status_at, self.ticket_box = len(outputs), status_at, ticket_box
+
+    def only_status(self, text: str | None) -> Any:
+        """``text`` in the status, the other outputs unchanged (None: nothing changes)."""
+        values = [
+            text if i == self.status_at and text is not None else gr.skip() for i in range(self.n_outputs)
+        ]
+        return values if len(values) > 1 else values[0]
+
+    def arm(self, request: gr.Request) -> list[Any]:
+        ticket = self.ctx.cancels.arm(session_key(request, self.tab_id))
+        return [ALREADY_RUNNING, ""] if ticket is None else ["Queued…", ticket]
+
+    def work(self, data: dict[Any, Any], request: gr.Request, progress: gr.Progress = gr.Progress()) -> Any:
+        key = session_key(request, self.tab_id)
+        ticket = data.pop(self.ticket_box) or ""
+        flag = self.ctx.cancels.claim(key, ticket)
+        if flag is None:
+            # "": a Run refused by ``arm`` (the tab's job was still running) changes nothing; a ticket no longer
+            # in the slot was cancelled while it waited in the queue.
+            yield self.only_status(CANCELLED_IN_QUEUE if ticket else None)
+            return
+        try:
+            yield self.only_status("Running…")  # replaces "Queued…" while the bar shows the progress
+            values = {self.names[component]: value for component, value in data.items()}
+            job = GpuJob(flag, progress, self.ctx.decode_speed)
+            try:
+                result = self.fn(self.ctx, values, job)
+            except Exception as exc:
+                message = error_text(exc)
+                yield self.only_status(f"**Error:** {message}")  # stays on the page after the toast fades
+                raise gr.Error(message, print_exception=False) from None
+            finally:
+                job.close()
+            yield result
+        finally:
+            self.ctx.cancels.release(key, ticket)
 
 
 def session_key(request: Any, tab: str) -> str:
@@ -382,6 +490,21 @@ def by_name(
     return handler
 
 
+def error_text(exc: BaseException) -> str:
+    """The readable message for an exception a handler raised; unexpected ones are logged with their traceback."""
+    if isinstance(exc, gr.Error):
+        return str(exc.message) if hasattr(exc, "message") else str(exc)
+    if isinstance(exc, AudioInputError) and isinstance(exc.value, str):
+        return f"{Path(exc.value).name}: {exc.fix}"  # the file's name, not the server's upload folder
+    if isinstance(exc, (WorkbenchError, ValueError, FileNotFoundError)):
+        return str(exc)
+    known = describe_failure(exc)  # disk full, read-only folders, corrupt files: named with the fix
+    if known is not None:
+        return known
+    log.error("unexpected error", exc_info=exc)
+    return f"Unexpected {type(exc).__name__}: {exc}. The details are in the server log."
+
+
 def ui_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn every exception into ``gr.Error`` with a readable message; tracebacks go to the server log only."""
 
@@ -391,32 +514,7 @@ def ui_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except WorkbenchError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        except (ValueError, FileNotFoundError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
         except Exception as exc:
-            known = describe_failure(exc)
-            if known is not None:
-                raise gr.Error(known, print_exception=False) from None
-            log.exception("unexpected error in %s", getattr(fn, "__name__", "handler"))
-            raise gr.Error(
-                f"Unexpected {type(exc).__name__}: {exc}. The details are in the server log.",
-                print_exception=False,
-            ) from None
+            raise gr.Error(error_text(exc), print_exception=False) from None
 
     return wrapper
-
-
-def progress_adapter(gr_progress: Any) -> Callable[[Progress], None]:
-    """Engine progress -> gr.Progress bar ("step 3/8")."""
-
-    def update(p: Progress) -> None:
-        if p.stage == "denoising" and p.total:
-            gr_progress((p.step, p.total), desc=f"step {p.step}/{p.total}", unit="steps")
-        elif p.stage == "preparing":
-            gr_progress(0.0, desc="preparing")
-        elif p.stage == "done":
-            gr_progress(1.0, desc="done")
-
-    return update

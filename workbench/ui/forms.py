@@ -35,7 +35,7 @@ def default_of(cls: type, name: str) -> Any:
 
 
 # --- shared components (build them inside the tab's layout) ----------------------------------------------------
-def format_choice(label: str = "Format") -> gr.Radio:
+def format_choice(label: str = "Output format") -> gr.Radio:
     return gr.Radio(list(AUDIO_FORMATS), value=DEFAULT_FORMAT, label=label)
 
 
@@ -47,12 +47,16 @@ def time_signature_choice() -> gr.Dropdown:
     return gr.Dropdown([AUTO, *TIME_SIGNATURES], value=AUTO, label="Time sig.")
 
 
-def seed_steps_format(seed_label: str, seed_id: str) -> tuple[gr.Textbox, gr.Number, gr.Radio]:
-    """The row the source tasks share: seed, steps (0 = the model's default) and output format."""
+def seed_number(label: str, elem_id: str) -> gr.Number:
+    """The seed field of every tab: a whole Number; empty (shown as "random", never as 0) means a random seed."""
+    return gr.Number(None, label=label, precision=0, placeholder="random", elem_id=elem_id)
+
+
+def seed_steps_format(seed_label: str, seed_id: str) -> tuple[gr.Number, gr.Number, gr.Radio]:
+    """The row the source tasks share: seed, steps (empty = the model's default) and output format."""
     with gr.Row():
-        # A Textbox, not a Number: Gradio shows an empty Number as 0, and empty must mean "random".
-        seed = gr.Textbox("", label=seed_label, elem_id=seed_id)
-        steps = gr.Number(None, label="Steps (0 = model default)", precision=0)
+        seed = seed_number(seed_label, seed_id)
+        steps = gr.Number(None, label="Steps", precision=0, placeholder="model default")
         audio_format = format_choice()
     return seed, steps, audio_format
 

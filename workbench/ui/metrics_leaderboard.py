@@ -339,4 +339,7 @@ def _wire(ctx: TabContext, c: LeaderboardComponents) -> None:
 
 
 def build(ctx: TabContext) -> None:
-    _wire(ctx, _layout(ctx.store))
+    c = _layout(ctx.store)
+    _wire(ctx, c)
+    # campaigns created since the app was built (CLI, the Blind A/B tab) appear on every page load
+    ctx.on_page_load([c.campaign], lambda: gr.update(choices=db.list_campaigns(ctx.store)))

@@ -108,7 +108,7 @@ def card_values(
         summary,
         recipe,
         recorded.path,
-        take_payload(recorded.run_id, recorded.path, request.to_dict()),
+        take_payload(recorded.run_id, recorded.path, request.to_dict(), take.seed),
     ]
 
 
@@ -137,5 +137,37 @@ def source_picker(prefix: str, label: str = "Source audio") -> SourcePicker:
     run_id = gr.Textbox(
         label="Run id (from Generate or History; empty for uploads)", elem_id=f"{prefix}-run-id"
     )
-    audio.upload(lambda: "", None, run_id, queue=False, api_visibility="private")
+
+    guard_upload(audio, run_id)  # a new upload also clears the run id of a result sent here before
     return SourcePicker(audio, run_id)
+
+
+def guard_upload(audio: Any, run_id: Any = None) -> None:
+    """Check an audio upload box's file when it arrives: an unusable one is removed with a warning naming it."""
+    import gradio as gr
+
+    def uploaded(path: str | None) -> Any:
+        problem = upload_problem(path)
+        if problem:
+            gr.Warning(problem, duration=None)  # stays until closed: the box is cleared, the reason must show
+        kept = None if problem else gr.skip()
+        return kept if run_id is None else [kept, ""]
+
+    outputs = audio if run_id is None else [audio, run_id]
+    audio.upload(uploaded, audio, outputs, api_visibility="private")
+
+
+def upload_problem(path: str | None) -> str | None:
+    """Why an uploaded file cannot be used, named by its file name (never the server's upload folder), or None.
+
+    Checked when the file arrives, so a text file renamed .wav is refused at once rather than at Run."""
+    from workbench.core import audio_io
+    from workbench.core.errors import AudioInputError
+
+    if not path:
+        return None
+    try:
+        audio_io.read_audio(path)
+    except AudioInputError as exc:
+        return f"{Path(path).name}: {exc.fix}"
+    return None

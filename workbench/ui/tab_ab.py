@@ -165,7 +165,10 @@ def _wire(ctx: TabContext, c: AbComponents) -> None:
 
 
 def build(ctx: TabContext) -> None:
-    _wire(ctx, _layout(ctx))
+    c = _layout(ctx)
+    _wire(ctx, c)
+    # campaigns created since the app was built (CLI, another tab) appear on every page load
+    ctx.on_page_load([c.campaign], lambda: gr.update(choices=db.list_campaigns(ctx.store)))
 
 
 def config_name(text: str) -> str | None:

@@ -112,10 +112,13 @@ def manifest_rows(out_name: str) -> tuple[str, Any]:
     status = batch_status(out)
     frame = manifest_frame(out)
     table = (
-        frame[[c for c in TABLE_COLUMNS if c in frame.columns]]
+        frame[[c for c in TABLE_COLUMNS if c in frame.columns]].copy()
         if len(frame)
         else pd.DataFrame(columns=TABLE_COLUMNS)
     )
+    for column in table.columns:  # measurements read to one decimal (LUFS, dBTP, BPM), not to 15
+        if pd.api.types.is_float_dtype(table[column]):
+            table[column] = table[column].round(1)
     return "  \n".join(status.lines()), table
 
 
@@ -211,9 +214,12 @@ def run_batch(ctx: TabContext, values: dict[str, Any], job: GpuJob) -> list[Any]
 
 def _wire(ctx: TabContext, c: BatchComponents) -> None:
     c.upload.upload(ui_errors(uploaded), c.upload, [c.plan, c.name], api_visibility="private")
-    c.refresh.click(
-        lambda: gr.Dropdown(choices=plan_choices()), None, c.plan, queue=False, api_visibility="private"
-    )
+
+    def plans() -> Any:
+        return gr.Dropdown(choices=plan_choices())
+
+    c.refresh.click(plans, None, c.plan, queue=False, api_visibility="private")
+    ctx.on_page_load([c.plan], plans)  # plans saved since the app was built
     c.plan.change(
         lambda p: Path(p).stem if p else gr.skip(), c.plan, c.name, queue=False, api_visibility="private"
     )

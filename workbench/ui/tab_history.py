@@ -160,7 +160,7 @@ def open_run(ctx: TabContext, rid: str) -> list[Any]:
         gr.Group(visible=True),
         row.audio_path if Path(row.audio_path).is_file() else None,
         json.dumps(recipe_data, indent=2, sort_keys=True),
-        take_payload(row.id, row.audio_path, recipe_data.get("request")),
+        take_payload(row.id, row.audio_path, recipe_data.get("request"), row.seed),
         gr.Row(visible=False),
         f"Run `{row.id}` · {row.task} · seed {row.seed}",
     ]

@@ -159,6 +159,14 @@ def _dataset_layout() -> DatasetComponents:
     )
 
 
+TRACKING_CHOICES = [
+    ("as the preset says", ""),
+    ("online (needs a W&B login)", "online"),
+    ("offline (sync later)", "offline"),
+    ("off", "off"),
+]
+
+
 def _train_form() -> dict[str, Any]:
     form: dict[str, Any] = {}
     with gr.Row():
@@ -196,6 +204,13 @@ def _train_form() -> dict[str, Any]:
             info="attention projections (official default); add the MLP projections for timbre",
         )
         form["preview"] = gr.Checkbox(_default("preview"), label="Render previews at each checkpoint")
+        form["tracking"] = gr.Dropdown(
+            TRACKING_CHOICES,
+            value="",
+            label="Tracking (Weights & Biases)",
+            info="offline: logged locally, `wandb sync` later; a local loss log is always written",
+            elem_id="lora-tracking",
+        )
     return form
 
 
@@ -422,6 +437,14 @@ def on_install(ctx: TabContext, path: str | None) -> str:
     return f"Installed as **{name}** in {ctx.loras_dir}: press ↻ beside Generate's LoRA picker to see it."
 
 
+def page_lists(ctx: TabContext) -> list[Any]:
+    """On every page load: runs, adapters, datasets, and the current (or last) training's run and loss plot, so a
+    reloaded page shows what is on disk, not what was there when the app was built."""
+    job = _jobs(ctx).snapshot()
+    name = job.run if job else None
+    return [*on_refresh(ctx, name), run_loss(ctx, name)]
+
+
 def _page_state(ctx: TabContext) -> list[Any]:
     """A reloaded page picks up a training that is still running."""
     state = _jobs(ctx).snapshot()
@@ -504,6 +527,10 @@ def _wire(ctx: TabContext, c: LoraComponents) -> None:
     _wire_train(ctx, c.train, c.runs)
     _wire_runs(ctx, c.train, c.runs)
     ctx.on_page_load([c.train.status, c.train.timer], lambda: _page_state(ctx))
+    r, t = c.runs, c.train
+    ctx.on_page_load(
+        [r.run, r.adapters, t.form["dataset"], *r.run_outputs, t.loss_plot], _bound(ctx, page_lists)
+    )
 
 
 def build(ctx: TabContext) -> None:

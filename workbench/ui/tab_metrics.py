@@ -21,6 +21,7 @@ import gradio as gr
 from evals import api
 from workbench.core import paths
 from workbench.core.errors import InputError
+from workbench.core.genres import load_genres
 from workbench.core.store import Store
 from workbench.ui import metrics_leaderboard
 from workbench.ui.context import TabContext, ui_errors
@@ -225,8 +226,12 @@ def _tracks_layout(ctx: TabContext) -> TracksComponents:
                     scale=4,
                 )
                 runs_refresh = gr.Button("↻", scale=0, min_width=40)
+            labels = load_genres()  # the names Generate and History show, not the configuration keys
             chosen = gr.CheckboxGroup(
-                genres, value=genres, label="Check delivery for", elem_id="metrics-genres"
+                [(labels[g].label if g in labels else g, g) for g in genres],
+                value=genres,
+                label="Check delivery for",
+                elem_id="metrics-genres",
             )
     analyze = gr.Button("Analyze", variant="primary", elem_id="metrics-analyze")
     summary = gr.Markdown(elem_id="metrics-summary")

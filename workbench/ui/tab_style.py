@@ -11,7 +11,14 @@ import gradio as gr
 from workbench.engine.requests import StyleTransfer
 from workbench.ui import forms
 from workbench.ui.context import GpuJob, TabContext
-from workbench.ui.results import ResultCard, SourcePicker, card_values, result_card, source_picker
+from workbench.ui.results import (
+    ResultCard,
+    SourcePicker,
+    card_values,
+    guard_upload,
+    result_card,
+    source_picker,
+)
 
 TAB_ID = "style"
 LABEL = "Style transfer"
@@ -79,6 +86,7 @@ def _layout(ctx: TabContext) -> StyleComponents:
                 label="Timbre reference (optional)",
                 elem_id="style-reference",
             )
+            guard_upload(reference)
         with gr.Column(scale=2):
             form = {"reference": reference, **_form()}
     with gr.Row():
