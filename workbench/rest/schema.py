@@ -188,7 +188,7 @@ def flatten(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
             merged[str(key)] = value
             used[str(key)] = f"{nest}.{key}"
     for key, value in body.items():
-        if key not in NESTED:
+        if key not in NESTED and (value is not None or key not in merged):
             merged[str(key)] = value
             used[str(key)] = str(key)
     return merged, used
@@ -215,6 +215,8 @@ def read_fields(body: Mapping[str, Any]) -> tuple[_Reader, list[str]]:
             raise InputError(
                 used[key], value, "unknown field; see GET /docs for the fields /release_task accepts"
             )
+        if value is None:
+            continue  # null means "not given" (clients send model_dump() output with None values)
         earlier = reader.sent_as.get(name)
         if earlier is not None:
             if "." not in earlier and "." in used[key]:
