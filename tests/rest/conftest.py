@@ -31,7 +31,9 @@ class Server:
 
 @pytest.fixture
 def make_server(engine: Any, tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """``make_server(keys=(), **ApiSettings)``: a running API on the session's tiny engine, its own store."""
+    """``make_server(keys=(), hold=None, progress_hook=None, store=None, **ApiSettings)``: a running API on the
+    session's tiny engine with its own store and folders. ``hold(job)`` runs in the worker before each task,
+    ``progress_hook`` on each engine progress update (tests hold a task at a known point with them)."""
     import uvicorn
 
     from workbench.core.store import Store
@@ -43,14 +45,19 @@ def make_server(engine: Any, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     running: list[tuple[Any, threading.Thread, Any]] = []
 
     def make(
-        keys: tuple[str, ...] = (), hold: Callable[[Any], None] | None = None, **settings: Any
+        keys: tuple[str, ...] = (),
+        hold: Callable[[Any], None] | None = None,
+        progress_hook: Callable[[Any], None] | None = None,
+        store: Path | None = None,
+        **settings: Any,
     ) -> Server:
         n = len(running)
         workbench = Workbench(
             engine,
-            Store(tmp_path / f"store{n}.sqlite"),
+            Store(store or tmp_path / f"store{n}.sqlite"),
             runs_dir=tmp_path / f"runs{n}",
             temp_dir=tmp_path / f"tmp{n}",
+            progress_hook=progress_hook,
         )
         service = RestService(workbench, ApiKeys(keys), ApiSettings(**settings), loras_dir=tmp_path / "loras")
         service.on_task_start = hold

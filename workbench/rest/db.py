@@ -150,13 +150,14 @@ def end_job(store: Store, job_id: str, status: str, error: str, *, only_if: str 
         return conn.execute(sql, args).rowcount == 1
 
 
-def requeue(store: Store, job_id: str) -> None:
-    """Put a task the server stopped (not the client) back in the queue, without counting that start."""
+def requeue(store: Store, job_id: str, attempt: int) -> None:
+    """Put a task the server stopped (not the client) back in the queue, without counting that start. Only the
+    run that is still the task's latest start (``attempt``) does so: another server may have claimed it since."""
     with store.transaction() as conn:
         conn.execute(
-            "UPDATE api_jobs SET status = 'queued', started_at = NULL, attempts = MAX(attempts - 1, 0) "
-            "WHERE id = ? AND status = 'running'",
-            (job_id,),
+            "UPDATE api_jobs SET status = 'queued', started_at = NULL, attempts = attempts - 1 "
+            "WHERE id = ? AND status = 'running' AND attempts = ?",
+            (job_id, attempt),
         )
 
 

@@ -72,7 +72,7 @@ class JobQueue:
         self._progress: dict[str, str] = {}
         self._cancels: dict[str, threading.Event] = {}
         self._threads: list[threading.Thread] = []
-        self._stopping = False
+        self.stopping = threading.Event()  # set by stop(): workers take no more tasks
         self.recovered = db.recover(store)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ class JobQueue:
         with self._changed:
             if self._threads:
                 return
-            self._stopping = False
+            self.stopping.clear()
             for n in range(self.workers):
                 thread = threading.Thread(target=self._work, name=f"workbench-api-worker-{n}", daemon=True)
                 self._threads.append(thread)
@@ -89,7 +89,7 @@ class JobQueue:
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop taking tasks; running ones are cancelled (and go back to the queue on the next start)."""
         with self._changed:
-            self._stopping = True
+            self.stopping.set()
             for event in self._cancels.values():
                 event.set()
             self._changed.notify_all()
@@ -155,7 +155,7 @@ class JobQueue:
             return
         with self._changed:
             seen = self._version
-            self._changed.wait_for(lambda: self._version != seen or self._stopping, timeout_s)
+            self._changed.wait_for(lambda: self._version != seen or self.stopping.is_set(), timeout_s)
 
     def stats(self) -> dict[str, Any]:
         return {**db.stats(self.store), "queue_maxsize": self.max_queued, "workers": self.workers}
@@ -164,7 +164,7 @@ class JobQueue:
     def _work(self) -> None:
         while True:
             with self._changed:
-                if self._stopping:
+                if self.stopping.is_set():
                     return
                 job = db.claim_next(self.store, self.per_key_limit)
                 if job is None:
@@ -179,7 +179,7 @@ class JobQueue:
 
     def _wait_change(self, seen: int) -> None:
         """Block (holding the condition) until the version moves past ``seen`` or the queue stops."""
-        self._changed.wait_for(lambda: self._version != seen or self._stopping)
+        self._changed.wait_for(lambda: self._version != seen or self.stopping.is_set())
 
     def _run(self, job: JobRow, cancel: threading.Event) -> None:
         def on_progress(p: Progress) -> None:
@@ -195,11 +195,13 @@ class JobQueue:
         except Exception as exc:  # the worker must survive any one task; the task says what happened
             log.exception("API task %s failed", job.id)
             outcome = Outcome("failed", [], [], f"{type(exc).__name__}: {exc}")
-        stopping = self._stopping
+        stopping = self.stopping.is_set()
         if outcome.status == "done":
             db.finish_job(self.store, job.id, outcome.items, outcome.run_ids)
         elif outcome.status == "cancelled" and stopping:
-            db.requeue(self.store, job.id)  # stopped by the server, not the client: it runs on the next start
+            db.requeue(
+                self.store, job.id, job.attempts
+            )  # stopped by the server, not the client: it runs on the next start
         else:
             db.end_job(self.store, job.id, outcome.status, outcome.error or outcome.status)
         with self._changed:

@@ -84,6 +84,7 @@ class RestService:
             per_key_limit=self.settings.per_key_limit,
             workers=self.settings.workers,
         )
+        self._learnt_names: tuple[str, ...] = ()
         self.on_task_start: Callable[[JobRow], None] | None = (
             None  # called in the worker before each task runs
         )
@@ -92,8 +93,8 @@ class RestService:
         self.queue.start()
         return self
 
-    def stop(self) -> None:
-        self.queue.stop()
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.queue.stop(timeout_s)
 
     # --- model names ------------------------------------------------------------------------------------------
     @property
@@ -102,12 +103,10 @@ class RestService:
         return engine.model_name if engine is not None else "none"
 
     def model_names(self) -> tuple[str, ...]:
+        """Names a task's ``model`` may give. The loaded model's own names are learnt from results: asking the
+        engine would wait for its lock, i.e. for the run in progress, and a submission must never wait for that."""
         name = self.model_name
-        names = [name, f"acestep/{name}", f"acemusic/{name}"]
-        engine = self.workbench.engine
-        if engine is not None and engine.loaded:
-            names += [engine.info.name, engine.info.location]
-        return tuple(dict.fromkeys(names))
+        return tuple(dict.fromkeys([name, f"acestep/{name}", f"acemusic/{name}", *self._learnt_names]))
 
     # --- submissions ------------------------------------------------------------------------------------------
     def lora_path(self, field: str, text: str) -> str:
@@ -195,4 +194,5 @@ class RestService:
             return Outcome(
                 "cancelled", [], [], "cancelled: " + (run.result.notes[-1] if run.result.notes else "")
             )
+        self._learnt_names = (run.result.model.name, run.result.model.location)
         return Outcome("done", take_items(run), [t.run_id for t in run.takes])
