@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 
 from workbench.core.errors import InputError, WorkbenchError
 from workbench.rest import schema
+from workbench.rest.chat import add_chat_route
 from workbench.rest.jobs import QueueFull
 from workbench.rest.responses import ApiError, envelope, error_response, ok
 from workbench.rest.results import query_item
@@ -229,6 +230,7 @@ def add_routes(app: FastAPI, service: RestService) -> None:  # noqa: C901 - one 
         app.add_api_route(path, _planner_route(service, what), methods=["POST"], tags=["planner"])
 
     _add_lora_routes(app, service)
+    add_chat_route(app, service)
 
 
 def _query(service: RestService, key: str, ids: list[str], wait_s: float) -> list[dict[str, Any]]:
