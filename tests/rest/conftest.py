@@ -63,6 +63,7 @@ def make_server(engine: Any, tmp_path: Path) -> Iterator[Callable[..., Server]]:
         service.on_task_start = hold
         service.start()
         sock = socket.socket()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as workbench serve does
         sock.bind(("127.0.0.1", 0))
         sock.listen(128)  # connections wait in the backlog until uvicorn accepts: no start-up polling
         server = uvicorn.Server(uvicorn.Config(build_api(service), log_level="warning", lifespan="off"))

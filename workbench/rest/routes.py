@@ -155,8 +155,10 @@ def add_routes(app: FastAPI, service: RestService) -> None:  # noqa: C901 - one 
         key = _key(service, request, body)
         ids = _task_ids(body)
         wait_s = schema.coerce("wait_s", body.get("wait_s", 0), "float") or 0.0
-        items = await run_in_threadpool(_query, service, key, ids, min(max(wait_s, 0.0), MAX_WAIT_S))
-        return ok(items)
+        wait_s = min(max(wait_s, 0.0), MAX_WAIT_S)
+        if wait_s == 0:
+            return ok(_query(service, key, ids, 0.0))  # a few indexed reads: cheaper than a thread hop
+        return ok(await run_in_threadpool(_query, service, key, ids, wait_s))
 
     @app.post("/v1/cancel", tags=["tasks"], openapi_extra=_body_doc(_CANCEL_DOC))
     @_errors
@@ -276,35 +278,58 @@ def _add_lora_routes(app: FastAPI, service: RestService) -> None:
         had = service.loras.unload(key)
         return ok({"message": "LoRA cleared for this API key" if had else "this API key had no LoRA"})
 
-    @app.post("/v1/lora/toggle", tags=["lora"])
-    @_errors
-    async def lora_toggle(request: Request) -> Response:
-        body = await read_body(request, service)
-        key = _key(service, request, body)
-        use = schema.coerce("use_lora", body.get("use_lora"), "bool")
-        if use is None:
-            raise InputError("use_lora", body.get("use_lora"), "give true or false")
-        if service.loras.toggle(key, use) is None:
-            raise ApiError(400, "use_lora: this API key has no LoRA; POST /v1/lora/load first", "use_lora")
-        return ok({"message": "LoRA on" if use else "LoRA off", "use_lora": use})
-
-    @app.post("/v1/lora/scale", tags=["lora"])
-    @_errors
-    async def lora_scale(request: Request) -> Response:
-        body = await read_body(request, service)
-        key = _key(service, request, body)
-        scale = schema.coerce("scale", body.get("scale"), "float")
-        if scale is None:
-            raise InputError("scale", None, "give the adapter strength (1.0 = trained)")
-        if service.loras.scale(key, scale) is None:
-            raise ApiError(400, "scale: this API key has no LoRA; POST /v1/lora/load first", "scale")
-        return ok({"message": "scale set for this API key's next tasks", "scale": scale})
+    changes: tuple[tuple[str, str, Callable[[str, Any], Any], Callable[[Any], dict[str, Any]]], ...] = (
+        (
+            "/v1/lora/toggle",
+            "use_lora",
+            service.loras.toggle,
+            lambda v: {"message": f"LoRA {'on' if v else 'off'}", "use_lora": v},
+        ),
+        (
+            "/v1/lora/scale",
+            "scale",
+            service.loras.scale,
+            lambda v: {"message": "scale set for this key's next tasks", "scale": v},
+        ),
+    )
+    for path, field, change, reply in changes:
+        app.add_api_route(
+            path, _lora_change_route(service, field, change, reply), methods=["POST"], tags=["lora"]
+        )
 
     @app.get("/v1/lora/status", tags=["lora"])
     @_errors
     async def lora_status(request: Request) -> Response:
         key = _key(service, request)
         return ok(service.loras.status(key))
+
+
+def _lora_change_route(
+    service: RestService,
+    field: str,
+    change: Callable[[str, Any], Any],
+    reply: Callable[[Any], dict[str, Any]],
+) -> Handler:
+    """A route that toggles (``use_lora``, a bool) or rescales (``scale``) the caller's key's LoRA."""
+    kind, fix = (
+        ("bool", "give true or false")
+        if field == "use_lora"
+        else ("float", "give the strength (1.0 = trained)")
+    )
+
+    @_errors
+    async def route(request: Request) -> Response:
+        body = await read_body(request, service)
+        key = _key(service, request, body)
+        value = schema.coerce(field, body.get(field), kind)
+        if value is None:
+            raise InputError(field, body.get(field), fix)
+        if change(key, value) is None:
+            raise ApiError(400, f"{field}: this API key has no LoRA; POST /v1/lora/load first", field)
+        return ok(reply(value))
+
+    route.__name__ = f"lora_{field}"
+    return route
 
 
 def api_routes(app: FastAPI) -> tuple[BaseRoute, ...]:
