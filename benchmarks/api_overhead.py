@@ -176,16 +176,16 @@ def main() -> int:
         busy = poll_latencies(url, [done, running], args.pollers, args.polls)
         paced = poll_latencies(url, [done, running], args.pollers, args.polls // 2, args.interval)
         client.post("/v1/cancel", json={"task_id": running})
-    for label, values in (
-        ("1 client alone, idle server", single),
-        ("back to back, idle server", idle),
-        ("back to back, while the model generates", busy),
-        (f"every {args.interval:g} s each, while the model generates", paced),
+    for label, clients, values in (
+        ("alone, idle server", 1, single),
+        ("back to back, idle server", args.pollers, idle),
+        ("back to back, while the model generates", args.pollers, busy),
+        (f"every {args.interval:g} s each, while the model generates", args.pollers, paced),
     ):
         print(
-            f"/query_result, {args.pollers} clients x {args.polls} polls, {label}: "
+            f"/query_result, {clients} client(s), {label}: "
             f"p50 {pct(values, 0.5) * 1000:.1f} ms, p95 {pct(values, 0.95) * 1000:.1f} ms, "
-            f"max {max(values) * 1000:.1f} ms"
+            f"max {max(values) * 1000:.1f} ms ({len(values)} calls)"
         )
     service.stop()
     return 0

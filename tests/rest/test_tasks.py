@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import soundfile as sf
 
 from workbench import records
@@ -124,6 +125,7 @@ def test_repaint_with_an_uploaded_source(make_server, envelope_client, engine, s
     assert files == _engine_bytes(engine, request, tmp_path)
 
 
+@pytest.mark.slow
 def test_cover_of_an_earlier_result_with_an_uploaded_reference(
     make_server, envelope_client, engine, write_tone, tmp_path
 ) -> None:

@@ -153,7 +153,11 @@ class RestService:
                 raise ApiError(
                     501, NO_PLANNER.format(what=" / ".join(submission.planner)), submission.planner[0]
                 )
-            request = self.planner.plan_request(request, submission.planner, submission.sample_query)
+            planned = request_from_dict(
+                self.planner.plan_request(request, submission.planner, submission.sample_query)
+            )
+            planned.validate()  # what the LM wrote is checked like anything a client sends
+            request = planned.to_dict()
         job = self.queue.submit(key_id, request, submission.audio_format, list(submission.warnings))
         return {
             "task_id": job.task_id,
