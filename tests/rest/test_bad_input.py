@@ -66,6 +66,7 @@ def held_server(make_server):
         ({"lora_name": "missing"}, "lora_name", "LoRA folder"),
         ({"lora_path": "/etc"}, "lora_path", "workbench home"),
         ({"lora_path": "../../x", "lora_scale": 1}, "lora_path", "workbench home"),
+        ({"lora_path": "tests/conftest.py"}, "lora_path", "no such file"),  # relative to the server's folder
     ],
 )
 def test_bad_release_fields_are_named(held_server, body, field, words) -> None:
@@ -93,6 +94,14 @@ def test_bodies_that_are_not_objects(held_server) -> None:
     )
     _error(resp, 400, "body")
     _error(httpx.post(f"{held_server.url}/query_result", json={"task_id_list": 5}), 400, "task_id_list")
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(held_server) -> None:
+    huge = b'{"prompt": "' + b"x" * (17 * 2**20) + b'"}'
+    resp = httpx.post(
+        f"{held_server.url}/release_task", content=huge, headers={"content-type": "application/json"}
+    )
+    _error(resp, 413, "body")
 
 
 def test_known_upstream_fields_are_warned_about_not_dropped(held_server) -> None:

@@ -35,6 +35,7 @@ UPLOAD_FIELDS = {
     "ref_audio": "reference_audio_path",
 }
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+MAX_JSON_BYTES = 16 * 1024 * 1024  # fields only: audio comes as multipart files
 MAX_QUERY_IDS = 500
 
 
@@ -74,7 +75,16 @@ async def read_body(request: Request, service: RestService, *, uploads: bool = F
             else:
                 body[name] = value
         return body
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+        raise ApiError(
+            413, f"body: larger than {MAX_JSON_BYTES // 2**20} MiB; send audio as multipart files", "body"
+        )
     raw = await request.body()
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(
+            413, f"body: larger than {MAX_JSON_BYTES // 2**20} MiB; send audio as multipart files", "body"
+        )
     if not raw.strip():
         return {}
     try:

@@ -118,18 +118,23 @@ class RestService:
                 raise InputError(field, name, f"no adapter of that name in the LoRA folder {self.loras_dir}")
             path = str(candidate)
         else:
+            home = paths.home().resolve()
             raw = Path(text).expanduser()
-            is_hub_id = not raw.is_absolute() and text.count("/") == 1 and not text.startswith(".")
-            if not is_hub_id:
-                home = paths.home().resolve()
-                resolved = (raw if raw.is_absolute() else home / raw).resolve()
-                if resolved != home and home not in resolved.parents:
-                    raise InputError(
-                        field, text, f"adapters load from under the workbench home ({home}) only"
-                    )
-                path = str(resolved)
-            else:
+            under_home = (raw if raw.is_absolute() else home / raw).resolve()
+            # owner/name that is neither a file under the home nor one relative to the server's working folder
+            is_hub_id = (
+                not raw.is_absolute()
+                and text.count("/") == 1
+                and not text.startswith(".")
+                and not under_home.exists()
+                and not raw.exists()
+            )
+            if is_hub_id:
                 path = text
+            elif under_home == home or home in under_home.parents:
+                path = str(under_home)
+            else:
+                raise InputError(field, text, f"adapters load from under the workbench home ({home}) only")
         try:
             find_weights(path)
         except Exception as exc:  # AdapterError, or a hub cache error: the same fix for the caller
