@@ -27,12 +27,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("workbench.campaigns",),
     ("workbench.batch",),
     ("workbench.services",),
-    ("workbench.ui",),
+    ("workbench.ui", "workbench.rest"),  # the two faces below the CLI: Gradio and the HTTP API
     ("workbench.cli",),
     ("app",),
 )
 LAYER_OF = {room: i for i, rooms in enumerate(LAYERS) for room in rooms}
-SQL_OWNERS = {"workbench.core.store", "workbench.core.migrations", "workbench.campaigns.db"}
+SQL_OWNERS = {
+    "workbench.core.store",
+    "workbench.core.migrations",
+    "workbench.campaigns.db",
+    "workbench.rest.db",  # the API task queue's own table, like the campaigns' db module
+}
 SQL = re.compile(
     r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|PRAGMA\s)",
     re.I | re.S,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from workbench.ui.launch import ServeOptions, WebApp
+    from workbench.ui.shell import WorkbenchApp
 
 MODES = ("full", "rater")
 
@@ -60,6 +61,14 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
         help="local demucs model folder for the Stems tab (default: the usual caches)",
     )
     parser.add_argument("--demucs-model", default="htdemucs")
+    parser.add_argument(
+        "--api",
+        action="store_true",
+        help="also serve the ACE-Step-compatible REST API on the same port (/release_task, /docs, ...)",
+    )
+    from workbench.cli.serve import add_api_options
+
+    add_api_options(parser)
 
 
 def register(sub: Any) -> None:
@@ -98,6 +107,13 @@ def build_from_args(args: argparse.Namespace) -> tuple[WebApp, ServeOptions]:
     if args.mode == "rater":
         from workbench.ui.rater import build_rater_app
 
+        if getattr(args, "api", False):
+            from workbench.core.errors import InputError
+
+            raise InputError(
+                "api", True, "the rater app serves raters only; run the API without --mode rater"
+            )
+
         app: WebApp = build_rater_app(Store(), campaign=args.campaign)
         check_exposure(options, app.extras)  # the rater login counts: --share needs no --auth here
         return app, options
@@ -110,7 +126,30 @@ def build_from_args(args: argparse.Namespace) -> tuple[WebApp, ServeOptions]:
         demucs_model=args.demucs_model, demucs_repo=Path(args.demucs_repo) if args.demucs_repo else None
     )
     # The model loads in the background once the server is up (the app's on_started).
-    return build_app(engine, Store(), mode=args.mode, settings=settings, load_model=False), options
+    built = build_app(engine, Store(), mode=args.mode, settings=settings, load_model=False)
+    if getattr(args, "api", False):
+        return with_api(built, args, options), options
+    return built, options
+
+
+def with_api(app: WorkbenchApp, args: argparse.Namespace, options: ServeOptions) -> WorkbenchApp:
+    """The app with the REST API's routes in front of Gradio's, on the app's own Workbench (same engine, lock,
+    store and folders), so API tasks and the tabs share one queue for the model."""
+    import dataclasses
+
+    from workbench.cli.serve import api_settings
+    from workbench.rest.auth import check_listen, load_keys
+    from workbench.rest.routes import api_routes, build_api
+    from workbench.rest.service import RestService
+
+    keys = load_keys(args.api_keys)
+    check_listen("0.0.0.0" if options.share else options.host, keys)  # a share link is beyond localhost too
+    ctx = app.context
+    service = RestService(ctx.workbench, keys, api_settings(args), loras_dir=ctx.loras_dir).start()
+    routes = app.extras.routes + api_routes(
+        build_api(service, title="ACE Workbench API (mounted on the app)")
+    )
+    return dataclasses.replace(app, extras=dataclasses.replace(app.extras, routes=routes))
 
 
 def run_app(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES = [
     "workbench.cli.campaign",
     "workbench.cli.batch",
     "workbench.cli.eval",
+    "workbench.cli.serve",
 ]
 
 

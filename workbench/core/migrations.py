@@ -132,4 +132,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0004_api_jobs",
+        """
+        CREATE TABLE api_jobs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- queue order
+            id TEXT NOT NULL UNIQUE,        -- the task id the API hands out
+            key_id TEXT NOT NULL,           -- which API key submitted it (a hash, never the key)
+            status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+            request_json TEXT NOT NULL,     -- the validated request with its seed fixed, so a resume replays it
+            audio_format TEXT NOT NULL,
+            warnings_json TEXT NOT NULL DEFAULT '[]',
+            result_json TEXT,               -- the result items (file, seed, run id, ...)
+            run_ids_json TEXT,              -- runs.id of each take: the task's results in History
+            error TEXT,                     -- why it failed or was cancelled
+            attempts INTEGER NOT NULL DEFAULT 0,  -- starts (a task the server died in twice is failed)
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT
+        );
+        CREATE INDEX api_jobs_status ON api_jobs(status, seq);
+        """,
+    ),
 ]
