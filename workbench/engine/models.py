@@ -576,9 +576,22 @@ def pull_model(model: str) -> Path:
         )
     from huggingface_hub import snapshot_download
 
-    names = [model] if spec is None else [model, *([spec.components_from] if spec.components_from else [])]
-    for name in names:
-        entry = registry.get(name)
-        hub_id = entry.hub_id if entry is not None else name
-        snapshot_download(hub_id, revision=entry.revision if entry is not None else None)
+    if spec is None:
+        snapshot_download(model)
+        return resolve_model(model, registry, convert=True).folder
+    snapshot_download(spec.hub_id, revision=spec.revision, allow_patterns=_pull_patterns(spec))
+    if spec.components_from:
+        other = registry[spec.components_from]
+        snapshot_download(other.hub_id, revision=other.revision, allow_patterns=_COMPONENT_PATTERNS)
     return resolve_model(model, registry, convert=True).folder
+
+
+# The main repo also holds the 5 Hz planner LMs (several GB); the DiT needs only these folders.
+_COMPONENT_PATTERNS = ["vae/*", "Qwen3-Embedding-0.6B/*"]
+
+
+def _pull_patterns(spec: ModelSpec) -> list[str] | None:
+    """What of a repo a registry entry needs: its DiT folder plus the VAE and text encoder; None = everything."""
+    if spec.layout != "original" or not spec.subfolder:
+        return None
+    return [f"{spec.subfolder}/*", *_COMPONENT_PATTERNS]
