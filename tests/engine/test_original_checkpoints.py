@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -302,3 +303,86 @@ def test_an_interrupted_conversion_leaves_no_folder_that_loads(original_dir, tmp
     # and the same call without the interruption succeeds into the same place
     convert_checkpoint(original_dir, "base", out)
     assert (out / "model_index.json").is_file()
+
+
+def test_tensors_are_streamed_one_at_a_time(tmp_path):
+    """The writer loads each tensor only when it is its turn: a multi-GB DiT never sits in memory twice."""
+    from safetensors.torch import load_file
+
+    from workbench.engine.convert import _Entry, write_safetensors
+
+    loaded: list[str] = []
+    tensors = {f"t{i}": torch.full((3, i + 1), float(i), dtype=torch.bfloat16) for i in range(5)}
+
+    def loader(name: str):
+        def load() -> torch.Tensor:
+            loaded.append(name)
+            return tensors[name]
+
+        return load
+
+    entries = [_Entry(n, "BF16", tuple(t.shape), loader(n)) for n, t in tensors.items()]
+
+    def before(index: int) -> None:
+        assert len(loaded) == index  # nothing is read ahead of the tensor being written
+
+    write_safetensors(tmp_path / "x.safetensors", entries, before)
+    back = load_file(str(tmp_path / "x.safetensors"))
+    assert all(torch.equal(back[n], t) for n, t in tensors.items())
+
+
+def test_a_sharded_dit_converts_like_a_single_file(original_dir, converted_dir, tmp_path):
+    """XL DiT folders ship as model.safetensors.index.json plus shards."""
+    from safetensors.torch import load_file, save_file
+
+    sharded = tmp_path / "sharded"
+    shutil.copytree(original_dir, sharded)
+    dit = sharded / "acestep-v15-base"
+    state = load_file(str(dit / "model.safetensors"))
+    (dit / "model.safetensors").unlink()
+    names = sorted(state)
+    halves = {"model-00001-of-00002.safetensors": names[::2], "model-00002-of-00002.safetensors": names[1::2]}
+    for shard, keys_ in halves.items():
+        save_file({k: state[k] for k in keys_}, str(dit / shard))
+    index = {"weight_map": {k: shard for shard, keys_ in halves.items() for k in keys_}}
+    (dit / "model.safetensors.index.json").write_text(json.dumps(index))
+    out = convert_checkpoint(sharded, "base", tmp_path / "out").folder
+    for component in keys.DIT_COMPONENTS:
+        rel = f"{component}/diffusion_pytorch_model.safetensors"
+        assert file_sha256(out / rel) == file_sha256(converted_dir / rel), component
+
+
+def test_xl_config_gives_the_condition_encoder_its_own_width():
+    original = {
+        **{f: 1 for f in keys.REQUIRED_FIELDS},
+        "hidden_size": 2560,
+        "intermediate_size": 9728,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "encoder_hidden_size": 2048,
+        "encoder_intermediate_size": 6144,
+        "encoder_num_attention_heads": 16,
+        "layer_types": ["sliding_attention", "full_attention"] * 16,
+        "is_turbo": True,
+        "model_version": "xl_turbo",
+    }
+    configs = keys.translate_config(original)
+    assert (
+        configs[keys.TRANSFORMER]["hidden_size"] == 2560
+        and configs[keys.TRANSFORMER]["encoder_hidden_size"] == 2048
+    )
+    assert (
+        configs[keys.TRANSFORMER]["is_turbo"] is True
+        and configs[keys.TRANSFORMER]["model_version"] == "xl_turbo"
+    )
+    for component in (keys.CONDITION_ENCODER, keys.AUDIO_TOKENIZER, keys.AUDIO_TOKEN_DETOKENIZER):
+        c = configs[component]
+        assert (c["hidden_size"], c["intermediate_size"], c["num_attention_heads"]) == (2048, 6144, 16), (
+            component
+        )
+    assert (
+        configs[keys.AUDIO_TOKENIZER]["fsq_dim"] == 2048
+        and len(configs[keys.AUDIO_TOKENIZER]["layer_types"]) == 2
+    )
+    with pytest.raises(InputError, match="lacks fields every ACE-Step 1.5 config has"):
+        keys.translate_config({"hidden_size": 8})

@@ -139,7 +139,10 @@ class _Checks:
             return None
         p = Path(model).expanduser()
         if p.is_dir():
-            return None if (p / "model_index.json").is_file() else "this folder has no model_index.json"
+            from workbench.engine.checkpoints import UNKNOWN, detect_layout
+
+            # a diffusers folder, or an original ACE-Step checkpoint (converted once on first load)
+            return None if detect_layout(p) != UNKNOWN else "this folder has no model_index.json"
         if _HUB_ID.match(model) and not model.startswith((".", "~")):
             return None
         return (

@@ -131,6 +131,19 @@ _OPTIONAL = {
     "num_attention_pooler_hidden_layers": 2,
 }
 _SHARED_ATTENTION = ("head_dim", "rope_theta", "attention_bias", "attention_dropout", "rms_norm_eps")
+# Fields the DiT config copies unchanged from the original config.json.
+TRANSFORMER_FIELDS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "in_channels",
+    "audio_acoustic_hidden_dim",
+    "patch_size",
+    "sliding_window",
+    *_SHARED_ATTENTION,
+)
 
 
 def translate_config(original: dict[str, Any], where: str = "config.json") -> dict[str, dict[str, Any]]:
@@ -158,21 +171,7 @@ def translate_config(original: dict[str, Any], where: str = "config.json") -> di
     }
     pooler_layers = int(c["num_attention_pooler_hidden_layers"])
     transformer = {
-        **{
-            k: c[k]
-            for k in (
-                "hidden_size",
-                "intermediate_size",
-                "num_hidden_layers",
-                "num_attention_heads",
-                "num_key_value_heads",
-                "in_channels",
-                "audio_acoustic_hidden_dim",
-                "patch_size",
-                "sliding_window",
-                *_SHARED_ATTENTION,
-            )
-        },
+        **{k: c[k] for k in TRANSFORMER_FIELDS},
         "layer_types": list(c["layer_types"]),
         "encoder_hidden_size": enc_hidden,
         # Carried so the pipeline (and the workbench registry) know the variant: turbo runs without CFG.

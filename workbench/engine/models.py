@@ -1,4 +1,4 @@
-"""The model registry (configs/models.yaml) and loading ACE-Step pipelines from it, a hub id or a local folder.
+"""Loading ACE-Step pipelines from a registry name (``registry``), a hub id or a local folder, in either layout.
 
 Loading never downloads: ``workbench models pull NAME`` does that explicitly. A missing model therefore fails in
 well under 2 s with the exact command that fixes it, instead of huggingface_hub's retry loop (20+ s offline).
@@ -9,101 +9,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from workbench.core import paths
-from workbench.core.config import from_mapping, in_file, read_yaml
-from workbench.core.errors import ConfigError, InputError, WeightsMissingError
+from workbench.core.errors import InputError, WeightsMissingError
+from workbench.engine.registry import FALLBACK_PRESETS as FALLBACK_PRESETS
+from workbench.engine.registry import LAYOUTS as LAYOUTS
+from workbench.engine.registry import REGISTRY_PATH as REGISTRY_PATH
+from workbench.engine.registry import VARIANTS as VARIANTS
+from workbench.engine.registry import ModelSpec as ModelSpec
+from workbench.engine.registry import Preset as Preset
+from workbench.engine.registry import load_registry as load_registry
 
-REGISTRY_PATH = paths.CONFIG_DIR / "models.yaml"
-Variant = Literal["turbo", "base", "sft"]
-VARIANTS: tuple[str, ...] = typing.get_args(Variant)
 logger = logging.getLogger(__name__)
 DTYPES = ("bf16", "fp16", "fp32")
 DEVICES = ("cuda", "mps", "cpu")
-
-
-Layout = Literal["original", "diffusers"]
-LAYOUTS: tuple[str, ...] = typing.get_args(Layout)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One registry entry: where the weights are, in which layout, and the authors' settings for them."""
-
-    name: str
-    hub_id: str
-    variant: Variant = "turbo"
-    # "original": ACE-Step's own checkpoint layout (converted once into a diffusers folder on pull/load);
-    # "diffusers": a folder AceStepPipeline.from_pretrained loads as it is.
-    layout: Layout = "diffusers"
-    # The DiT folder inside the repo for the original layout ("" when the repo root is the DiT folder).
-    subfolder: str = ""
-    # The registry entry whose repo holds vae/ and Qwen3-Embedding-0.6B/ when this repo is a DiT folder only.
-    components_from: str = ""
-    steps: int = 8
-    guidance_scale: float = 1.0
-    shift: float = 3.0
-    cfg_interval_start: float = 0.0
-    cfg_interval_end: float = 1.0
-    preset_source: str = ""  # repo@commit:path of the defaults above
-    revision: str | None = None
-    params: str = ""
-    notes: str = ""
-
-    @property
-    def is_local_build(self) -> bool:
-        return self.hub_id.startswith("local:")
-
-    @property
-    def preset(self) -> Preset:
-        return Preset(
-            self.steps,
-            self.guidance_scale,
-            self.shift,
-            self.cfg_interval_start,
-            self.cfg_interval_end,
-            f"registry:{self.name}" + (f" ({self.preset_source})" if self.preset_source else ""),
-        )
-
-
-@dataclass(frozen=True)
-class Preset:
-    """The sampling settings a request gets unless it sets its own."""
-
-    steps: int
-    guidance_scale: float
-    shift: float
-    cfg_interval_start: float
-    cfg_interval_end: float
-    source: str
-
-
-# For folders and hub ids outside the registry: ACE-Step's own defaults by variant.
-# turbo: 8 steps, shift 3.0 and base/sft: 50 steps, shift 1.0 are
-# ace-step/ACE-Step-1.5@6d467e4:acestep/training_v2/model_discovery.py (_BASE_DEFAULTS); guidance 7.0 and the
-# CFG interval 0.0-1.0 are the GenerationParams defaults, ace-step/ACE-Step-1.5@6d467e4:acestep/inference.py.
-# Turbo is guidance-distilled (the pipeline ignores guidance > 1 on it), so its guidance is recorded as 1.0.
-_UPSTREAM = "ace-step/ACE-Step-1.5@6d467e4:acestep/training_v2/model_discovery.py"
-FALLBACK_PRESETS = {
-    "turbo": Preset(8, 1.0, 3.0, 0.0, 1.0, f"upstream turbo default ({_UPSTREAM})"),
-    "base": Preset(50, 7.0, 1.0, 0.0, 1.0, f"upstream base default ({_UPSTREAM})"),
-}
-
-
-def load_registry(path: Path = REGISTRY_PATH) -> dict[str, ModelSpec]:
-    raw = read_yaml(path, "models file") or {}
-    models = raw.get("models") if isinstance(raw, dict) else None
-    if not isinstance(models, dict):
-        raise ConfigError("models", models, f"{path} must have a top-level 'models:' mapping")
-    with in_file(path):
-        return {
-            name: from_mapping(ModelSpec, entry, f"models.{name}", fixed={"name": name})
-            for name, entry in models.items()
-        }
 
 
 @dataclass(frozen=True)
@@ -583,9 +505,22 @@ def pull_model(model: str) -> Path:
         )
     from huggingface_hub import snapshot_download
 
-    names = [model] if spec is None else [model, *([spec.components_from] if spec.components_from else [])]
-    for name in names:
-        entry = registry.get(name)
-        hub_id = entry.hub_id if entry is not None else name
-        snapshot_download(hub_id, revision=entry.revision if entry is not None else None)
+    if spec is None:
+        snapshot_download(model)
+        return resolve_model(model, registry, convert=True).folder
+    snapshot_download(spec.hub_id, revision=spec.revision, allow_patterns=_pull_patterns(spec))
+    if spec.components_from:
+        other = registry[spec.components_from]
+        snapshot_download(other.hub_id, revision=other.revision, allow_patterns=_COMPONENT_PATTERNS)
     return resolve_model(model, registry, convert=True).folder
+
+
+# The main repo also holds the 5 Hz planner LMs (several GB); the DiT needs only these folders.
+_COMPONENT_PATTERNS = ["vae/*", "Qwen3-Embedding-0.6B/*"]
+
+
+def _pull_patterns(spec: ModelSpec) -> list[str] | None:
+    """What of a repo a registry entry needs: its DiT folder plus the VAE and text encoder; None = everything."""
+    if spec.layout != "original" or not spec.subfolder:
+        return None
+    return [f"{spec.subfolder}/*", *_COMPONENT_PATTERNS]

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -158,17 +159,28 @@ def ensure_tiny(seed: int = 0, folder: Path | None = None) -> Path:
     processes) never see half a model.
     """
     target = Path(folder) if folder is not None else tiny_dir(seed)
-    if (target / _STAMP).exists():
+    record = {"version": TINY_VERSION, "seed": seed}
+    return build_once(target, _STAMP, lambda tmp: build_tiny_pipeline(seed).save_pretrained(tmp), record)
+
+
+def build_once(
+    target: Path, stamp: str, write: Callable[[Path], object], record: Mapping[str, object]
+) -> Path:
+    """Write a locally built model into ``target`` once: into a temporary folder, stamped, then renamed.
+
+    Concurrent callers (test workers, two app processes) never see half a model; the stamp marks a finished one.
+    """
+    if (target / stamp).exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        build_tiny_pipeline(seed).save_pretrained(tmp)
-        (tmp / _STAMP).write_text(json.dumps({"version": TINY_VERSION, "seed": seed}))
+        write(tmp)
+        (tmp / stamp).write_text(json.dumps(record))
         try:
             os.replace(tmp, target)
         except OSError:
-            if not (target / _STAMP).exists():  # lost a race only if the winner finished
+            if not (target / stamp).exists():  # lost a race only if the winner finished
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -9,16 +9,13 @@ tiny-original`` go through the same conversion a real user's download does.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from workbench.core import paths
 from workbench.engine import checkpoint_keys as keys
 from workbench.engine.convert import DIT_PREFIX, SILENCE_FILE, TEXT_ENCODER_DIR, VAE_DIR
-from workbench.engine.tiny import TINY_VERSION, build_tiny_pipeline
+from workbench.engine.tiny import TINY_VERSION, build_once, build_tiny_pipeline
 
 _STAMP = "workbench_tiny_original.json"
 DEFAULT_VARIANT = "base"  # the tiny pipeline is not guidance-distilled
@@ -67,22 +64,7 @@ def _original_config(pipe: Any, variant: str) -> dict[str, Any]:
         "fsq_input_num_quantizers": tok.fsq_input_num_quantizers,
         "num_attention_pooler_hidden_layers": tok.num_attention_pooler_hidden_layers,
     }
-    for name in (
-        "hidden_size",
-        "intermediate_size",
-        "num_hidden_layers",
-        "num_attention_heads",
-        "num_key_value_heads",
-        "head_dim",
-        "in_channels",
-        "audio_acoustic_hidden_dim",
-        "patch_size",
-        "rope_theta",
-        "attention_bias",
-        "attention_dropout",
-        "rms_norm_eps",
-        "sliding_window",
-    ):
+    for name in keys.TRANSFORMER_FIELDS:
         config[name] = getattr(t, name)
     if ce.hidden_size != t.hidden_size:  # the XL layout: a narrower condition encoder
         config["encoder_hidden_size"] = ce.hidden_size
@@ -129,21 +111,10 @@ def tiny_original_dir(seed: int = 0) -> Path:
 def ensure_tiny_original(seed: int = 0, folder: Path | None = None, variant: str = DEFAULT_VARIANT) -> Path:
     """Build the original-layout tiny checkpoint once (atomically, like ``ensure_tiny``); later calls reuse it."""
     target = Path(folder) if folder is not None else tiny_original_dir(seed)
-    if (target / _STAMP).exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        write_original_layout(tiny_original_pipeline(seed), tmp, variant)
-        (tmp / _STAMP).write_text(json.dumps({"version": TINY_VERSION, "seed": seed, "variant": variant}))
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / _STAMP).exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    record = {"version": TINY_VERSION, "seed": seed, "variant": variant}
+    return build_once(
+        target, _STAMP, lambda tmp: write_original_layout(tiny_original_pipeline(seed), tmp, variant), record
+    )
 
 
 def is_built(folder: Path) -> bool:
