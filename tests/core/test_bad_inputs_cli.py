@@ -464,3 +464,21 @@ def test_no_output_is_generic() -> None:
     assert len(OUTPUTS) >= len(CASES)
     generic = [(case, out) for case, out in OUTPUTS if "unexpected" in out.lower() or "Traceback" in out]
     assert generic == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [*GEN, "--duration", "1", "--out", "{fx}/afile/out"],  # output folder not writable
+        [*GEN, "--seed", "9223372036854775807", "--batch", "2"],  # seeds past the range
+    ],
+    ids=["unwritable-out", "seed-range"],
+)
+def test_refused_before_the_model_runs(run_cli, engine, monkeypatch, argv) -> None:
+    def ran(*args, **kwargs):
+        raise AssertionError("the model ran")
+
+    monkeypatch.setattr(engine, "run", ran)
+    code, output = run_cli(argv)
+    OUTPUTS.append(("before-model", output))
+    assert code == 2 and "the model ran" not in output

