@@ -133,6 +133,10 @@ def _plans(root: Path) -> None:
     (p / "python-tag.yaml").write_text("entries: !!python/object/apply:os.system ['true']\n")
     (p / "plan.txt").write_text("x")
     (p / "surplus.csv").write_text("prompt,seed\nx,1,extra\n")
+    (p / "artist.yaml").write_text("export: {artist: 123}\nentries:\n  - prompt: x\n    seeds: 0\n")
+    (p / "qc-reject.yaml").write_text("qc: {reject: nonsense}\nentries:\n  - prompt: x\n    seeds: 0\n")
+    (p / "qc-key.yaml").write_text("qc: {rejct: [clipping]}\nentries:\n  - prompt: x\n    seeds: 0\n")
+    (p / "export-format.yaml").write_text("export: {format: aiff}\nentries:\n  - prompt: x\n    seeds: 0\n")
     (p / "wrong-model.yaml").write_text("entries:\n  - prompt: x\n    seeds: 0\n    model: nonsense\n")
     (root / "batch-broken").mkdir()
     (root / "batch-broken" / "jobs.json").write_text('{"jobs": [')
@@ -293,6 +297,10 @@ CASES = [
     Case("plan-missing", ["batch", "validate", "{fx}/plans/nope.yaml"], "file not found"),
     Case("plan-surplus-cells", ["batch", "validate", "{fx}/plans/surplus.csv"], "cells=['extra']: more cells than the 2 columns"),
     Case("plan-model", ["batch", "validate", "{fx}/plans/wrong-model.yaml"], "model='nonsense'"),
+    Case("plan-export-artist", ["batch", "validate", "{fx}/plans/artist.yaml"], "export.artist=123: must be text"),
+    Case("plan-qc-reject", ["batch", "validate", "{fx}/plans/qc-reject.yaml"], "qc.reject='nonsense': unknown check"),
+    Case("plan-qc-key", ["batch", "validate", "{fx}/plans/qc-key.yaml"], "qc.rejct=['clipping']: unknown"),
+    Case("plan-export-format", ["batch", "validate", "{fx}/plans/export-format.yaml"], "export.format='aiff': choose one of"),
     Case("batch-status-truncated", ["batch", "status", "{fx}/batch-broken"], "batch jobs file='{fx}/batch-broken/jobs.json': is not valid JSON"),
     Case("batch-status-foreign", ["batch", "status", "{fx}/batch-wrong"], "is not a workbench jobs file"),
     Case("batch-status-empty", ["batch", "status", "{fx}/plans"], "no jobs.json here"),
