@@ -36,14 +36,10 @@ def client(engine, tmp_path_factory, free_port) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory) -> dict[str, Path]:
+def files(tmp_path_factory, write_silent_flac) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("api-files")
     out = {}
-    block = np.zeros((48_000 * 60, 2), dtype=np.int16)
-    with sf.SoundFile(str(root / "hour.flac"), "w", 48_000, 2, subtype="PCM_16", format="FLAC") as fh:
-        for _ in range(60):
-            fh.write(block)
-    out["hour"] = root / "hour.flac"
+    out["hour"] = write_silent_flac(root / "hour.flac", 3600)
     (root / "notes.wav").write_text("not audio")
     out["text"] = root / "notes.wav"
     full = root / "full.flac"

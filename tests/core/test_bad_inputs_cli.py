@@ -30,14 +30,6 @@ class Case:
     code: int = 2
 
 
-def _silent_flac(path: Path, seconds: int) -> Path:
-    block = np.zeros((48_000 * 60, 2), dtype=np.int16)
-    with sf.SoundFile(str(path), "w", 48_000, 2, subtype="PCM_16", format="FLAC") as fh:
-        for _ in range(seconds // 60):
-            fh.write(block)
-    return path
-
-
 def _adapter(folder: Path, state: dict, alpha: object, meta: str | None = None) -> None:
     from safetensors.torch import save_file
 
@@ -54,7 +46,7 @@ def _adapter(folder: Path, state: dict, alpha: object, meta: str | None = None) 
 
 
 @pytest.fixture(scope="module")
-def fx(tmp_path_factory, engine, random_lora_state, write_tone) -> Path:
+def fx(tmp_path_factory, engine, random_lora_state, write_tone, write_silent_flac, yaml_bomb) -> Path:
     root = tmp_path_factory.mktemp("fx")
     write_tone(root / "tone.wav", duration_s=2.0)
     (root / "notes.wav").write_text("not audio")
@@ -63,7 +55,7 @@ def fx(tmp_path_factory, engine, random_lora_state, write_tone) -> Path:
     full = root / "full.flac"
     sf.write(full, np.random.default_rng(0).uniform(-0.3, 0.3, (48_000, 2)).astype(np.float32), 48_000)
     (root / "cut.flac").write_bytes(full.read_bytes()[:60])
-    _silent_flac(root / "hour.flac", 3600)
+    write_silent_flac(root / "hour.flac", 3600)
     sf.write(root / "ch80.wav", np.zeros((10, 80), dtype=np.float32), 48_000, subtype="FLOAT")
     (root / "lyrics-latin1.txt").write_bytes("Café crème".encode("latin-1"))
     (root / "afile").write_text("x")
@@ -80,26 +72,21 @@ def fx(tmp_path_factory, engine, random_lora_state, write_tone) -> Path:
     (root / "lora-broken-config" / "adapter_config.json").write_text("{oops", encoding="utf-8")
     (root / "lora-bin-only").mkdir()
     (root / "lora-bin-only" / "adapter_model.bin").write_bytes(b"\x80\x04 pickled")
-    _plans(root)
-    _campaigns(root)
+    _plans(root, yaml_bomb)
+    _campaigns(root, yaml_bomb)
     _sidecars(root)
     return root
 
 
 # --- plan files -------------------------------------------------------------------------------------------------
 
-_LAUGHS = "\n".join(
-    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [f"{chr(97 + i)}: &{chr(97 + i)} [" + ",".join([f"*{chr(97 + i - 1)}"] * 9) + "]" for i in range(1, 9)]
-)
 
-
-def _plans(root: Path) -> None:
+def _plans(root: Path, bomb: str) -> None:
     p = root / "plans"
     p.mkdir()
     (p / "latin1.csv").write_bytes("prompt,seed\nCafé,1\n".encode("latin-1"))
     (p / "latin1.yaml").write_bytes("entries:\n  - prompt: Café\n    seeds: 1\n".encode("latin-1"))
-    (p / "bomb.yaml").write_text(_LAUGHS + "\nentries:\n  - prompt: x\n    seeds: 0\n    bogus: *i\n")
+    (p / "bomb.yaml").write_text(bomb + "\nentries:\n  - prompt: x\n    seeds: 0\n    bogus: *i\n")
     (p / "seeds1e9.yaml").write_text("entries:\n  - prompt: x\n    seeds: {start: 0, count: 1000000000}\n")
     (p / "typo-default.yaml").write_text("defaults: {stpes: 4}\nentries:\n  - prompt: x\n    seeds: 0\n")
     (p / "lora-extra.yaml").write_text(
@@ -144,7 +131,7 @@ def _plans(root: Path) -> None:
     (root / "batch-wrong" / "jobs.json").write_text("[1, 2]")
 
 
-def _campaigns(root: Path) -> None:
+def _campaigns(root: Path, bomb: str) -> None:
     c = root / "camp"
     c.mkdir()
     base = "genre: spa\nprompts: [{id: p0}]\nraters: [r0]\nvotes_per_rater: 1\ngold_rate: 0\nrepeat_rate: 0\n"
@@ -152,7 +139,7 @@ def _campaigns(root: Path) -> None:
     (c / "imp").mkdir()
     sine = 0.3 * np.sin(2 * np.pi * 220 * np.arange(96_000) / 48_000)
     sf.write(c / "imp" / "t.wav", np.stack([sine, sine], axis=1).astype(np.float32), 48_000)
-    (c / "bomb.yaml").write_text(_LAUGHS + "\nname: bomb\ninstructions: *i\n")
+    (c / "bomb.yaml").write_text(bomb + "\nname: bomb\ninstructions: *i\n")
     (c / "latin1.yaml").write_bytes(("name: café\n" + base).encode("latin-1"))
     (c / "unknown.yaml").write_text("name: u\nvotes_per_ratr: 3\n" + base + systems)
     (c / "list.yaml").write_text("- name: x\n")

@@ -16,15 +16,6 @@ from workbench.core.errors import ConfigError, InputError, WorkbenchError, short
 
 MB = 1024 * 1024
 
-# 9 levels of 9 aliases each: 9**9 (387 million) values from 1 KB of text.
-_LAUGHS = "\n".join(
-    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [
-        f"{chr(ord('a') + i)}: &{chr(ord('a') + i)} [" + ",".join([f"*{chr(ord('a') + i - 1)}"] * 9) + "]"
-        for i in range(1, 9)
-    ]
-)
-
 
 def _bounded(action: Callable[[], object]) -> BaseException:
     """Runs ``action``, which must raise; returns the error after asserting that memory stayed under 100 MB."""
@@ -44,8 +35,8 @@ def _bounded(action: Callable[[], object]) -> BaseException:
     return info.value
 
 
-def test_billion_laughs_refused_before_building_values():
-    error = _bounded(lambda: cfg.parse_yaml(_LAUGHS, "plan", "bomb.yaml"))
+def test_billion_laughs_refused_before_building_values(yaml_bomb):
+    error = _bounded(lambda: cfg.parse_yaml(yaml_bomb, "plan", "bomb.yaml"))
     assert "expands to more than 1,000,000 values (aliases counted in full)" in str(error)
 
 
@@ -58,29 +49,29 @@ def test_billion_laughs_refused_before_building_values():
     ],
     ids=["unknown-row-field", "row-field", "unknown-plan-key"],
 )
-def test_batch_plan_bombs_fail_fast(tmp_path, where):
+def test_batch_plan_bombs_fail_fast(tmp_path, where, yaml_bomb):
     from workbench.batch.plan import load_plan
 
     path = tmp_path / "plan.yaml"
-    path.write_text(_LAUGHS + "\n" + where, encoding="utf-8")
+    path.write_text(yaml_bomb + "\n" + where, encoding="utf-8")
     error = _bounded(lambda: load_plan(path))
     assert "expands to more than 1,000,000 values" in str(error) and "plan.yaml" in str(error)
 
 
 @pytest.mark.parametrize("key", ["instructions", "bogus", "genre"])
-def test_campaign_bombs_fail_fast(tmp_path, key):
+def test_campaign_bombs_fail_fast(tmp_path, key, yaml_bomb):
     from workbench.campaigns.config import load_config
 
     path = tmp_path / "campaign.yaml"
-    path.write_text(_LAUGHS + f"\nname: c\n{key}: *i\n", encoding="utf-8")
+    path.write_text(yaml_bomb + f"\nname: c\n{key}: *i\n", encoding="utf-8")
     error = _bounded(lambda: load_config(path))
     assert "campaign file=" in str(error) and "expands to more than 1,000,000 values" in str(error)
 
 
-def test_campaign_bomb_from_the_editor_text():
+def test_campaign_bomb_from_the_editor_text(yaml_bomb):
     from workbench.core.config import parse_yaml
 
-    error = _bounded(lambda: parse_yaml(_LAUGHS + "\ninstructions: *i\n", "campaign YAML", "editor"))
+    error = _bounded(lambda: parse_yaml(yaml_bomb + "\ninstructions: *i\n", "campaign YAML", "editor"))
     assert str(error).startswith("campaign YAML='editor': expands to more than")
 
 
