@@ -271,3 +271,20 @@ def test_vote_export_neutralises_a_rater_comment(tmp_path, monkeypatch, suffix):
     assert export_module.export_votes(None, "c", out) == 1  # type: ignore[arg-type]
     frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert frame["comment"][0] == '\'=HYPERLINK("http://evil.example","x")'
+
+
+def test_corrupt_stored_recipe_names_the_run_and_its_sidecar(tmp_path):
+    from dataclasses import fields
+
+    from workbench.core.store import RunRow, Store
+
+    values = {f.name: "x" for f in fields(RunRow)}
+    values.update(take_index=0, seed=1, duration_s=1.0, lora_scale=None, id="r1", recipe_json="{broken")
+    values.update(sidecar_path="/runs/r1.json")
+    store = Store(tmp_path / "s.sqlite")
+    store.add_runs([RunRow(**values)])
+    assert [r.id for r in store.list_runs()] == ["r1"]  # the listing does not parse recipes
+    with pytest.raises(
+        InputError, match=r"run='r1': its stored recipe is corrupt .*the same recipe is in /runs/r1.json"
+    ):
+        _ = store.get_run("r1").recipe
