@@ -288,3 +288,22 @@ def test_corrupt_stored_recipe_names_the_run_and_its_sidecar(tmp_path):
         InputError, match=r"run='r1': its stored recipe is corrupt .*the same recipe is in /runs/r1.json"
     ):
         _ = store.get_run("r1").recipe
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"file,caption,caption\na.wav,x,y\n", "column 'caption' appears twice in the header"),
+        ("file;caption\na.wav;Café\n".encode("latin-1"), "is not UTF-8 (byte 0xe9 at offset 22)"),
+        (b"[" * 1000 + b"]" * 1000, "nests deeper than 64 levels"),
+    ],
+    ids=["duplicate-header", "latin1", "deep-json"],
+)
+def test_lora_manifest_problems_are_reported(tmp_path, raw, message):
+    from lora.dataset_sources import read_manifest
+
+    path = tmp_path / ("manifest.json" if raw.startswith(b"[") else "manifest.csv")
+    path.write_bytes(raw)
+    candidates, issues = read_manifest(path)
+    assert candidates == [] and len(issues) == 1
+    assert issues[0].reason.startswith("cannot read the manifest: ") and message in issues[0].reason
