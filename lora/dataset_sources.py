@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.audio_io import READ_SUFFIXES
+from workbench.core.errors import InputError
 
 KEY_RE = re.compile(r"^[A-G](#|b)? (major|minor)$")
 TIME_SIGNATURES = ("2", "3", "4", "6")
@@ -233,26 +234,33 @@ def scan_folder(folder: Path) -> tuple[list[Candidate], list[Issue]]:
 
 
 def _read_manifest_rows(path: Path) -> list[dict[str, Any]]:
+    from workbench.core.config import read_json, read_text
+
     if path.suffix.lower() == ".json":
-        data = json.loads(path.read_text())
+        data = read_json(path, "manifest")
         if isinstance(data, dict) and isinstance(data.get("samples"), list):
             data = data["samples"]
         if not isinstance(data, list):
             raise RowError('must be a JSON list of objects, or {"samples": [...]}')
         return data
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path, "manifest")  # UTF-8 checked (the encoding found is named), size-limited
     try:
         dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return list(csv.DictReader(text.splitlines(), dialect=dialect))
+    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    header = [h.strip() for h in reader.fieldnames or []]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:  # DictReader would keep the last column of that name and silently drop the other
+        raise RowError(f"column '{repeated[0]}' appears twice in the header; rename or remove one")
+    return list(reader)
 
 
 def read_manifest(path: Path) -> tuple[list[Candidate], list[Issue]]:
     """A CSV (comma, semicolon or tab) or JSON manifest; ``file`` paths are relative to the manifest's folder."""
     try:
         rows = _read_manifest_rows(path)
-    except (RowError, json.JSONDecodeError, UnicodeDecodeError, csv.Error) as exc:
+    except (RowError, InputError, csv.Error) as exc:
         return [], [Issue(path.name, f"cannot read the manifest: {exc}")]
     return candidates_from_rows(rows, path.parent, path.name)
 

@@ -439,3 +439,32 @@ def new_campaign() -> Callable[..., Any]:
         return config
 
     return create
+
+
+# --- hostile inputs (tests/core/test_bad_inputs*.py) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def write_silent_flac() -> Callable[..., Path]:
+    """``write_silent_flac(path, seconds, sample_rate=48000, channels=2)``: digital silence written a minute at a
+    time; FLAC stores an hour of it in about 700 KB, though it decodes to 1.4 GB."""
+
+    def write(path: Path, seconds: int, sample_rate: int = SAMPLE_RATE, channels: int = 2) -> Path:
+        minute = np.zeros((sample_rate * 60, channels), dtype=np.int16)
+        with sf.SoundFile(str(path), "w", sample_rate, channels, subtype="PCM_16", format="FLAC") as fh:
+            for _ in range(seconds // 60):
+                fh.write(minute)
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def yaml_bomb() -> str:
+    """A "billion laughs" YAML document: 9 levels of 9 aliases, 9**9 values from about 1 KB; anchor ``i`` is the
+    top level, so ``key: *i`` puts the whole expansion under ``key``."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 9):
+        name, previous = chr(ord("a") + i), chr(ord("a") + i - 1)
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+    return "\n".join(lines)

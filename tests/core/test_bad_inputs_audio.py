@@ -17,23 +17,14 @@ from workbench.core.errors import AudioInputError
 MB = 1024 * 1024
 
 
-def _silent_flac(path: Path, hours: float, sample_rate: int, channels: int) -> Path:
-    """Hours of digital silence written a minute at a time: FLAC stores it in a few hundred KB."""
-    minute = np.zeros((sample_rate * 60, channels), dtype=np.int16)
-    with sf.SoundFile(str(path), "w", sample_rate, channels, subtype="PCM_16", format="FLAC") as fh:
-        for _ in range(round(hours * 60)):
-            fh.write(minute)
-    return path
-
-
 @pytest.fixture(scope="module")
-def bombs(tmp_path_factory) -> dict[str, Path]:
+def bombs(tmp_path_factory, write_silent_flac) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("bombs")
     # The 6-hour file is mono at 8 kHz so that writing it is as quick as the 1-hour one; decoded in full it
     # would still need 0.7 GB (and 8 GB after conforming to 48 kHz stereo), far over the 100 MB asserted.
     return {
-        "1h": _silent_flac(folder / "hour.flac", 1, 48_000, 2),
-        "6h": _silent_flac(folder / "six-hours.flac", 6, 8_000, 1),
+        "1h": write_silent_flac(folder / "hour.flac", 3600),
+        "6h": write_silent_flac(folder / "six-hours.flac", 6 * 3600, 8_000, 1),
     }
 
 

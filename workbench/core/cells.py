@@ -24,8 +24,10 @@ def safe_cell(value: Any) -> Any:
 
 def safe_frame(frame: Any) -> Any:
     """A copy of a pandas DataFrame with every text cell passed through ``safe_cell``."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
     out = frame.copy()
     for name in out.columns:
-        if out[name].dtype == object:
+        if is_object_dtype(out[name]) or is_string_dtype(out[name]):  # pandas 3 gives text its own dtype
             out[name] = out[name].map(safe_cell)
     return out

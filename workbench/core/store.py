@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core import paths
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import InputError, WorkbenchError
 from workbench.core.fs_errors import os_error_fix
 from workbench.core.migrations import MIGRATIONS
 
@@ -47,7 +47,18 @@ class RunRow:
 
     @property
     def recipe(self) -> dict[str, Any]:
-        return json.loads(self.recipe_json)
+        """The stored recipe; a corrupt one is reported for this run alone (a listing never parses it)."""
+        try:
+            data = json.loads(self.recipe_json)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise InputError(
+                "run",
+                self.id,
+                f"its stored recipe is corrupt ({exc}); the same recipe is in {self.sidecar_path}",
+            ) from None
+        if not isinstance(data, dict):
+            raise InputError("run", self.id, f"its stored recipe is not a mapping; see {self.sidecar_path}")
+        return data
 
 
 _RUN_COLUMNS = [f.name for f in fields(RunRow)]
