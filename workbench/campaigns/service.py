@@ -1,9 +1,14 @@
 """The rater service: what a logged-in rater is served, how a vote is stored, the listening gate.
 
 Exactly-once votes: the browser sends the ``pair_id`` it was served with every vote. Under one lock (a campaign is
-served by one process: the server holds its ``lease``, checked in every write transaction), the vote row (UNIQUE pair_id, ON CONFLICT DO NOTHING) and the next served pair are
-committed in one transaction before the reply leaves; a retry, a double click or a reconnect that re-sends the same
-vote finds the pair answered and gets the rater's current open pair back instead of a second vote.
+served by one process: the server holds its ``lease``, checked in every write transaction), the vote row (UNIQUE
+pair_id, ON CONFLICT DO NOTHING) and the next served pair are committed in one transaction before the reply
+leaves; a retry, a double click or a reconnect that re-sends the same vote finds the pair answered and gets the
+rater's current open pair back instead of a second vote.
+
+Access: logins go through the ``throttle``; sessions and clip URLs through ``access`` (a URL serves only its
+rater, until the pair is answered or the URL expires); each served clip is a fresh dithered rendering of the
+stored stimulus (``audio_prep.render_served``), the same bytes for all range requests of one serve.
 
 Resume: a rater's open (unanswered) pair is stored, so a reload, a reconnect or a server restart serves the same
 pair again; nothing about the session lives only in the browser.
