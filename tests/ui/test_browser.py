@@ -60,9 +60,27 @@ def _page(browser, url: str):
     return page
 
 
+# Screenshots that docs/ shows: artifact name -> docs/img file.
+DOC_IMAGES = {
+    "generate": "ui-generate",
+    "edit-repaint": "ui-edit-repaint",
+    "style-transfer": "ui-style-transfer",
+    "stems": "ui-stems",
+    "mastering": "ui-mastering",
+    "history": "ui-history",
+}
+
+
 def _shot(page, name: str) -> None:
+    import os
+    import shutil
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    # Tests never rewrite tracked files unless asked: WORKBENCH_UPDATE_DOC_IMAGES=1 refreshes docs/img.
+    if os.environ.get("WORKBENCH_UPDATE_DOC_IMAGES") == "1" and name in DOC_IMAGES:
+        docs_img = Path(__file__).resolve().parents[2] / "docs" / "img"
+        shutil.copyfile(ARTIFACTS / f"{name}.png", docs_img / f"{DOC_IMAGES[name]}.png")
 
 
 def _wait_audio(page, elem_id: str) -> None:
@@ -295,7 +313,8 @@ def test_double_click_then_cancel_stores_nothing(browser, app_url, gate) -> None
         page.locator(
             "#gen-run"
         ).click()  # the second click of a double click, while the first job waits or runs
-        page.wait_for_selector("text=/step [1-9]\\d*\\/40/")  # held at step 2
+        if not gate.reached.wait(60):  # the first job runs, held at its second step (server side)
+            raise TimeoutError("the run never reached its second step")
         page.locator("#gen-run").click()  # and once more while it runs: answered, not re-armed
         page.wait_for_selector("#gen-status:has-text('Already running')")
         page.locator("#gen-cancel").click()
