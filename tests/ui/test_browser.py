@@ -388,3 +388,25 @@ def test_progress_shows_a_decode_stage_that_moves(browser, app_url, gate) -> Non
         gate.release()
     page.wait_for_selector("#gen-title-0:has-text('seed 31')")
     assert page.locator("#gen-status").inner_text().startswith("Done:")
+
+
+def test_keyboard_runs_and_cancels(browser, app_url, gate) -> None:
+    from workbench.core.store import Store
+
+    caption = "keyboard shortcut run"
+    page = _page(browser, app_url)
+    page.wait_for_selector("#shortcut-hint:has-text('Ctrl+Enter')")
+    page.locator("#gen-caption textarea").fill(caption)
+    _fill_number(page, "gen-steps", 30)
+    gate.hold()
+    try:
+        page.locator("#gen-caption textarea").press("Control+Enter")
+        if not gate.reached.wait(60):  # the run started from the keyboard and is held at its second step
+            raise TimeoutError("Ctrl+Enter did not start a run")
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#gen-status:has-text('Cancelling')")
+    finally:
+        gate.release()
+    page.wait_for_selector("#gen-status:has-text('Cancelled after')")
+    assert Store().list_runs(text=caption) == []
+    assert page.locator("#gen-caption textarea").input_value() == caption  # no newline typed by the shortcut
