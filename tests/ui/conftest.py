@@ -25,11 +25,13 @@ class StepGate:
         self._held = threading.Event()
         self._open = threading.Event()
         self._at = "step"
+        self.reached = threading.Event()  # set when a run is being held (server side)
 
     def hold(self, at: str = "step") -> None:
         """Hold runs at their second denoising step (``at="step"``), or right after the VAE decode has ended
         and before the engine reports it (``at="decoded"``: the page's decode stage is then live)."""
         self._at = at
+        self.reached.clear()
         self._open.clear()
         self._held.set()
 
@@ -43,6 +45,7 @@ class StepGate:
         at_step = self._at == "step" and p.stage == "denoising" and p.step >= 2
         decoded = self._at == "decoded" and p.stage == "decoding" and 0 < p.step == p.total
         if at_step or decoded:
+            self.reached.set()
             self._open.wait(120)  # bounded: a failing test must not hang the suite
 
 

@@ -393,7 +393,7 @@ def test_prune_temp_removes_only_old_entries(tmp_path: Path) -> None:
 
 
 NETWORK_PROBE = """
-import os, socket, sys, time
+import os, socket, sys, threading, time
 for name in ("GRADIO_ANALYTICS_ENABLED", "HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY", "TRANSFORMERS_OFFLINE"):
     os.environ.pop(name, None)  # the app itself must switch these off
 looked_up = []
@@ -403,8 +403,17 @@ def spy(host, *args, **kwargs):
         looked_up.append(host)
     return real(host, *args, **kwargs)
 socket.getaddrinfo = spy
+# Analytics, version checks and telemetry run in background threads: record every thread's target as it starts,
+# so the check sees them whether or not they have reached the network yet (no waiting on them).
+started = []
+real_start = threading.Thread.start
+def record(self):
+    target = getattr(self, "_target", None)
+    started.append(f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', self.name)}")
+    return real_start(self)
+threading.Thread.start = record
 sys.argv = ["app.py", "--model", "tiny", "--port", sys.argv[1]]
-import runpy, threading
+import runpy
 threading.Thread(target=lambda: runpy.run_path(APP, run_name="__main__"), daemon=True).start()
 import urllib.request
 for _ in range(600):
@@ -412,10 +421,11 @@ for _ in range(600):
         urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[4]}/", timeout=1); break
     except OSError:
         time.sleep(0.1)
-time.sleep(3)  # analytics and version checks run in threads shortly after launch
 print("LOOKUPS", sorted(set(looked_up)))
+print("THREADS", sorted(set(started)))
 os._exit(0)
 """
+PHONES_HOME = ("analytics", "version", "telemetry", "update_check")
 
 
 def test_no_outbound_lookups_at_start(tiny_model_dir, free_port) -> None:
@@ -430,3 +440,5 @@ def test_no_outbound_lookups_at_start(tiny_model_dir, free_port) -> None:
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("LOOKUPS")), None)
     assert line is not None, out.stderr[-2000:]
     assert line == "LOOKUPS []"
+    threads = next(ln for ln in out.stdout.splitlines() if ln.startswith("THREADS"))
+    assert not [word for word in PHONES_HOME if word in threads.lower()], threads

@@ -60,9 +60,27 @@ def _page(browser, url: str):
     return page
 
 
+# Screenshots that docs/ shows: artifact name -> docs/img file.
+DOC_IMAGES = {
+    "generate": "ui-generate",
+    "edit-repaint": "ui-edit-repaint",
+    "style-transfer": "ui-style-transfer",
+    "stems": "ui-stems",
+    "mastering": "ui-mastering",
+    "history": "ui-history",
+}
+
+
 def _shot(page, name: str) -> None:
+    import os
+    import shutil
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    # Tests never rewrite tracked files unless asked: WORKBENCH_UPDATE_DOC_IMAGES=1 refreshes docs/img.
+    if os.environ.get("WORKBENCH_UPDATE_DOC_IMAGES") == "1" and name in DOC_IMAGES:
+        docs_img = Path(__file__).resolve().parents[2] / "docs" / "img"
+        shutil.copyfile(ARTIFACTS / f"{name}.png", docs_img / f"{DOC_IMAGES[name]}.png")
 
 
 def _wait_audio(page, elem_id: str) -> None:
@@ -295,7 +313,8 @@ def test_double_click_then_cancel_stores_nothing(browser, app_url, gate) -> None
         page.locator(
             "#gen-run"
         ).click()  # the second click of a double click, while the first job waits or runs
-        page.wait_for_selector("text=/step [1-9]\\d*\\/40/")  # held at step 2
+        if not gate.reached.wait(60):  # the first job runs, held at its second step (server side)
+            raise TimeoutError("the run never reached its second step")
         page.locator("#gen-run").click()  # and once more while it runs: answered, not re-armed
         page.wait_for_selector("#gen-status:has-text('Already running')")
         page.locator("#gen-cancel").click()
@@ -369,3 +388,25 @@ def test_progress_shows_a_decode_stage_that_moves(browser, app_url, gate) -> Non
         gate.release()
     page.wait_for_selector("#gen-title-0:has-text('seed 31')")
     assert page.locator("#gen-status").inner_text().startswith("Done:")
+
+
+def test_keyboard_runs_and_cancels(browser, app_url, gate) -> None:
+    from workbench.core.store import Store
+
+    caption = "keyboard shortcut run"
+    page = _page(browser, app_url)
+    page.wait_for_selector("#shortcut-hint:has-text('Ctrl+Enter')")
+    page.locator("#gen-caption textarea").fill(caption)
+    _fill_number(page, "gen-steps", 30)
+    gate.hold()
+    try:
+        page.locator("#gen-caption textarea").press("Control+Enter")
+        if not gate.reached.wait(60):  # the run started from the keyboard and is held at its second step
+            raise TimeoutError("Ctrl+Enter did not start a run")
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#gen-status:has-text('Cancelling')")
+    finally:
+        gate.release()
+    page.wait_for_selector("#gen-status:has-text('Cancelled after')")
+    assert Store().list_runs(text=caption) == []
+    assert page.locator("#gen-caption textarea").input_value() == caption  # no newline typed by the shortcut

@@ -16,6 +16,7 @@ import gradio as gr
 
 from workbench.core.store import Store
 from workbench.engine.engine import Engine
+from workbench.ui import shortcuts
 from workbench.ui.context import AppSettings, ModelHandle, TabContext
 from workbench.ui.launch import ServeExtras, WebApp
 
@@ -84,6 +85,7 @@ def build_app(
         gr.Markdown(f"## {settings.title}")
         status = gr.Markdown(ctx.model.status_line(), elem_id="status-line")
         ctx.status = status
+        shortcuts.hint()
         from workbench.ui import api
 
         api.build(ctx)  # first, so the public endpoint names are not taken by UI events' default names
@@ -99,6 +101,7 @@ def build_app(
     extras = ServeExtras(
         allowed_paths=(ctx.runs_dir, ctx.temp_dir),  # the app's own data and temp folders, nothing else
         on_started=lambda: ctx.model.start(warmup=warmup),  # a no-op when it is loading or loaded already
+        head=shortcuts.head_script(),
     )
     return WorkbenchApp(blocks=demo, extras=extras, context=ctx, tab_errors=tuple(errors))
 
