@@ -204,3 +204,27 @@ def test_twenty_clients_five_tasks_each_every_task_answered_once(make_server) ->
     seeds = sorted(item["result_items"][0]["seed"] for item in items)
     assert seeds == sorted(n * 10 + k for n in range(20) for k in range(5))
     assert server.service.queue.stats()["succeeded"] == 100
+
+
+def test_a_source_gone_before_the_task_runs_fails_it_with_the_reason(make_server, src_wav) -> None:
+    release = threading.Event()
+    server = make_server(hold=lambda job: release.wait(60))
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        with src_wav.open("rb") as fh:
+            form = {
+                "task_type": "repaint",
+                "repainting_start": "0.5",
+                "repainting_end": "1.5",
+                "inference_steps": "1",
+                "batch_size": "1",
+                "audio_format": "wav",
+            }
+            task = client.post(
+                "/release_task", data=form, files={"src_audio": ("s.wav", fh, "audio/wav")}
+            ).json()["task_id"]
+        uploaded = db.get_jobs(server.workbench.store, [task])[task].request["src"]
+        Path(uploaded).unlink()
+        release.set()
+        item = _finish(client, task)
+    assert item["status"] == 2 and item["state"] == "failed"
+    assert Path(uploaded).name in item["error"] and item["progress_text"].startswith("failed: ")
