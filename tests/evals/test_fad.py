@@ -235,3 +235,19 @@ def test_permutation_p_holds_its_level_on_same_distribution_sets() -> None:
         for i in range(40)
     ]
     assert sum(p < 0.05 for p in ps if p is not None) <= 6  # 5 % of 40 is 2; binomial 99.9 % bound
+
+
+def test_logmel_embedding_ignores_playback_gain() -> None:
+    from evals.sets.embeddings import LogMelBackend
+    from workbench.core.audio_io import Audio
+
+    rng = np.random.default_rng(7)
+    t = np.arange(16_000 * 3) / 16_000
+    tone = (0.2 * np.sin(2 * np.pi * 440 * t) + 0.02 * rng.normal(size=t.size)).astype(np.float32)
+    backend = LogMelBackend()
+    loud = backend.embed(Audio(tone[None, :], 16_000))
+    quiet = backend.embed(Audio((tone * 10 ** (-6 / 20))[None, :].astype(np.float32), 16_000))
+    assert np.allclose(
+        loud, quiet, atol=0.05
+    )  # -6 dB moves nothing (0.05 dB) once each clip is level-normalised
+    assert "rms" in backend.cache_id  # cached embeddings from before the change are not reused
