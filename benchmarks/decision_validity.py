@@ -275,42 +275,25 @@ _OUTCOME = ("left", "right", "tie")
 def to_votes(sched: Schedule, out: np.ndarray) -> list[Vote]:
     votes = []
     for i in range(sched.rater.size):
-        stamp = (_START + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        rater, prompt = f"r{sched.rater[i]:02d}", f"p{sched.prompt[i]:02d}"
-        if sched.gold[i]:
-            votes.append(
-                Vote(
-                    "study",
-                    rater,
-                    "spa",
-                    prompt,
-                    CANDIDATE,
-                    CANDIDATE,
-                    _OUTCOME[out[i]],
-                    f"s{i:06d}",
-                    True,
-                    "left" if sched.gold_left[i] else "right",
-                    None,
-                    stamp,
-                )
-            )
-            continue
-        left, right = (CANDIDATE, BASELINE) if sched.ai_left[i] else (BASELINE, CANDIDATE)
-        rep = f"s{sched.repeat_of[i]:06d}" if sched.repeat_of[i] >= 0 else None
+        gold = bool(sched.gold[i])
+        if gold:
+            left, right = CANDIDATE, CANDIDATE
+        else:
+            left, right = (CANDIDATE, BASELINE) if sched.ai_left[i] else (BASELINE, CANDIDATE)
         votes.append(
             Vote(
                 "study",
-                rater,
+                f"r{sched.rater[i]:02d}",
                 "spa",
-                prompt,
+                f"p{sched.prompt[i]:02d}",
                 left,
                 right,
                 _OUTCOME[out[i]],
-                f"s{i:06d}",
-                False,
-                None,
-                rep,
-                stamp,
+                pair_id=f"s{i:06d}",
+                is_gold=gold,
+                gold_expected=("left" if sched.gold_left[i] else "right") if gold else None,
+                repeat_of=f"s{sched.repeat_of[i]:06d}" if sched.repeat_of[i] >= 0 else None,
+                created_at=(_START + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             )
         )
     return votes
