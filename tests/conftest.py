@@ -408,6 +408,9 @@ def _campaign_dict(
         "min_listen_s": min_listen_s,
         "gold_rate": 0.1,
         "repeat_rate": 0.1,
+        # these small campaigns test serving, not screening: the rates apply as given (no screening minimums)
+        "min_gold_trials": 0,
+        "min_repeats": 0,
     }
     data.update(extra)
     return data

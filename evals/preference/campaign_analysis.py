@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from evals.preference.agreement import Agreement, agreement
 from evals.preference.bradley_terry import DEFAULT_PRIOR_SD
-from evals.preference.decision import Decision, DecisionRule, decide
-from evals.preference.power import votes_needed
+from evals.preference.decision import Decision, DecisionRule, decide_genre
+from evals.preference.plan import PlanInputs, PlanRow, plan_table
 from evals.preference.preference import (
     Outcome,
     Standings,
@@ -28,14 +28,7 @@ from evals.preference.rater_quality import PositionBias, RaterQuality, apply_exc
 from evals.preference.track_results import TrackResult, delivery_summary
 from workbench.core.errors import InputError
 
-PLANNED_MARGINS = (0.55, 0.60, 0.65)  # win rates a planner typically wants to detect against 50 %
-
-
-@dataclass
-class PowerRow:
-    win_rate: float
-    votes: int  # decisive-equivalent votes at 80 % power, two-sided alpha 0.05
-    votes_with_ties_and_clustering: int  # scaled by the observed tie rate and design effect
+MAX_EXCLUDED_SHARE = 0.15  # more raters excluded than this and the screening itself needs a look
 
 
 @dataclass
@@ -79,7 +72,8 @@ class CampaignAnalysis:
     position: PositionBias
     both_bad_by_genre: dict[str, float]
     decisions: list[Decision]
-    power: list[PowerRow]
+    power: list[PlanRow]  # votes needed for the rule, with this campaign's ties, ICCs, raters and prompts
+    plan_inputs: PlanInputs | None
     fit: list[FitRating]
     tracks: list[TrackResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -89,16 +83,23 @@ class CampaignAnalysis:
         return [r for r, q in self.quality.items() if q.excluded]
 
 
-def _power_rows(votes: Sequence[Vote], deff: float) -> list[PowerRow]:
-    prefs = preference_votes(votes)
-    ties = (
-        sum(1 for v in prefs if v.outcome in (Outcome.TIE, Outcome.BOTH_BAD)) / len(prefs) if prefs else 0.0
+def _plan_rows(decisions: Sequence[Decision], rule: DecisionRule) -> tuple[list[PlanRow], PlanInputs | None]:
+    """The votes-needed table for the rule, fed with what this campaign measured (largest ICCs, fewest clusters)."""
+    hs = [d.head_to_head for d in decisions if d.head_to_head.votes > 1 and d.head_to_head.raters >= 2]
+    hs = [h for h in hs if h.prompts >= 2]
+    if not hs:
+        return [], None
+    inputs = PlanInputs(
+        margin=rule.min_win_rate,
+        confidence=rule.confidence,
+        tie_rate=min(0.9, max(h.tie_rate for h in hs)),
+        rater_icc=min(0.49, max((h.rater_icc for h in hs if math.isfinite(h.rater_icc)), default=0.0)),
+        prompt_icc=min(0.49, max((h.prompt_icc for h in hs if math.isfinite(h.prompt_icc)), default=0.0)),
+        raters=min(h.raters for h in hs),
+        prompts=min(h.prompts for h in hs),
+        looks=rule.looks if rule.interval == "sequential" else 1,
     )
-    ties = min(ties, 0.9)
-    return [
-        PowerRow(p, votes_needed(p), votes_needed(p, tie_rate=ties, design_effect=max(1.0, deff)))
-        for p in PLANNED_MARGINS
-    ]
+    return plan_table(inputs, max(rule.planned_votes, max(h.votes for h in hs))), inputs
 
 
 def analyze_campaign(
@@ -157,25 +158,43 @@ def analyze_campaign(
             "no baseline named, so no PASS / FAIL decisions (name the system to replace with --baseline)"
         )
     else:
+        everyone = preference_votes(votes)
         for g in genres:
-            for c in chosen:
-                decisions.append(
-                    decide(
-                        prefs,
-                        candidate=c,
-                        baseline=baseline,
-                        genre=g,
-                        rule=rule,
-                        delivery=delivery_summary(tracks, c, g),
-                    )
-                )
-    deffs = [d.head_to_head.design_effect for d in decisions if d.head_to_head.votes > 0]
-    deff = max(deffs) if deffs else 1.0
+            delivery = {c: delivery_summary(tracks, c, g) for c in chosen}
+            screened = decide_genre(
+                prefs, candidates=chosen, baseline=baseline, genre=g, rule=rule, delivery=delivery
+            )
+            unscreened = decide_genre(
+                everyone, candidates=chosen, baseline=baseline, genre=g, rule=rule, delivery=delivery
+            )
+            for d, u in zip(screened, unscreened, strict=True):
+                d.verdict_without_screening = u.verdict
+                decisions.append(d)
     excluded = [r for r, q in quality.items() if q.excluded]
     if excluded:
-        notes.append(
-            f"{len(excluded)} of {len(quality)} raters excluded by the screening rule: {', '.join(excluded)}"
+        share = len(excluded) / len(quality)
+        flag = (
+            f" - more than {MAX_EXCLUDED_SHARE:.0%}: check the gold trials, the instructions and the playback "
+            "before trusting the verdict"
+            if share > MAX_EXCLUDED_SHARE
+            else ""
         )
+        notes.append(
+            f"{len(excluded)} of {len(quality)} raters ({share:.0%}) excluded by the screening rule: "
+            f"{', '.join(excluded)}{flag}"
+        )
+    unjudged = [r for r, q in quality.items() if not q.judged(rule.exclusion)]
+    if unjudged and rule.exclusion.enabled:
+        notes.append(
+            f"screening could not judge {len(unjudged)} of {len(quality)} raters (fewer than "
+            f"{rule.exclusion.min_gold_trials} gold trials, so random clicking goes unnoticed): {', '.join(unjudged)}"
+        )
+    changed = [d for d in decisions if d.verdict_without_screening not in (None, d.verdict)]
+    for d in changed:
+        notes.append(
+            f"{d.genre} / {d.candidate}: {d.verdict} with screening, {d.verdict_without_screening} without it"
+        )
+    power, plan_inputs = _plan_rows(decisions, rule)
     return CampaignAnalysis(
         campaign=campaign,
         rule=rule,
@@ -201,7 +220,8 @@ def analyze_campaign(
             for g, vs in by_genre_votes.items()
         },
         decisions=decisions,
-        power=_power_rows(prefs, deff),
+        power=power,
+        plan_inputs=plan_inputs,
         fit=fit_ratings(prefs),
         tracks=list(tracks),
         notes=notes,

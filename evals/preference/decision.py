@@ -6,33 +6,47 @@ prefer the catalogue. The rule (``DecisionRule``, defaults below) asks for
   ``min_win_rate`` (45 %), and
 - the candidate's delivery pass rate in that genre at or above ``min_delivery_pass_rate`` (95 %).
 FAIL when the upper end of the win-rate interval is below ``min_win_rate`` or delivery falls short; PASS when
-both criteria are met; otherwise NEED MORE VOTES (the reasons say what is missing, and roughly how many votes).
+both criteria are met; otherwise NEED MORE VOTES (the reasons say what is missing).
 
-The interval is by default anytime-valid (evals.preference.sequential), widened for rater clustering by dividing the vote
-count by the design effect measured with a rater bootstrap, so the report may be re-run after every vote.
-``interval="fixed"`` uses the more cautious of a Wilson and a rater-clustered bootstrap interval instead: tighter,
-but valid only when read once at a vote target fixed in advance. An SPRT line is reported as the stop signal.
+The standard error counts raters and prompts as clusters (evals.preference.clustered, t(G - 1) quantiles), and no
+verdict is given before ``min_raters`` raters and ``min_prompts`` prompts have voted on the pair. Three ways to read
+the interval (``interval``):
+- ``sequential`` (default): the pre-registered group-sequential design of evals.preference.group_sequential,
+  analysed only at ``looks`` planned points of ``planned_votes``; each look uses the first n_k votes in arrival
+  order, so re-running the report between looks changes nothing. A non-binding futility check says when further
+  votes are unlikely to reach PASS.
+- ``fixed``: one analysis, valid only when read once at a vote count fixed in advance.
+- ``anytime``: the beta-binomial confidence sequence with the vote count divided by the two-way design effect; it
+  may be re-read after every vote but needs about three times the votes (docs/metrics.md).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-import numpy as np
+from scipy.stats import t as student_t
 
-from evals.preference.power import wilson_interval
-from evals.preference.preference import BothBad, Outcome, Vote, cluster_weights, preference_votes
+from evals.preference.clustered import ClusteredMean, clustered_mean
+from evals.preference.group_sequential import (
+    LookResult,
+    conditional_power,
+    efficacy_bounds,
+    planned_fractions,
+    t_scale,
+)
+from evals.preference.preference import BothBad, Outcome, Vote, preference_votes
 from evals.preference.rater_quality import ExclusionRule
-from evals.preference.sequential import SPRTResult, confidence_sequence, sprt
+from evals.preference.sequential import confidence_sequence
 from evals.preference.track_results import DeliverySummary
 from workbench.core.config import from_mapping, whole
 from workbench.core.errors import ConfigError, InputError
 
 PASS, FAIL, NEED_MORE_VOTES = "PASS", "FAIL", "NEED MORE VOTES"
-IntervalKind = Literal["anytime", "fixed"]
+IntervalKind = Literal["sequential", "fixed", "anytime"]
+FUTILITY_TEXT = "further votes are unlikely to reach PASS"
 
 
 @dataclass(frozen=True)
@@ -41,20 +55,33 @@ class DecisionRule:
 
     min_win_rate: float = 0.45  # lower bound of the candidate's win rate vs the baseline must reach this
     min_delivery_pass_rate: float | None = 0.95  # None: delivery is not part of the rule
-    confidence: float = 0.95
-    interval: IntervalKind = "anytime"
+    confidence: float = 0.95  # two-sided; PASS is a one-sided test at (1 - confidence) / 2
+    interval: IntervalKind = "sequential"
+    looks: int = 4  # planned analyses of the sequential design (at 1/4, 1/2, 3/4 and all of planned_votes)
+    planned_votes: int = 0  # head-to-head votes at the last look; 0: one analysis of the votes there are
+    planning_win_rate: float = 0.60  # the effect the campaign was planned for (the plan table)
+    futility_power: float = 0.10  # below this conditional power an interim look says PASS is unlikely
     min_votes: int = 30  # below this many head-to-head votes, no verdict either way
+    min_raters: int = 10  # fewer raters (or prompts) and the clustered standard error is itself too uncertain
+    min_prompts: int = 10
+    multiplicity: Literal["holm", "none"] = "holm"  # across the candidates of one genre
+    primary: str | None = None  # a pre-declared primary candidate is judged at the full level, alone
+    final: bool = (
+        False  # the campaign is closed: the last look takes the votes there are, even short of the plan
+    )
     both_bad: BothBad = "exclude"
-    sprt_p0: float = 0.40  # SPRT "clearly worse" hypothesis ...
-    sprt_p1: float = 0.50  # ... against "as good as the baseline"
-    sprt_alpha: float = 0.05
-    sprt_beta: float = 0.20
-    bootstrap_rounds: int = 1000
+    bootstrap_rounds: int = 1000  # rater bootstrap of the standings (the decision does not resample)
     seed: int = 0
     exclusion: ExclusionRule = field(default_factory=ExclusionRule)
+    alpha_share: float = 1.0  # set by the multiplicity procedure: share of the one-sided level this test gets
+
+    @property
+    def alpha(self) -> float:
+        """One-sided level of the PASS (and of the FAIL) test."""
+        return (1.0 - self.confidence) / 2.0 * self.alpha_share
 
     def validate(self) -> None:
-        for name in ("min_win_rate", "sprt_p0", "sprt_p1", "sprt_alpha", "sprt_beta"):
+        for name in ("min_win_rate", "planning_win_rate", "futility_power"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 < value < 1.0):
                 raise ConfigError(f"rule.{name}", value, "must be a share strictly between 0 and 1")
@@ -64,11 +91,19 @@ class DecisionRule:
             )
         if not 0.5 < self.confidence < 1.0:
             raise ConfigError("rule.confidence", self.confidence, "use a level between 0.5 and 1, e.g. 0.95")
-        if self.interval not in ("anytime", "fixed"):
-            raise ConfigError("rule.interval", self.interval, "use 'anytime' or 'fixed'")
+        if self.interval not in ("sequential", "fixed", "anytime"):
+            raise ConfigError("rule.interval", self.interval, "use 'sequential', 'fixed' or 'anytime'")
         if self.both_bad not in ("exclude", "tie"):
             raise ConfigError("rule.both_bad", self.both_bad, "use 'exclude' or 'tie'")
+        if self.multiplicity not in ("holm", "none"):
+            raise ConfigError("rule.multiplicity", self.multiplicity, "use 'holm' or 'none'")
+        if not 0.0 < self.alpha_share <= 1.0:
+            raise ConfigError("rule.alpha_share", self.alpha_share, "a share in (0, 1]")
         whole("rule.min_votes", self.min_votes, 1, error=ConfigError)
+        whole("rule.min_raters", self.min_raters, 2, error=ConfigError)
+        whole("rule.min_prompts", self.min_prompts, 1, error=ConfigError)
+        whole("rule.looks", self.looks, 1, 10, error=ConfigError)
+        whole("rule.planned_votes", self.planned_votes, 0, error=ConfigError)
         whole("rule.bootstrap_rounds", self.bootstrap_rounds, 0, error=ConfigError)
         self.exclusion.validate()
 
@@ -93,8 +128,23 @@ class HeadToHead:
     ci_low: float
     ci_high: float
     interval: str  # how the interval was made, in words
-    design_effect: float
-    sprt: SPRTResult | None
+    design_effect: float  # variance of the win rate relative to independent votes (two-way clustered)
+    prompts: int = 0
+    ties: int = 0
+    decisive_share: float = math.nan  # candidate's share of the decisive (non-tie) votes
+    score_sd: float = math.nan  # actual SD of the vote scores
+    se: float = math.nan  # two-way cluster-robust standard error of the win rate
+    df: int = 0
+    rater_icc: float = math.nan
+    prompt_icc: float = math.nan
+    looks: list[LookResult] = field(default_factory=list)  # sequential design: the looks analysed so far
+    stopped_at: int | None = None  # 1-based look at which a boundary was crossed
+    next_look_votes: int | None = None
+    futile: bool = False  # an interim look found PASS unlikely
+
+    @property
+    def tie_rate(self) -> float:
+        return self.ties / self.votes if self.votes else math.nan
 
 
 @dataclass
@@ -106,10 +156,19 @@ class Decision:
     reasons: list[str]
     head_to_head: HeadToHead
     delivery: DeliverySummary | None
-    more_votes: int | None  # rough extra votes to reach a verdict if the observed rate holds
+    more_votes: int | None  # votes to the next planned look (sequential) or to a verdict if the rate holds
+    verdict_without_screening: str | None = None  # sensitivity: the same rule on every rater's votes
+    alpha: float = 0.025  # one-sided level this verdict was tested at (after multiplicity adjustment)
 
 
-def _scores(votes: Sequence[Vote], candidate: str, both_bad: BothBad) -> list[tuple[str, float]]:
+@dataclass(frozen=True)
+class _Scored:
+    rater: str
+    prompt: str
+    score: float
+
+
+def _scores(votes: Sequence[Vote], candidate: str, both_bad: BothBad) -> list[_Scored]:
     out = []
     for v in sorted(votes, key=lambda v: v.created_at):
         if v.outcome == Outcome.BOTH_BAD and both_bad == "exclude":
@@ -118,39 +177,95 @@ def _scores(votes: Sequence[Vote], candidate: str, both_bad: BothBad) -> list[tu
             s = 0.5
         else:
             s = 1.0 if v.winner == candidate else 0.0
-        out.append((v.rater, s))
+        out.append(_Scored(v.rater, v.prompt_id, s))
     return out
 
 
-def _bootstrap_rate(scored: list[tuple[str, float]], rule: DecisionRule) -> tuple[float, float, float]:
-    """(percentile low, high, variance) of the win rate under a rater-clustered bootstrap."""
-    raters = sorted({r for r, _ in scored})
-    if len(raters) < 2 or rule.bootstrap_rounds == 0:
-        return math.nan, math.nan, math.nan
-    idx = {r: i for i, r in enumerate(raters)}
-    s = np.zeros(len(raters))
-    n = np.zeros(len(raters))
-    for r, x in scored:
-        s[idx[r]] += x
-        n[idx[r]] += 1
-    w = cluster_weights(len(raters), rule.bootstrap_rounds, rule.seed)
-    tot = w @ n
-    rates = (w @ s)[tot > 0] / tot[tot > 0]
-    tail = (1 - rule.confidence) / 2 * 100
-    lo, hi = np.percentile(rates, [tail, 100 - tail])
-    return float(lo), float(hi), float(rates.var(ddof=1))
+def _stats(scored: Sequence[_Scored]) -> ClusteredMean:
+    return clustered_mean([x.score for x in scored], [x.rater for x in scored], [x.prompt for x in scored])
 
 
-def _interval(
-    score: float, n: int, deff: float, boot: tuple[float, float], rule: DecisionRule
-) -> tuple[float, float]:
-    n_eff, s_eff = n / deff, score / deff
-    if rule.interval == "anytime":
-        return confidence_sequence(s_eff, n_eff, alpha=1 - rule.confidence)
-    lo, hi = wilson_interval(s_eff, n_eff, rule.confidence)
-    if math.isfinite(boot[0]):
-        lo, hi = min(lo, boot[0]), max(hi, boot[1])
-    return lo, hi
+def _t_interval(cm: ClusteredMean, alpha: float) -> tuple[float, float]:
+    if not math.isfinite(cm.se):
+        return 0.0, 1.0
+    q = float(student_t.isf(alpha, cm.df))
+    return max(0.0, cm.mean - q * cm.se), min(1.0, cm.mean + q * cm.se)
+
+
+def _anytime(cm: ClusteredMean, alpha: float) -> tuple[float, float]:
+    deff = max(1.0, cm.design_effect)
+    return confidence_sequence(cm.mean * cm.n / deff, cm.n / deff, alpha=2 * alpha)
+
+
+def _look_sizes(rule: DecisionRule) -> list[int]:
+    return [max(1, math.ceil(rule.planned_votes * f - 1e-9)) for f in planned_fractions(rule.looks)]
+
+
+def _enough(cm: ClusteredMean, rule: DecisionRule) -> bool:
+    return (
+        cm.n >= rule.min_votes
+        and cm.raters >= rule.min_raters
+        and cm.prompts >= rule.min_prompts
+        and math.isfinite(cm.se)
+        and cm.se > 0
+    )
+
+
+def _design(n: int, rule: DecisionRule) -> tuple[list[int], tuple[float, ...]]:
+    """Look sizes and information fractions; a closed campaign short of its plan ends at the votes it has, and
+    that last look spends whatever error is left (Lan-DeMets allows a look at any fraction)."""
+    sizes = _look_sizes(rule)
+    fractions = planned_fractions(rule.looks)
+    if not rule.final or n >= sizes[-1]:
+        return sizes, fractions
+    done = sum(1 for s in sizes if s <= n)
+    if done and sizes[done - 1] == n:
+        return sizes[:done], fractions[:done]
+    return [*sizes[:done], n], (*fractions[:done], n / rule.planned_votes)
+
+
+def _sequential(scored: Sequence[_Scored], rule: DecisionRule) -> list[LookResult]:
+    """Every completed look in order, stopping at the first that crosses a boundary."""
+    sizes, fractions = _design(len(scored), rule)
+    bounds = efficacy_bounds(fractions, rule.alpha)
+    out: list[LookResult] = []
+    for k, size in enumerate(sizes):
+        last = k == len(sizes) - 1
+        if len(scored) < size:
+            break
+        data = scored if last else scored[:size]  # the last look takes every vote collected
+        cm = _stats(data)
+        if not _enough(cm, rule):
+            out.append(
+                LookResult(
+                    k + 1,
+                    cm.n,
+                    fractions[k],
+                    cm.mean,
+                    cm.se,
+                    cm.df,
+                    math.nan,
+                    math.inf,
+                    False,
+                    False,
+                    0.0,
+                    1.0,
+                    math.nan,
+                )
+            )
+            continue
+        c = t_scale(bounds[k], cm.df)
+        z = (cm.mean - rule.min_win_rate) / cm.se
+        lo, hi = max(0.0, cm.mean - c * cm.se), min(1.0, cm.mean + c * cm.se)
+        # conditional power under the current trend (drift z / sqrt(t)): "if listeners go on as so far"; under
+        # the planning effect it stays high even for a candidate far below the margin
+        drift = z / math.sqrt(fractions[k])
+        cp = math.nan if last else conditional_power(z, fractions[k], t_scale(bounds[-1], cm.df), drift)
+        up, down = lo >= rule.min_win_rate, hi < rule.min_win_rate
+        out.append(LookResult(k + 1, cm.n, fractions[k], cm.mean, cm.se, cm.df, z, c, up, down, lo, hi, cp))
+        if up or down:
+            break
+    return out
 
 
 def head_to_head(
@@ -162,51 +277,131 @@ def head_to_head(
     ]
     scored = _scores(direct, candidate, rule.both_bad)
     n = len(scored)
-    score = sum(x for _, x in scored)
     bad = sum(1 for v in direct if v.outcome == Outcome.BOTH_BAD)
-    raters = len({r for r, _ in scored})
     if n == 0:
-        return HeadToHead(
-            candidate, baseline, genre, 0, bad, 0, 0.0, math.nan, 0.0, 1.0, "no votes", 1.0, None
+        return HeadToHead(candidate, baseline, genre, 0, bad, 0, 0.0, math.nan, 0.0, 1.0, "no votes", 1.0)
+    cm = _stats(scored)
+    score = sum(x.score for x in scored)
+    ties = sum(1 for x in scored if x.score == 0.5)
+    wins = sum(1 for x in scored if x.score == 1.0)
+    h = HeadToHead(
+        candidate,
+        baseline,
+        genre,
+        n,
+        bad,
+        cm.raters,
+        score,
+        cm.mean,
+        0.0,
+        1.0,
+        "",
+        cm.design_effect,
+        prompts=cm.prompts,
+        ties=ties,
+        decisive_share=wins / (n - ties) if n > ties else math.nan,
+        score_sd=math.sqrt(cm.se_iid**2 * n) if math.isfinite(cm.se_iid) else math.nan,
+        se=cm.se,
+        df=cm.df,
+        rater_icc=cm.rater_icc,
+        prompt_icc=cm.prompt_icc,
+    )
+    level = f"{1 - 2 * rule.alpha:.1%}".replace(".0%", "%")
+    clusters = f"rater x prompt clustered, t({cm.df})"
+    if rule.interval == "sequential" and rule.planned_votes > 0:
+        h.looks = _sequential(scored, rule)
+        done = [x for x in h.looks if math.isfinite(x.z)]
+        sizes = _look_sizes(rule)
+        if done:
+            last = done[-1]
+            h.ci_low, h.ci_high = last.ci_low, last.ci_high
+            h.stopped_at = last.look if (last.crossed_up or last.crossed_down) else None
+            h.futile = (
+                h.stopped_at is None
+                and math.isfinite(last.conditional_power)
+                and last.conditional_power < rule.futility_power
+            )
+        h.next_look_votes = next((s for s in sizes if s > n), None) if h.stopped_at is None else None
+        h.interval = (
+            f"group-sequential {level} repeated interval at look {done[-1].look} of {rule.looks} "
+            f"(O'Brien-Fleming spending, {clusters})"
+            if done
+            else f"group-sequential design, first of {rule.looks} looks at {sizes[0]} votes"
         )
-    p = score / n
-    b_lo, b_hi, b_var = _bootstrap_rate(scored, rule)
-    binomial_var = p * (1 - p) / n
-    deff = max(1.0, b_var / binomial_var) if math.isfinite(b_var) and binomial_var > 0 else 1.0
-    lo, hi = _interval(score, n, deff, (b_lo, b_hi), rule)
-    how = (
-        f"anytime-valid {rule.confidence:.0%} confidence sequence"
-        if rule.interval == "anytime"
-        else f"fixed-n {rule.confidence:.0%} (wider of Wilson and rater bootstrap)"
-    )
-    if deff > 1.0:
-        how += f", widened by rater design effect {deff:.2f}"
-    test = sprt(
-        [x for _, x in scored], p0=rule.sprt_p0, p1=rule.sprt_p1, alpha=rule.sprt_alpha, beta=rule.sprt_beta
-    )
-    return HeadToHead(candidate, baseline, genre, n, bad, raters, score, p, lo, hi, how, deff, test)
+    elif rule.interval == "anytime":
+        h.ci_low, h.ci_high = _anytime(cm, rule.alpha)
+        h.interval = f"anytime-valid {level} confidence sequence, votes divided by design effect {max(1.0, cm.design_effect):.2f}"
+    else:
+        h.ci_low, h.ci_high = _t_interval(cm, rule.alpha)
+        h.interval = f"fixed-n {level} interval ({clusters})"
+    return h
 
 
 def _more_votes(h: HeadToHead, rule: DecisionRule) -> int | None:
-    """Extra votes until the interval clears the threshold (either way) if the observed rate holds."""
-    if h.votes == 0 or not 0.0 < h.win_rate < 1.0 or h.win_rate == rule.min_win_rate:
+    """Votes to the next planned look, or (single analysis) until the interval clears the margin if the observed
+    rate and design effect hold."""
+    if h.votes < rule.min_votes:
+        return rule.min_votes - h.votes
+    if h.next_look_votes is not None:
+        return h.next_look_votes - h.votes
+    if rule.planned_votes > h.votes:
+        return rule.planned_votes - h.votes
+    gap = h.win_rate - rule.min_win_rate
+    if h.votes == 0 or not math.isfinite(h.se) or h.se <= 0 or gap == 0 or h.df < 1:
         return None
-    above = h.win_rate > rule.min_win_rate
+    q = float(student_t.isf(rule.alpha, h.df)) * (1.8 if rule.interval == "anytime" else 1.0)
+    total = h.votes * (q * h.se / abs(gap)) ** 2
+    return max(0, math.ceil(total) - h.votes) if math.isfinite(total) else None
 
-    def decided(n_total: int) -> bool:
-        lo, hi = _interval(h.win_rate * n_total, n_total, h.design_effect, (math.nan, math.nan), rule)
-        return lo >= rule.min_win_rate if above else hi < rule.min_win_rate
 
-    hi_n = max(h.votes, 1)
-    while not decided(hi_n):
-        hi_n *= 2
-        if hi_n > 10_000_000:
-            return None
-    lo_n = h.votes
-    while hi_n - lo_n > max(1, hi_n // 200):
-        mid = (lo_n + hi_n) // 2
-        lo_n, hi_n = (lo_n, mid) if decided(mid) else (mid, hi_n)
-    return max(0, hi_n - h.votes)
+def _shortfall(h: HeadToHead, rule: DecisionRule, baseline: str) -> str | None:
+    missing = []
+    if h.votes < rule.min_votes:
+        missing.append(f"{h.votes} head-to-head votes against {baseline} (the rule needs {rule.min_votes})")
+    if h.raters < rule.min_raters:
+        missing.append(f"{h.raters} raters (needs {rule.min_raters})")
+    if h.prompts < rule.min_prompts:
+        missing.append(f"{h.prompts} prompts (needs {rule.min_prompts})")
+    return "only " + ", ".join(missing) + ": no verdict either way" if missing else None
+
+
+def _vote_state(h: HeadToHead, rule: DecisionRule, baseline: str) -> tuple[str, list[str]]:
+    thr = rule.min_win_rate
+    est = f"win rate {h.win_rate:.1%} [{h.ci_low:.1%}, {h.ci_high:.1%}] over {h.votes} votes"
+    short = _shortfall(h, rule, baseline)
+    if rule.interval == "sequential" and rule.planned_votes > 0:
+        done = [x for x in h.looks if math.isfinite(x.z)]
+        if not done:
+            first = _look_sizes(rule)[0]
+            why = short or f"the first planned look is at {first} head-to-head votes ({h.votes} so far)"
+            if short and len(h.looks):
+                why += f" (look {h.looks[-1].look} of {rule.looks} could not be judged)"
+            return "need", [why]
+        last = done[-1]
+        at = f"look {last.look} of {rule.looks} ({last.votes} votes): win rate {last.estimate:.1%} [{last.ci_low:.1%}, {last.ci_high:.1%}]"
+        if last.crossed_up:
+            return "pass", [f"{at}: lower bound >= {thr:.0%}"]
+        if last.crossed_down:
+            return "fail", [f"{at}: upper bound < {thr:.0%}"]
+        if last.look == rule.looks or (rule.final and last.votes == h.votes):
+            return "need", [
+                f"{at}: all planned votes are in and the lower bound stays below {thr:.0%}; PASS is not shown at "
+                "the planned n (a further campaign needs its own plan)"
+            ]
+        reasons = [f"{at} straddles {thr:.0%}; next planned look at {h.next_look_votes} votes"]
+        if h.futile:
+            reasons.append(
+                f"conditional power {last.conditional_power:.0%} if the votes go on as so far: {FUTILITY_TEXT} "
+                "(non-binding: collecting the planned votes keeps every error rate)"
+            )
+        return "need", reasons
+    if short:
+        return "need", [short]
+    if h.ci_low >= thr:
+        return "pass", [f"{est}: lower bound >= {thr:.0%}"]
+    if h.ci_high < thr:
+        return "fail", [f"{est}: upper bound < {thr:.0%}"]
+    return "need", [f"{est} straddles {thr:.0%}"]
 
 
 def decide(
@@ -224,32 +419,15 @@ def decide(
     if candidate == baseline:
         raise InputError("candidate", candidate, "must differ from the baseline")
     h = head_to_head(votes, candidate, baseline, genre, rule)
-    thr = rule.min_win_rate
-    reasons: list[str] = []
+    vote_state, reasons = _vote_state(h, rule, baseline)
     more = None
-    if h.votes < rule.min_votes:
-        vote_state = "need"
-        reasons.append(
-            f"only {h.votes} head-to-head votes against {baseline} (the rule needs at least {rule.min_votes})"
-        )
-        more = rule.min_votes - h.votes
-    elif h.ci_low >= thr:
-        vote_state = "pass"
-        reasons.append(
-            f"win rate {h.win_rate:.1%} [{h.ci_low:.1%}, {h.ci_high:.1%}] over {h.votes} votes: lower bound >= {thr:.0%}"
-        )
-    elif h.ci_high < thr:
-        vote_state = "fail"
-        reasons.append(
-            f"win rate {h.win_rate:.1%} [{h.ci_low:.1%}, {h.ci_high:.1%}] over {h.votes} votes: upper bound < {thr:.0%}"
-        )
-    else:
-        vote_state = "need"
+    short_of_clusters = h.raters < rule.min_raters or h.prompts < rule.min_prompts
+    if vote_state == "need" and not (short_of_clusters and h.votes >= rule.min_votes):
+        # more votes from the same raters on the same prompts cannot make up for missing raters or prompts
         more = _more_votes(h, rule)
-        hint = f"; about {more} more votes if the rate holds" if more is not None else ""
-        reasons.append(
-            f"win rate {h.win_rate:.1%} [{h.ci_low:.1%}, {h.ci_high:.1%}] over {h.votes} votes straddles {thr:.0%}{hint}"
-        )
+        sequential = rule.interval == "sequential" and rule.planned_votes > 0
+        if more is not None and more > 0 and not sequential and not short_of_clusters:
+            reasons[-1] += f"; about {more} more votes if the rate holds"
     if rule.min_delivery_pass_rate is None:
         delivery_state = "pass"
     elif delivery is None or delivery.tracks == 0:
@@ -275,9 +453,49 @@ def decide(
         verdict = PASS
     else:
         verdict = NEED_MORE_VOTES
-    if h.sprt is not None and verdict == NEED_MORE_VOTES and h.sprt.decision != "continue":
-        said = "as good as" if h.sprt.decision == "H1" else "clearly worse than"
-        reasons.append(
-            f"SPRT ({h.sprt.p1:.0%} vs {h.sprt.p0:.0%}) crossed after {h.sprt.n} votes: {candidate} looks {said} {baseline}"
+    return Decision(genre, candidate, baseline, verdict, reasons, h, delivery, more, alpha=rule.alpha)
+
+
+def decide_genre(
+    votes: Sequence[Vote],
+    *,
+    candidates: Sequence[str],
+    baseline: str,
+    genre: str,
+    rule: DecisionRule,
+    delivery: dict[str, DeliverySummary | None] | None = None,
+) -> list[Decision]:
+    """Verdicts for every candidate of one genre with the family-wise false-PASS rate held at the rule's level.
+
+    Holm's step-down: test every candidate at alpha / m; each PASS frees its share for the rest, which are
+    re-tested at alpha / (m - 1), and so on. With a group-sequential design this is the graphical procedure of
+    Maurer & Bretz (2013): a candidate re-tested at a larger level keeps the same spending function, which stays
+    valid because each look's boundary only depends on the level and the information fractions. A pre-declared
+    ``primary`` is tested alone at the full level; the others are then reported at alpha / m each.
+    """
+    delivery = delivery or {}
+    cands = list(candidates)
+    m = len(cands)
+
+    def one(c: str, share: float) -> Decision:
+        return decide(
+            votes,
+            candidate=c,
+            baseline=baseline,
+            genre=genre,
+            rule=replace(rule, alpha_share=share),
+            delivery=delivery.get(c),
         )
-    return Decision(genre, candidate, baseline, verdict, reasons, h, delivery, more)
+
+    if m <= 1 or rule.multiplicity == "none":
+        return [one(c, 1.0) for c in cands]
+    if rule.primary is not None and rule.primary in cands:
+        return [one(c, 1.0 if c == rule.primary else 1.0 / m) for c in cands]
+    out = {c: one(c, 1.0 / m) for c in cands}
+    open_ = [c for c in cands if out[c].verdict != PASS]
+    tested_at = m
+    while open_ and len(open_) < tested_at:
+        tested_at = len(open_)
+        out.update({c: one(c, 1.0 / tested_at) for c in open_})
+        open_ = [c for c in open_ if out[c].verdict != PASS]
+    return [out[c] for c in cands]

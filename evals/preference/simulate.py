@@ -34,7 +34,9 @@ class CampaignSimulation:
     rater_sd: float = 0.0  # per-rater taste noise in rating points
     gold_rate: float = 0.0  # extra gold trials per preference vote
     repeat_rate: float = 0.0  # extra swapped repeats per preference vote
-    repeat_memory: float = 0.8  # chance a careful rater repeats the original answer rather than judging anew
+    # chance a careful rater copies the original answer rather than judging anew; 0 is what the Bradley-Terry model
+    # the report fits implies (every vote an independent draw), and what screening must be fair to
+    repeat_memory: float = 0.0
     fit_rate: float = 0.0  # share of clips that also get a 1-5 fit rating (3 + rating gap / 100, noisy)
     careless: dict[str, str] = field(default_factory=dict)  # rater -> "random" | "left"
     campaign: str = "simulated"

@@ -52,12 +52,103 @@ DECISION_COLUMNS = (
     "candidate",
     "verdict",
     "win rate [interval]",
-    "votes",
+    "decisive / ties",
+    "votes / raters / prompts",
+    "without screening",
     "delivery",
-    "sprt",
     "reasons",
 )
-DECISION_HEADERS = {"sprt": "SPRT"}
+DECISION_HEADERS: dict[str, str] = {}
+
+
+def _num(x: float, digits: int = 2) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def assumptions(a: CampaignAnalysis) -> list[str]:
+    """What the verdicts rest on, in words: the "Assumptions and caveats" block of every report."""
+    r = a.rule
+    items = []
+    hs = [d.head_to_head for d in a.decisions if d.head_to_head.votes]
+    if hs:
+        raters = sorted({h.raters for h in hs})
+        prompts = sorted({h.prompts for h in hs})
+        items.append(
+            f"Verdicts rest on {'/'.join(map(str, raters))} raters and {'/'.join(map(str, prompts))} prompts per "
+            f"head-to-head (the rule needs at least {r.min_raters} and {r.min_prompts}). Raters and prompts are "
+            "treated as samples from a wider population of listeners and briefs: the interval counts both as "
+            "clusters (two-way cluster-robust standard error, t quantiles with min(raters, prompts) - 1 degrees "
+            "of freedom). If the question really is 'these prompts only', the interval is conservative."
+        )
+        items.append(
+            "Rater ICC "
+            + ", ".join(f"{h.genre}/{h.candidate} {_num(h.rater_icc)}" for h in hs)
+            + "; prompt ICC "
+            + ", ".join(f"{h.genre}/{h.candidate} {_num(h.prompt_icc)}" for h in hs)
+            + "; design effect "
+            + ", ".join(f"{h.genre}/{h.candidate} {_num(h.design_effect)}" for h in hs)
+            + " (variance relative to independent votes)."
+        )
+        items.append(
+            "Ties count half a win. Decisive share (candidate's wins among non-tie votes) and tie rate: "
+            + ", ".join(
+                f"{h.genre}/{h.candidate} {_pct(h.decisive_share)} decisive, {_pct(h.tie_rate)} ties"
+                for h in hs
+            )
+            + f". At a tie rate t, the {r.min_win_rate:.0%} margin equals a decisive share of "
+            f"({r.min_win_rate:.2f} - t/2) / (1 - t): with many ties a candidate that loses most audible "
+            "comparisons can still sit on the margin."
+        )
+    if r.interval == "sequential":
+        plan = (
+            f"{r.planned_votes} head-to-head votes, looks at "
+            + ", ".join(
+                str(max(1, math.ceil(r.planned_votes * (k + 1) / r.looks - 1e-9))) for k in range(r.looks)
+            )
+            if r.planned_votes
+            else "no planned_votes given, so one analysis of the votes there are (read it once)"
+        )
+        items.append(
+            f"Design: group-sequential, {r.looks} planned looks with O'Brien-Fleming-type alpha spending; {plan}. "
+            "Stopping between looks, or adding looks, voids the error guarantee."
+        )
+    elif r.interval == "fixed":
+        items.append(
+            "Design: one fixed-n analysis; valid only if read once at a vote count fixed in advance."
+        )
+    else:
+        items.append(
+            "Design: anytime-valid confidence sequence on votes divided by the design effect; may be re-read "
+            "at any time, but it needs about three times the votes of a fixed design."
+        )
+    cands = len(a.candidates)
+    if cands > 1 and r.multiplicity == "holm" and r.primary is None:
+        items.append(
+            f"{cands} candidates per genre: Holm's step-down keeps the chance of any false PASS at "
+            f"{(1 - r.confidence) / 2:.1%} per genre."
+        )
+    elif cands > 1 and r.primary is not None:
+        items.append(f"Primary candidate {r.primary} at the full level; the others at 1/{cands} of it each.")
+    elif cands > 1:
+        items.append(f"{cands} candidates per genre with no multiplicity correction: false PASSes add up.")
+    excluded = len(a.excluded_raters)
+    items.append(
+        f"Screening excluded {excluded} of {len(a.quality)} raters ({excluded / max(1, len(a.quality)):.0%}); "
+        "the 'without screening' column gives every verdict on all raters' votes."
+    )
+    changed = [d for d in a.decisions if d.verdict_without_screening not in (None, d.verdict)]
+    items.append(
+        "Sensitivity: "
+        + (
+            "; ".join(
+                f"{d.genre}/{d.candidate} {d.verdict} -> {d.verdict_without_screening} without screening"
+                for d in changed
+            )
+            if changed
+            else "no verdict changes when the screening is switched off."
+        )
+    )
+    return items
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], headers: list[str] | None = None) -> Block:
@@ -89,8 +180,8 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
             f"Rule: PASS when the lower end of the candidate's win rate against {a.baseline or '(no baseline)'} "
             f"(ties half, both-bad {'excluded' if r.both_bad == 'exclude' else 'as ties'}) is >= {r.min_win_rate:.0%}"
             f"{delivery}; FAIL when the upper end is below {r.min_win_rate:.0%}{fail_delivery}; otherwise NEED MORE "
-            f"VOTES. Interval: {r.interval} at {r.confidence:.0%}; at least {r.min_votes} head-to-head votes. "
-            "See docs/metrics.md, 'How a decision is reached'.",
+            f"VOTES. Interval: {r.interval} at {r.confidence:.0%}; at least {r.min_votes} head-to-head votes from "
+            f"{r.min_raters} raters and {r.min_prompts} prompts. See docs/metrics.md, 'How a decision is reached'.",
         )
     )
     if a.decisions:
@@ -99,6 +190,9 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
             row["win rate [interval]"] = (
                 f"{_pct(row['win_rate'])} [{_pct(row['ci_low'])}, {_pct(row['ci_high'])}]"
             )
+            row["decisive / ties"] = f"{_pct(row['decisive_share'])} / {_pct(row['tie_rate'])}"
+            row["votes / raters / prompts"] = f"{row['votes']} / {row['raters']} / {row['prompts']}"
+            row["without screening"] = row["verdict_without_screening"] or "–"
             row["delivery"] = (
                 f"{_pct(row['delivery_pass_rate'])} of {row['delivery_tracks']}"
                 if row["delivery_tracks"]
@@ -107,6 +201,7 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
         blocks.append(
             _table(rows, list(DECISION_COLUMNS), [DECISION_HEADERS.get(c, c) for c in DECISION_COLUMNS])
         )
+    blocks += [Block("h3", "Assumptions and caveats"), Block("list", items=assumptions(a))]
     blocks += [
         Block("h2", "Standings"),
         Block("image", "Ratings with 95 % intervals", image=plots["standings"], name="standings.png"),
@@ -225,17 +320,29 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
             ],
         ),
         Block("h2", "Votes needed"),
-        Block(
-            "p",
-            "Votes to detect a true win rate against 50 % (two-sided alpha 0.05, 80 % power, normal approximation), "
-            "and the same scaled by this campaign's tie / both-bad share and the largest rater design effect seen.",
-        ),
-        Block(
-            "table",
-            header=["true win rate", "decisive votes", "votes here"],
-            rows=[[f"{row.win_rate:.0%}", row.votes, row.votes_with_ties_and_clustering] for row in a.power],
-        ),
+        Block("p", _plan_text(a)),
     ]
+    if a.power:
+        blocks.append(
+            Block(
+                "table",
+                header=[
+                    "true win rate",
+                    "head-to-head votes needed",
+                    "design effect there",
+                    "power at this n",
+                ],
+                rows=[
+                    [
+                        f"{row.win_rate:.0%}",
+                        row.votes if row.votes is not None else "not reachable with these raters and prompts",
+                        _num(row.design_effect),
+                        _pct(row.power_at_target),
+                    ]
+                    for row in a.power
+                ],
+            )
+        )
     if a.tracks:
         blocks.append(Block("h2", "Delivery and signal distributions"))
         for key, text in (
@@ -246,6 +353,19 @@ def build_blocks(a: CampaignAnalysis, plots: dict[str, bytes]) -> list[Block]:
             if key in plots:
                 blocks.append(Block("image", text, image=plots[key], name=f"{key}.png"))
     return blocks
+
+
+def _plan_text(a: CampaignAnalysis) -> str:
+    if a.plan_inputs is None:
+        return "No head-to-head votes yet, so no votes-needed table."
+    p = a.plan_inputs
+    return (
+        f"Head-to-head votes for the rule to PASS with {p.power:.0%} power (one-sided {(1 - p.confidence) / 2:.1%} "
+        f"test of the {p.margin:.0%} margin, {'group-sequential with ' + str(p.looks) + ' looks' if p.looks > 1 else 'one analysis'}), "
+        f"with this campaign's tie rate {p.tie_rate:.0%}, rater ICC {p.rater_icc:.3f}, prompt ICC {p.prompt_icc:.3f}, "
+        f"{p.raters} raters and {p.prompts} prompts. Rater and prompt variance shrink only with more raters and "
+        "prompts, so past some point more votes cannot help."
+    )
 
 
 def make_plots(a: CampaignAnalysis) -> dict[str, bytes]:

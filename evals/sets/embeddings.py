@@ -30,6 +30,7 @@ class EmbeddingBackend(ABC):
 
     name: ClassVar[str]
     sample_rate: int
+    level_normalised: ClassVar[bool] = False  # scale every clip to NORM_RMS_DBFS before embedding
 
     @property
     def cache_id(self) -> str:
@@ -46,16 +47,41 @@ class EmbeddingBackend(ABC):
         mono = audio.samples.mean(axis=0).astype(np.float32)
         if audio.sample_rate != self.sample_rate:
             mono = soxr.resample(mono, audio.sample_rate, self.sample_rate, quality="HQ").astype(np.float32)
+        if self.level_normalised:
+            mono = level_normalise(mono)
         frames = self.embed_mono(mono)
         if frames.ndim != 2 or frames.shape[0] == 0:
             raise InputError("audio", f"{audio.duration_s:.2f} s", f"too short for the {self.name} embedding")
         return frames.astype(np.float32)
 
 
+NORM_RMS_DBFS = -23.0
+
+
+def level_normalise(mono: np.ndarray, target_dbfs: float = NORM_RMS_DBFS) -> np.ndarray:
+    """The clip scaled so its RMS over the non-silent part sits at ``target_dbfs``.
+
+    Why: absolute-dB features move with playback level (-6 dB tripled the log-mel FAD on the same music), so a
+    catalogue mastered at another loudness would "drift" for a trivial reason; level is a delivery check, not a set
+    metric. RMS over the samples above -60 dBFS rather than LUFS, because evals.sets may not import the loudness
+    meter in evals.audio (rooms on one floor stay independent); for the 10-30 s clips compared here the two differ by
+    a near-constant spectral weighting that the distance does not care about.
+    """
+    active = np.abs(mono) > 10 ** (-60 / 20)
+    if not active.any():
+        return mono
+    rms = float(np.sqrt(np.mean(np.square(mono[active], dtype=np.float64))))
+    if rms <= 0:
+        return mono
+    return (mono * (10 ** (target_dbfs / 20) / rms)).astype(np.float32)
+
+
 class LogMelBackend(EmbeddingBackend):
-    """Weight-free: mean and std of 32 log-mel bands over 1 s windows with a 0.5 s hop (64-d)."""
+    """Weight-free: mean and std of 32 log-mel bands over 1 s windows with a 0.5 s hop (64-d), each clip first
+    level-normalised (``level_normalise``), so the distance sees spectral balance and dynamics, not gain."""
 
     name = "logmel"
+    level_normalised = True
     sample_rate = 16_000
     n_mels = 32
     n_fft = 1024
@@ -65,7 +91,7 @@ class LogMelBackend(EmbeddingBackend):
 
     @property
     def cache_id(self) -> str:
-        return f"logmel-v1-{self.n_mels}x{self.n_fft}x{self.hop}-{self.window_s}-{self.window_hop_s}"
+        return f"logmel-v2-rms{NORM_RMS_DBFS:g}-{self.n_mels}x{self.n_fft}x{self.hop}-{self.window_s}-{self.window_hop_s}"
 
     def embed_mono(self, mono: np.ndarray) -> np.ndarray:
         import librosa

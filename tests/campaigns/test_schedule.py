@@ -74,7 +74,7 @@ def test_regular_pairs_compare_different_systems_on_one_prompt_and_never_repeat_
 
 
 def test_balance_over_system_pairs_prompts_and_sides():
-    config = make_config()
+    config = make_config(min_gold_trials=4, min_repeats=4)  # 4 + 4 checks: 32 regular trials per rater
     served = simulate(config, make_planner(config))
     regular = [c for items in served.values() for _, c in items if not c.is_gold and not c.repeat_of]
     pairs = Counter(tuple(sorted((c.system_left, c.system_right))) for c in regular)
@@ -97,8 +97,9 @@ def test_gold_and_repeat_rates_are_exact_per_rater(gold_rate, repeat_rate):
     for items in served.values():
         gold = [c for _, c in items if c.is_gold]
         repeats = [c for _, c in items if c.repeat_of]
-        assert len(gold) == round(40 * gold_rate)
-        assert len(repeats) == round(40 * repeat_rate)
+        # the rate's share, raised to what the screening rule needs to judge a rater (a rate of 0: no check)
+        assert len(gold) == (max(round(40 * gold_rate), config.min_gold_trials) if gold_rate else 0)
+        assert len(repeats) == (max(round(40 * repeat_rate), config.min_repeats) if repeat_rate else 0)
         by_id = dict(items)
         for c in repeats:  # a repeat is an earlier answered pair of the same rater, sides swapped
             original = by_id[c.repeat_of]
@@ -140,4 +141,17 @@ def test_quota_above_the_distinct_pairs_is_rejected():
     from workbench.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="distinct clip pairs"):
-        make_config(systems=2, prompts=2, takes=1, quota=10)
+        make_config(systems=2, prompts=2, takes=1, quota=10, gold_rate=0.0, repeat_rate=0.0)
+
+
+def test_a_quota_too_small_for_the_screening_minimums_is_refused_at_create():
+    from workbench.core.errors import ConfigError
+
+    # 8 gold trials + 7 repeats do not fit 60 % of 20 votes: refused, naming the quota that would do
+    with pytest.raises(
+        ConfigError, match=r"votes_per_rater=20: screening needs 8 gold trials and 7 swapped.*at least 25"
+    ):
+        make_config(quota=20)
+    assert make_config(quota=25).check_trials == (8, 7)
+    assert make_config(quota=200, prompts=40).check_trials == (20, 20)  # above the minimums the rates apply
+    assert make_config(quota=20, gold_rate=0.0, repeat_rate=0.0).check_trials == (0, 0)

@@ -187,7 +187,7 @@ def test_status_flags_a_rater_who_prefers_the_degraded_copies(store, campaign_ro
     from workbench.campaigns.status import campaign_status
 
     new_campaign(
-        store, campaign_root / "imp8", name="svc-flag", raters=2, quota=10, gold_rate=0.5, repeat_rate=0.0
+        store, campaign_root / "imp8", name="svc-flag", raters=2, quota=16, gold_rate=0.5, repeat_rate=0.0
     )
     service = RaterService(store, "svc-flag")
     for rater in ("rater00", "rater01"):
@@ -203,7 +203,7 @@ def test_status_flags_a_rater_who_prefers_the_degraded_copies(store, campaign_ro
                 )
             view = service.vote(rater, view.pair_id, outcome)
     status = campaign_status(store, "svc-flag", with_standings=False)
-    assert status.gold_trials == 10 and status.gold_passed == 5
-    # evals.preference.rater_quality judges from 5 gold trials on (ExclusionRule.min_gold_trials)
-    assert list(status.flagged) == ["rater00"] and "missed 5/5 gold trials" in status.flagged["rater00"][0]
-    assert any(line.startswith("rater rater00 flagged: missed 5/5") for line in status.lines())
+    assert status.gold_trials == 16 and status.gold_passed == 8
+    # evals.preference.rater_quality judges from 8 gold trials on (ExclusionRule.min_gold_trials)
+    assert list(status.flagged) == ["rater00"] and "missed 8/8 gold trials" in status.flagged["rater00"][0]
+    assert any(line.startswith("rater rater00 flagged: missed 8/8") for line in status.lines())

@@ -29,6 +29,7 @@ def test_campaign_notebook_executes_on_a_generated_campaign(tmp_path, monkeypatc
         genres=("spa",),
         raters=12,
         votes_per_rater=40,
+        prompts_per_genre=12,  # the rule gives no verdict on fewer than 10 prompts
         campaign="nb-demo",
         seed=5,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import random
 
 import pytest
 
@@ -20,9 +21,10 @@ from workbench.core.errors import ConfigError, InputError
 from workbench.core.tracking import Tracker, read_mirror
 
 
-def head_to_head(wins: int, losses: int, ties: int = 0, raters: int = 10, genre: str = "spa") -> list[Vote]:
-    """Exact counts for candidate 'cand' against 'base', spread round-robin over raters, sides alternating."""
+def head_to_head(wins: int, losses: int, ties: int = 0, raters: int = 12, genre: str = "spa") -> list[Vote]:
+    """Exact counts for candidate 'cand' against 'base' in a seeded order, over crossed raters and 12 prompts."""
     outcomes = ["cand"] * wins + ["base"] * losses + ["tie"] * ties
+    random.Random(0).shuffle(outcomes)
     votes = []
     for i, o in enumerate(outcomes):
         left, right = ("cand", "base") if i % 2 == 0 else ("base", "cand")
@@ -32,7 +34,7 @@ def head_to_head(wins: int, losses: int, ties: int = 0, raters: int = 10, genre:
                 "c",
                 f"r{i % raters}",
                 genre,
-                f"p{i % 7}",
+                f"p{(i // raters) % 12}",
                 left,
                 right,
                 outcome,
@@ -77,9 +79,9 @@ def test_need_more_votes_when_few_or_undecided():
     few = decide(head_to_head(15, 3), candidate="cand", baseline="base", genre="spa", delivery=ALL_PASS)
     assert few.verdict == NEED_MORE_VOTES and few.more_votes == 12
     assert "only 18 head-to-head votes" in few.reasons[0]
-    close = decide(head_to_head(52, 48), candidate="cand", baseline="base", genre="spa", delivery=ALL_PASS)
+    close = decide(head_to_head(78, 72), candidate="cand", baseline="base", genre="spa", delivery=ALL_PASS)
     assert close.verdict == NEED_MORE_VOTES
-    assert close.more_votes is not None and close.more_votes > 100
+    assert close.more_votes is not None and close.more_votes > 50
     assert "straddles 45%" in close.reasons[0]
 
 
@@ -96,7 +98,10 @@ def test_missing_delivery_blocks_a_pass_unless_the_rule_drops_it():
 
 def test_fixed_interval_is_tighter_than_the_anytime_one():
     votes = head_to_head(120, 100)
-    anytime = decide(votes, candidate="cand", baseline="base", genre="spa", delivery=ALL_PASS).head_to_head
+    anytime = decide(
+        votes, candidate="cand", baseline="base", genre="spa", delivery=ALL_PASS,
+        rule=DecisionRule(interval="anytime"),
+    ).head_to_head  # fmt: skip
     fixed = decide(
         votes,
         candidate="cand",
@@ -107,13 +112,13 @@ def test_fixed_interval_is_tighter_than_the_anytime_one():
     ).head_to_head
     assert fixed.ci_low > anytime.ci_low and fixed.ci_high < anytime.ci_high
     assert fixed.ci_low == pytest.approx(
-        0.479, abs=0.02
-    )  # Wilson [0.479, 0.611] or a bit wider from the bootstrap
+        0.479, abs=0.03
+    )  # near Wilson [0.479, 0.611]: these votes barely cluster
 
 
 def test_rule_from_dict_rejects_unknown_keys_and_bad_values():
-    rule = rule_from_dict({"min_win_rate": 0.5, "exclusion": {"max_gold_miss_rate": 0.2}})
-    assert rule.min_win_rate == 0.5 and rule.exclusion.max_gold_miss_rate == 0.2
+    rule = rule_from_dict({"min_win_rate": 0.5, "exclusion": {"lapse_rate": 0.2}})
+    assert rule.min_win_rate == 0.5 and rule.exclusion.lapse_rate == 0.2
     with pytest.raises(ConfigError, match="unknown key"):
         rule_from_dict({"min_winrate": 0.5})
     with pytest.raises(ConfigError, match="rule.min_win_rate=1.5"):
@@ -125,6 +130,7 @@ SPEC = CampaignSimulation(
     genres=("spa", "retail"),
     raters=14,
     votes_per_rater=50,
+    prompts_per_genre=12,
     rater_sd=15,
     gold_rate=0.1,
     repeat_rate=0.1,
@@ -174,10 +180,12 @@ def test_report_files_and_sections(tmp_path):
         "## Raters",
         "## Votes needed",
         "## Delivery and signal distributions",
+        "### Assumptions and caveats",
     ):
         assert section in md
     assert "### Fit for the venue" in md and "### Per rater" in md and "'both bad', per genre" in md
-    assert "r000" in md and "swapped repeats" in md  # the always-left rater is excluded, with the reason
+    assert "r000" in md and "chose the left clip" in md  # the always-left rater is excluded, with the reason
+    assert "without screening" in md and "Rater ICC" in md and "decisive" in md
     page = files.html.read_text()
     assert page.count("data:image/png;base64,") == len(files.plots) and "src='plots/" not in page
     assert {"standings", "win_matrix", "loudness", "tempo"} <= set(files.plots)

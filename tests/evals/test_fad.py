@@ -204,3 +204,50 @@ def test_backend_base_class_contract(sine, stereo) -> None:
 
     with pytest.raises(InputError, match="too short for the broken embedding"):
         Broken().embed(stereo(sine(440, 1.0)))
+
+
+def _structured(seed: int, n: int, shift: float) -> list[np.ndarray]:
+    """Clip-structured embeddings: a clip mean (SD 1) plus frame noise (SD 0.5), 16-d, 19 frames per clip."""
+    rng = np.random.default_rng(seed)
+    return [rng.normal(shift + rng.normal(0, 1, 16), 0.5, size=(19, 16)) for _ in range(n)]
+
+
+def test_permutation_test_sees_a_shift_the_split_half_floor_calls_not_distinguishable() -> None:
+    from evals.sets.fad import fad_verdict
+
+    ref = _structured(10, 30, 0.0)
+    shifted = compare_clip_sets(_structured(11, 30, 0.6), ref, "test", permutations=200)
+    # the old bar: FAD at or below the reference's split-half FD (bias at n/2) read as "not distinguishable"
+    assert shifted.noise_floor is not None and shifted.fad <= 1.6 * shifted.noise_floor
+    assert shifted.permutation_p is not None and shifted.permutation_p < 0.05
+    assert "further from B" in fad_verdict(shifted)
+    same = compare_clip_sets(_structured(12, 30, 0.0), ref, "test", permutations=200)
+    assert same.permutation_p is not None and same.permutation_p > 0.05
+    assert "not distinguishable" in fad_verdict(same) and "not proof of equality" in fad_verdict(same)
+    assert compare_clip_sets(ref, ref, "test", permutations=0).permutation_p is None
+
+
+def test_permutation_p_holds_its_level_on_same_distribution_sets() -> None:
+    ps = [
+        compare_clip_sets(
+            _structured(100 + i, 12, 0.0), _structured(200 + i, 12, 0.0), "t", permutations=40
+        ).permutation_p
+        for i in range(40)
+    ]
+    assert sum(p < 0.05 for p in ps if p is not None) <= 6  # 5 % of 40 is 2; binomial 99.9 % bound
+
+
+def test_logmel_embedding_ignores_playback_gain() -> None:
+    from evals.sets.embeddings import LogMelBackend
+    from workbench.core.audio_io import Audio
+
+    rng = np.random.default_rng(7)
+    t = np.arange(16_000 * 3) / 16_000
+    tone = (0.2 * np.sin(2 * np.pi * 440 * t) + 0.02 * rng.normal(size=t.size)).astype(np.float32)
+    backend = LogMelBackend()
+    loud = backend.embed(Audio(tone[None, :], 16_000))
+    quiet = backend.embed(Audio((tone * 10 ** (-6 / 20))[None, :].astype(np.float32), 16_000))
+    assert np.allclose(
+        loud, quiet, atol=0.05
+    )  # -6 dB moves nothing (0.05 dB) once each clip is level-normalised
+    assert "rms" in backend.cache_id  # cached embeddings from before the change are not reused

@@ -160,8 +160,9 @@ def store_votes(store: Store, votes: list[Vote], genre: str) -> None:
 SPEC = CampaignSimulation(
     ratings={"catalogue": 1000.0, "ace_lora": 1060.0, "ace_base": 700.0},
     genres=("spa",),
-    raters=8,
-    votes_per_rater=50,
+    raters=10,  # the decision rule gives no verdict below 10 raters and 10 prompts
+    votes_per_rater=40,
+    prompts_per_genre=12,
     tie_rate=0.1,
     seed=5,
 )
@@ -183,7 +184,7 @@ def test_campaign_leaderboard_and_report(tmp_path: Path) -> None:
     assert set(decisions["candidate"]) == {"ace_lora", "ace_base"}
     assert set(decisions["verdict"]) <= {"PASS", "FAIL", "NEED MORE VOTES"}
     assert decisions.set_index("candidate").loc["ace_base", "verdict"] == "FAIL"
-    assert "400 preference votes from 8 of 8 raters" in lb.summary(board.analysis)
+    assert "400 preference votes from 10 of 10 raters" in lb.summary(board.analysis)
     assert lb.standings_png(board.analysis).startswith(b"\x89PNG")
     files = lb.write_report_files(board, tmp_path / "report" / name)
     assert Path(files[0]).name == "report.html" and "ace_lora" in Path(files[0]).read_text()

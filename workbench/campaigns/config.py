@@ -7,6 +7,7 @@ silently fell back to its default would change what the campaign measures.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,23 @@ class RaterSpec:
 
 
 @dataclass(frozen=True)
+class PlanSpec:
+    """What the campaign is planned to show; ``campaign create`` prints the votes-needed table for it and the
+    report reads the same design (docs/ab-campaigns.md, "Planning")."""
+
+    planning_win_rate: float = 0.60  # the candidate's true win rate (ties half) the campaign must detect
+    power: float = 0.8
+    min_win_rate: float = 0.45  # the rule's margin
+    confidence: float = 0.95
+    interval: str = "sequential"  # sequential | fixed | anytime (evals.preference.decision)
+    looks: int = 4
+    tie_rate: float = 0.10  # expected share of ties
+    rater_icc: float = 0.03  # expected share of score variance between raters
+    prompt_icc: float = 0.02  # and between prompts
+    baseline: str | None = None  # the system to replace; None: the last system listed
+
+
+@dataclass(frozen=True)
 class CampaignConfig:
     name: str
     genre: str
@@ -74,11 +92,29 @@ class CampaignConfig:
     true_peak_dbtp: float | None = None  # None: the genre's ceiling
     gold_rate: float = 0.1  # share of trials that pit a clip against a degraded copy (BS.1534-style check)
     repeat_rate: float = 0.05  # share of trials that repeat an earlier pair with sides swapped
+    # the screening rule judges a rater only from this many gold trials / decisive repeat pairs, so every rater
+    # gets at least these (evals.preference.rater_quality.ExclusionRule; 7 repeats leave ~6 decisive at 10 % ties)
+    min_gold_trials: int = 8
+    min_repeats: int = 7
     adaptive: bool = False  # after warm-up, favour the system pair whose outcome is least certain
     adaptive_warmup_votes: int = 20  # votes per system pair before adaptive choice starts
     fit_ratings: bool = True  # ask an optional 1-5 "fit for this venue" per clip
     comments: bool = True
     seed: int = 0
+
+    plan: PlanSpec = field(default_factory=lambda: PlanSpec())
+
+    @property
+    def check_trials(self) -> tuple[int, int]:
+        """(gold trials, swapped repeats) per rater: the rate's share, raised to the screening minimum."""
+        quota = self.votes_per_rater
+        gold = round(quota * self.gold_rate)
+        repeats = round(quota * self.repeat_rate)
+        if self.gold_rate > 0:
+            gold = max(gold, self.min_gold_trials)
+        if self.repeat_rate > 0:
+            repeats = max(repeats, self.min_repeats)
+        return gold, repeats
 
     @property
     def effective_vote_target(self) -> int:
@@ -146,9 +182,26 @@ class CampaignConfig:
             raise ConfigError(
                 "gold_rate + repeat_rate", self.gold_rate + self.repeat_rate, "keep checks below 60 %"
             )
+        for name in ("min_gold_trials", "min_repeats"):
+            whole(name, getattr(self, name), 0, 1000, error=ConfigError)
+        gold, repeats = self.check_trials
+        if gold + repeats > 0.6 * self.votes_per_rater:
+            raise ConfigError(
+                "votes_per_rater",
+                self.votes_per_rater,
+                f"screening needs {gold} gold trials and {repeats} swapped repeats per rater (min_gold_trials, "
+                f"min_repeats), more than 60 % of a {self.votes_per_rater}-vote quota; raise votes_per_rater to at "
+                f"least {math.ceil((gold + repeats) / 0.6)}, or set gold_rate / repeat_rate to 0 to switch a check off",
+            )
+        if gold > len(self.systems) * len(self.prompts) * self.clips_per_prompt:
+            raise ConfigError(
+                "min_gold_trials",
+                gold,
+                "each gold trial of a rater uses a different clip; add prompts or clips_per_prompt",
+            )
+        _validate_plan(self)
         unique = self.unique_pairs
-        regular = self.votes_per_rater - round(self.votes_per_rater * self.gold_rate)
-        regular -= round(self.votes_per_rater * self.repeat_rate)
+        regular = self.votes_per_rater - gold - repeats
         if regular > unique:
             raise ConfigError(
                 "votes_per_rater",
@@ -168,6 +221,25 @@ class CampaignConfig:
         lufs = self.target_lufs if self.target_lufs is not None else genre.loudness_lufs
         tp = self.true_peak_dbtp if self.true_peak_dbtp is not None else genre.true_peak_dbtp
         return lufs, tp
+
+
+def _validate_plan(config: CampaignConfig) -> None:
+    plan = config.plan
+    for name in ("planning_win_rate", "power", "min_win_rate", "tie_rate"):
+        number(f"plan.{name}", getattr(plan, name), 0.0, 0.999, error=ConfigError)
+    number("plan.confidence", plan.confidence, 0.5, 0.999, error=ConfigError)
+    for name in ("rater_icc", "prompt_icc"):
+        number(f"plan.{name}", getattr(plan, name), 0.0, 0.49, error=ConfigError)
+    whole("plan.looks", plan.looks, 1, 10, error=ConfigError)
+    if plan.interval not in ("sequential", "fixed", "anytime"):
+        raise ConfigError("plan.interval", plan.interval, "use 'sequential', 'fixed' or 'anytime'")
+    if plan.planning_win_rate <= plan.min_win_rate:
+        raise ConfigError(
+            "plan.planning_win_rate", plan.planning_win_rate, f"must exceed the margin {plan.min_win_rate}"
+        )
+    names = [s.name for s in config.systems]
+    if plan.baseline is not None and plan.baseline not in names:
+        raise ConfigError("plan.baseline", plan.baseline, f"name one of the systems: {', '.join(names)}")
 
 
 def _validate_system(where: str, s: SystemSpec) -> None:

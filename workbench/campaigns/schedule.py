@@ -7,8 +7,9 @@ Rules (see docs/ab-campaigns.md):
 - the left/right side goes to whichever system of the pair has been on the left less often (a coin decides ties),
   so position bias cancels out within every pair;
 - gold trials (a clip against its degraded copy) and swapped repeats sit at positions drawn once per rater from a
-  seeded RNG: the counts are exactly ``round(quota * rate)``, and the positions are unpredictable to the rater but
-  the same after a server restart;
+  seeded RNG: the counts are ``round(quota * rate)`` but never fewer than the screening rule needs to judge a rater
+  (``min_gold_trials``, ``min_repeats``; a rate of 0 turns that check off), and the positions are unpredictable to
+  the rater but the same after a server restart;
 - adaptive mode, after every system pair has ``adaptive_warmup_votes`` votes, picks the pair whose outcome is
   least certain (the smallest |wins - losses| / sqrt(n)), which spends votes where the ranking is still open.
 
@@ -68,8 +69,7 @@ def trial_plan(config: CampaignConfig, rater: str) -> list[str]:
     digest = hashlib.sha256(f"{config.seed}:{config.name}:{rater}".encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     kinds = ["regular"] * quota
-    n_gold = round(quota * config.gold_rate)
-    n_repeat = round(quota * config.repeat_rate)
+    n_gold, n_repeat = config.check_trials
     for i in rng.sample(range(quota), n_gold):
         kinds[i] = "gold"
     free = [i for i in range(min(REPEAT_MIN_SEQ, quota), quota) if kinds[i] == "regular"]

@@ -66,6 +66,12 @@ def campaign_status(store: Store, name: str, *, with_standings: bool = True) -> 
             f"clip durations differ ({min(durations):g}-{max(durations):g} s): set clip_duration_s so length "
             "cannot reveal a system"
         )
+    from workbench.campaigns.planning import campaign_plan
+
+    warnings += campaign_plan(config).warnings
+    gold_n, _ = config.check_trials
+    if gold_n == 0:
+        warnings.append("gold_rate is 0: screening cannot catch random clicking in this campaign")
     standings: list[list[Any]] = []
     if with_standings and len({s for v in regular for s in (v["system_left"], v["system_right"])}) >= 2:
         from workbench.campaigns.stream import standings_rows

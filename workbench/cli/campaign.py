@@ -29,6 +29,13 @@ def register(sub: Any) -> None:
     cp.add_argument("--codes-out", default=None, help="also write generated rater codes to this CSV file")
     cp.set_defaults(func=run_create)
 
+    pp = csub.add_parser(
+        "plan",
+        help="votes-needed table for a campaign YAML's decision rule (what create prints), without creating it",
+    )
+    pp.add_argument("file", help="campaign YAML file")
+    pp.set_defaults(func=run_plan)
+
     sp = csub.add_parser("status", help="votes against target, per rater, gold trials, balance, standings")
     sp.add_argument("name", help="campaign name")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
@@ -71,6 +78,7 @@ def run_create(args: argparse.Namespace) -> int:
     from workbench.engine.engine import Engine
 
     config = load_config(args.file)
+    _print_plan(config)
     engines: dict[str, Engine] = {}
 
     def engine_for(model: str) -> Engine:
@@ -100,6 +108,19 @@ def run_create(args: argparse.Namespace) -> int:
                 writer.writerow(["rater", "code"])
                 writer.writerows(codes.items())
             print(f"codes written to {path}")
+    return 0
+
+
+def _print_plan(config: Any) -> None:
+    from workbench.campaigns.planning import campaign_plan
+
+    print("\n".join(campaign_plan(config).lines()))
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from workbench.campaigns.config import load_config
+
+    _print_plan(load_config(args.file))
     return 0
 
 

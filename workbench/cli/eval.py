@@ -148,6 +148,10 @@ def run_fad(args: argparse.Namespace) -> int:
     floor = "-" if result.noise_floor is None else f"{result.noise_floor:.4f}"
     print(f"  noise floor (B split in half, mean of 5 splits): {floor}")
     print(f"  diversity (mean pairwise distance): A {result.diversity_a:.4f}, B {result.diversity_b:.4f}")
+    if result.permutation_p is not None:
+        from evals.sets.fad import fad_verdict
+
+        print("  " + fad_verdict(result).replace("**", ""))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(dataclasses.asdict(result), indent=2))

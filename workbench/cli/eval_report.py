@@ -70,7 +70,21 @@ def add_report_parser(eval_subparsers: Any) -> None:
         help="share of the candidate's tracks that must pass delivery, or 'none' (default 0.95)",
     )
     p.add_argument(
-        "--interval", choices=("anytime", "fixed"), help="anytime-valid (default) or fixed-n interval"
+        "--interval",
+        choices=("sequential", "fixed", "anytime"),
+        help="group-sequential design (default), fixed-n (read once) or anytime-valid interval",
+    )
+    p.add_argument(
+        "--planned-votes",
+        type=int,
+        help="head-to-head votes per candidate at the design's last look (default: from the campaign's plan in "
+        "the store; without it, one analysis of the votes there are)",
+    )
+    p.add_argument("--looks", type=int, help="planned looks of the sequential design (default 4)")
+    p.add_argument(
+        "--final",
+        action="store_true",
+        help="the campaign is closed: the last look takes the votes there are (default: a closed campaign in the store)",
     )
     p.add_argument("--bootstrap-rounds", type=int, help="rater bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, help="bootstrap seed (default 0)")
@@ -97,10 +111,43 @@ def _rule(args: argparse.Namespace) -> Any:
             raise InputError(
                 "--min-delivery-pass-rate", args.min_delivery_pass_rate, "a share such as 0.95, or 'none'"
             ) from None
-    for name in ("interval", "bootstrap_rounds", "seed"):
+    for name in ("interval", "bootstrap_rounds", "seed", "planned_votes", "looks"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    if args.final:
+        overrides["final"] = True
     return load_rule(args.rule, overrides, "--rule")
+
+
+def _with_campaign_plan(rule: Any, args: argparse.Namespace, names: list[str]) -> Any:
+    """The design registered at ``campaign create`` (its plan section), unless the flags or --rule set one."""
+    import dataclasses
+
+    from workbench.campaigns import db
+    from workbench.campaigns.planning import planned_head_to_head
+    from workbench.core.store import Store
+
+    store = Store()
+    try:
+        records = [db.get_campaign(store, name) for name in names]
+    except InputError:
+        return rule  # votes without a campaign record (e.g. imported rows): the rule as given
+    changes: dict[str, Any] = {}
+    if args.planned_votes is None and rule.planned_votes == 0:
+        changes["planned_votes"] = min(planned_head_to_head(r.config) for r in records)
+    plan = records[0].config.plan
+    if args.rule is None:
+        if args.interval is None:
+            changes["interval"] = plan.interval
+        if args.looks is None:
+            changes["looks"] = plan.looks
+        if args.min_win_rate is None:
+            changes["min_win_rate"] = plan.min_win_rate
+        changes["confidence"] = plan.confidence
+        changes["planning_win_rate"] = plan.planning_win_rate
+    if not args.final and all(r.status == "closed" for r in records):
+        changes["final"] = True
+    return dataclasses.replace(rule, **changes) if changes else rule
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -118,6 +165,8 @@ def run_report(args: argparse.Namespace) -> int:
         from workbench.core.store import Store
 
         votes = [v for name in names for v in load_votes(Store(), name)]
+        rule = _with_campaign_plan(rule, args, names)
+        rule.validate()
     tracks = read_track_results(args.tracks) if args.tracks else []
     clips = read_clip_list(args.clips) if args.clips else []
     if args.analyze_clips:

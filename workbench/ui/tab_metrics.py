@@ -178,13 +178,9 @@ def fad_text(result: FadResult) -> str:
     if result.subsampled_from:
         sampled = f" (subsampled at random from {result.subsampled_from[0]} and {result.subsampled_from[1]})"
     floor = "– (needs 4 clips)" if result.noise_floor is None else f"{result.noise_floor:.4f}"
-    verdict = ""
-    if result.noise_floor is not None:
-        verdict = (
-            " A is **not distinguishable** from B at this n."
-            if result.fad <= result.noise_floor
-            else " A sits **further from B** than B's own halves do."
-        )
+    from evals.sets.fad import fad_verdict
+
+    verdict = f" {fad_verdict(result)}" if result.permutation_p is not None else ""
     return (
         f"**FAD ({result.backend}) = {result.fad:.4f}** at **n = {result.n_clips}** clips per set{sampled}.  \n"
         f"Reference noise floor (B split in half, mean of 5 splits): {floor}.{verdict}  \n"
