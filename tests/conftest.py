@@ -439,3 +439,17 @@ def new_campaign() -> Callable[..., Any]:
         return config
 
     return create
+
+
+# --- the tiny 5 Hz LM -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def planner():
+    """One planner on the tiny LM for the session (loading its 64k-token tokenizer is the slow part)."""
+    from workbench.planner.planner import Planner
+
+    p = Planner(device="cpu")
+    p.lm("lm-tiny")
+    yield p
+    p.unload()
