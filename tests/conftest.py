@@ -453,3 +453,15 @@ def planner():
     p.lm("lm-tiny")
     yield p
     p.unload()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The token loop is hundreds of tiny ops; on a shared 2-core machine two OpenMP threads spin against each
+    other and make each op ~50x slower, so these tests run torch on one thread (and restore it after)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

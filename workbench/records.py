@@ -105,7 +105,10 @@ class RecordedTake:
     run_id: str
 
 
-def sidecar_for(result: RunResult, recorded: RecordedTake) -> dict[str, Any]:
+def sidecar_for(
+    result: RunResult, recorded: RecordedTake, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The take's recipe. ``extra`` adds blocks a service made before the engine ran (the LM's ``plan``)."""
     request = result.request
     take = recorded.take
     return {
@@ -131,6 +134,7 @@ def sidecar_for(result: RunResult, recorded: RecordedTake) -> dict[str, Any]:
         "notes": result.notes,
         "versions": package_versions(),
         "git_sha": git_sha(),
+        **(extra or {}),
     }
 
 
@@ -145,6 +149,7 @@ def record(
     out_dir: str | Path | None = None,
     audio_format: str = "wav",
     store: Store | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> list[RecordedTake]:
     """Write each take as ``<out_dir>/<batch_id>_<take>.<fmt>`` plus ``.json``, and a store row per take."""
     check_format(audio_format)
@@ -156,7 +161,7 @@ def record(
         audio_path = folder / f"{run_id}.{audio_format}"
         audio_io.write_audio(audio_path, take.audio)
         written = RecordedTake(take, str(audio_path), str(audio_path.with_suffix(".json")), run_id)
-        sidecar = sidecar_for(result, written)
+        sidecar = sidecar_for(result, written, extra)
         write_json_atomic(Path(written.sidecar), sidecar)
         recorded.append(written)
         rows.append(run_row(result, written, sidecar))

@@ -34,12 +34,5 @@ def cancel_at() -> Callable[[int], tuple[threading.Event, Callable[[str, int, in
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The token loop is hundreds of tiny ops; on a shared 2-core machine two OpenMP threads spin against each
-    other and make each op ~50x slower, so these tests run torch on one thread (and restore it after)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _planner_tests_on_one_thread(one_torch_thread: None) -> None:
+    """Every planner test runs the token loop: one torch thread for the whole folder."""

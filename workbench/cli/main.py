@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = [
     "workbench.cli.campaign",
     "workbench.cli.batch",
     "workbench.cli.eval",
+    "workbench.cli.lm",
 ]
 
 

@@ -14,7 +14,7 @@ def register(sub: Any) -> None:
     lp = msub.add_parser("list", help="registry entries and whether each is available offline")
     lp.set_defaults(func=run_list)
     pp = msub.add_parser("pull", help="download a model into the HF cache ('tiny' is built locally)")
-    pp.add_argument("name", help="registry name or org/name hub id")
+    pp.add_argument("name", help="registry name (a model or an lm-* language model) or org/name hub id")
     pp.set_defaults(func=run_pull)
     cp = msub.add_parser("check", help="is the model loadable offline?")
     cp.add_argument("name", help="registry name, hub id or folder")
@@ -43,12 +43,32 @@ def run_list(args: argparse.Namespace) -> int:
             f"{name:<10} {_available(name):<8} {s.variant:<6} {s.steps:>5} {s.guidance_scale:>5g} {s.shift:>5g}  "
             f"{s.hub_id}  ({s.params}; {s.notes})"
         )
+    _list_lms()
     return 0
+
+
+def _list_lms() -> None:
+    from workbench.core.errors import WorkbenchError
+    from workbench.planner.registry import load_lm_registry, resolve_lm
+
+    print("\nlanguage models (the planner):")
+    for name, spec in load_lm_registry().items():
+        try:
+            resolve_lm(name)
+            offline = "yes"
+        except WorkbenchError:
+            offline = "no"
+        where = f"{spec.hub_id}/{spec.subfolder}" if spec.subfolder else spec.hub_id
+        print(f"{name:<10} {offline:<8} {where}  ({spec.params}; {spec.notes})")
 
 
 def run_pull(args: argparse.Namespace) -> int:
     from workbench.engine.models import pull_model
+    from workbench.planner.registry import load_lm_registry, pull_lm
 
+    if args.name in load_lm_registry():  # a 5 Hz language model (the `lms:` section)
+        print(f"{args.name}: ready at {pull_lm(args.name)}")
+        return 0
     folder = pull_model(args.name)
     print(f"{args.name}: ready at {folder}")
     return 0

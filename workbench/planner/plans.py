@@ -141,3 +141,20 @@ class Written:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ThinkOptions:
+    """How a face asks for Think on a text2music request: which LM and how it samples."""
+
+    lm: str = DEFAULT_LM
+    sampling: Sampling = field(default_factory=Sampling)
+    caption_tokens: int = CAPTION_TOKENS
+
+    @classmethod
+    def from_plan(cls, plan: dict[str, Any], lm: str | None = None) -> ThinkOptions:
+        """The options a recorded plan was made with (``--replan``), optionally on another LM."""
+        from workbench.core.config import from_mapping
+
+        sampling = from_mapping(Sampling, plan["sampling"], what="plan sampling field")
+        return cls(lm=lm or plan["lm"]["name"], sampling=sampling, caption_tokens=int(plan["caption_tokens"]))
