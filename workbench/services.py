@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from workbench.batch.runner import BatchProgress
     from workbench.core.store import Store
     from workbench.planner.planner import Planner
+    from workbench.planner.plans import FormatRequest, SampleRequest, ThinkOptions, UnderstandRequest, Written
     from workbench.planner.plans import Plan as LmPlan
-    from workbench.planner.plans import ThinkOptions
 
 _SEED_LIMIT = 2**31  # as the engine's random seeds: small enough to type back in
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -129,6 +129,25 @@ class Workbench:
             engine = self.engine
             self.planner = Planner(device=engine.device if engine is not None else None)
         return self.planner
+
+    def format_inputs(self, request: FormatRequest, cancel: threading.Event | None = None) -> Written:
+        """Format (upstream /format_input): the LM rewrites caption + lyrics and fills the empty metadata."""
+        return self.require_planner().format(request, cancel=cancel)
+
+    def sample_song(self, request: SampleRequest, cancel: threading.Event | None = None) -> Written:
+        """Simple mode (upstream /v1/create_sample): a description -> caption, lyrics and metadata."""
+        return self.require_planner().sample(request, cancel=cancel)
+
+    def understand(
+        self, request: UnderstandRequest, run_id: str | None = None, cancel: threading.Event | None = None
+    ) -> Written:
+        """Understand: an audio file (or a recorded run) through the engine's audio tokenizer, then the LM."""
+        if not request.codes.strip():
+            from workbench.planner.audio_codes import audio_to_codes
+
+            src = self.source_path(request.audio_path or None, run_id)
+            request = dataclasses.replace(request, codes=audio_to_codes(self.require_engine(), src))
+        return self.require_planner().understand(request, cancel=cancel)
 
     def generate_planned(
         self,
