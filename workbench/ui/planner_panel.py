@@ -83,9 +83,9 @@ def write_song(
     ctx: TabContext, lm_name: str, tokens: Any, text: str, instrumental: bool, lang: str
 ) -> list[Any]:
     request = SampleRequest(
-        query=text,
+        query=str(text or ""),
         instrumental=bool(instrumental),
-        language=lang.strip() or None,
+        language=str(lang or "").strip() or None,
         lm=lm_name,
         lyrics_tokens=_tokens(tokens),
     )
