@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from workbench.cli.generate import _text_arg
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     from workbench.planner.plans import CAPTION_TOKENS, DEFAULT_LM, LYRICS_TOKENS
@@ -62,14 +64,6 @@ def _planner(args: argparse.Namespace) -> Any:
     return Planner(device=args.device, dtype=args.dtype)
 
 
-def _text(value: str | None) -> str:
-    from pathlib import Path
-
-    if value and value.startswith("@"):
-        return Path(value[1:]).read_text()
-    return value or ""
-
-
 def _temperature(args: argparse.Namespace, default: float) -> float:
     return default if args.temperature is None else float(args.temperature)
 
@@ -86,7 +80,7 @@ def run_format(args: argparse.Namespace) -> int:
 
     request = FormatRequest(
         caption=args.caption,
-        lyrics=_text(args.lyrics),
+        lyrics=_text_arg(args.lyrics),
         bpm=args.bpm,
         keyscale=args.key,
         time_signature=args.time_signature,
@@ -125,7 +119,7 @@ def run_understand(args: argparse.Namespace) -> int:
         raise InputError(
             "--audio/--codes", args.audio or args.codes, "give exactly one of --audio FILE or --codes"
         )
-    codes = _text(args.codes)
+    codes = _text_arg(args.codes)
     if args.audio:
         from workbench.engine.engine import Engine
         from workbench.planner.audio_codes import audio_to_codes

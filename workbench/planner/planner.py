@@ -308,13 +308,12 @@ class Planner:
         lm: LoadedLm,
         messages: prompts.Messages,
         fixed: dict[str, str],
-        temperature: float,
-        seed: int,
-        caption_tokens: int,
-        lyrics_tokens: int,
+        request: FormatRequest | SampleRequest | UnderstandRequest,
         progress: PlanProgress | None,
         cancel: threading.Event | None,
     ) -> tuple[dict[str, str], str, tuple[str, ...]]:
+        temperature, seed = request.temperature, request.seed
+        caption_tokens, lyrics_tokens = request.caption_tokens, request.lyrics_tokens
         program = metadata_program(fixed, caption_tokens, vocab.DURATION_RANGE[1])
         program.append(FreeText(lyrics_tokens))
         sampling = Sampling(temperature=temperature, cfg_scale=1.0, top_p=None)
@@ -349,10 +348,7 @@ class Planner:
                 lm,
                 prompts.format_messages(caption, lyrics),
                 fixed,
-                request.temperature,
-                request.seed,
-                request.caption_tokens,
-                request.lyrics_tokens,
+                request,
                 progress,
                 cancel,
             )
@@ -376,10 +372,7 @@ class Planner:
                 lm,
                 prompts.sample_messages(query, request.instrumental),
                 fixed,
-                request.temperature,
-                request.seed,
-                request.caption_tokens,
-                request.lyrics_tokens,
+                request,
                 progress,
                 cancel,
             )
@@ -414,10 +407,7 @@ class Planner:
                 lm,
                 prompts.understand_messages(request.codes),
                 {},
-                request.temperature,
-                request.seed,
-                request.caption_tokens,
-                request.lyrics_tokens,
+                request,
                 progress,
                 cancel,
             )
