@@ -5,7 +5,6 @@ the LM chose. Every call goes through ``ctx.workbench``."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any
 
 import gradio as gr
@@ -61,21 +60,29 @@ def build(ctx: TabContext, form: dict[str, Any]) -> dict[str, Any]:
     filled = [form[name] for name in FILLED]
     common = [lm, lyrics_tokens]
     outputs = [*filled, note]
+
+    def on_simple(lm_name: str, tokens: Any, text: str, instrumental: bool, lang: str) -> list[Any]:
+        return write_song(ctx, lm_name, tokens, text, instrumental, lang)
+
+    def on_format(lm_name: str, tokens: Any, *values: Any) -> list[Any]:
+        return format_inputs(ctx, lm_name, tokens, *values)
+
+    def on_understand(lm_name: str, tokens: Any, path: str | None) -> list[Any]:
+        return describe(ctx, lm_name, tokens, path)
+
     simple.click(
-        ui_errors(write_song),
+        ui_errors(on_simple),
         [*common, query, form["instrumental"], language],
         outputs,
         api_visibility="private",
     )
     fmt.click(
-        ui_errors(functools.partial(format_inputs, ctx)),
+        ui_errors(on_format),
         [*common, *filled],
         outputs,
         api_visibility="private",
     )
-    understand.click(
-        ui_errors(functools.partial(describe, ctx)), [*common, audio], outputs, api_visibility="private"
-    )
+    understand.click(ui_errors(on_understand), [*common, audio], outputs, api_visibility="private")
     return {"think": think, "lm": lm, "lm_auto_duration": auto_duration, "lm_lyrics_tokens": lyrics_tokens}
 
 
