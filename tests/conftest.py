@@ -471,3 +471,29 @@ def yaml_bomb() -> str:
         name, previous = chr(ord("a") + i), chr(ord("a") + i - 1)
         lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
     return "\n".join(lines)
+
+
+# --- the tiny 5 Hz LM -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def planner():
+    """One planner on the tiny LM for the session (loading its 64k-token tokenizer is the slow part)."""
+    from workbench.planner.planner import Planner
+
+    p = Planner(device="cpu")
+    p.lm("lm-tiny")
+    yield p
+    p.unload()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The token loop is hundreds of tiny ops; on a shared 2-core machine two OpenMP threads spin against each
+    other and make each op ~50x slower, so these tests run torch on one thread (and restore it after)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

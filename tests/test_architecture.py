@@ -17,6 +17,9 @@ PACKAGES = ("workbench", "lora", "evals")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("workbench", "workbench.core"),  # ``workbench`` is the package's own __init__ (lazy names, no imports)
     ("workbench.engine",),
+    (
+        "workbench.planner",
+    ),  # the 5 Hz LM: reads the engine's request types and its pipeline's audio tokenizer
     ("evals.audio", "evals.sets"),
     ("evals.preference",),
     ("evals.report",),

@@ -108,7 +108,10 @@ class RecordedTake:
     run_id: str
 
 
-def sidecar_for(result: RunResult, recorded: RecordedTake) -> dict[str, Any]:
+def sidecar_for(
+    result: RunResult, recorded: RecordedTake, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The take's recipe. ``extra`` adds blocks a service made before the engine ran (the LM's ``plan``)."""
     request = result.request
     take = recorded.take
     return {
@@ -134,6 +137,7 @@ def sidecar_for(result: RunResult, recorded: RecordedTake) -> dict[str, Any]:
         "notes": result.notes,
         "versions": package_versions(),
         "git_sha": git_sha(),
+        **(extra or {}),
     }
 
 
@@ -148,6 +152,7 @@ def record(
     out_dir: str | Path | None = None,
     audio_format: str = "wav",
     store: Store | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> list[RecordedTake]:
     """Write each take as ``<out_dir>/<batch_id>_<take>.<fmt>`` plus ``.json``, and a store row per take."""
     check_format(audio_format)
@@ -164,7 +169,7 @@ def record(
             audio_io.write_audio(audio_path, take.audio)
             written = RecordedTake(take, str(audio_path), str(audio_path.with_suffix(".json")), run_id)
             recorded.append(written)
-            sidecar = sidecar_for(result, written)
+            sidecar = sidecar_for(result, written, extra)
             write_json_atomic(Path(written.sidecar), sidecar)
             rows.append(run_row(result, written, sidecar))
         if store is not None:

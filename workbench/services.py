@@ -9,6 +9,7 @@ upload or a run id into the audio a source task reads; ``run_batch`` runs a plan
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import threading
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from workbench.batch.run import BatchResult
     from workbench.batch.runner import BatchProgress
     from workbench.core.store import Store
+    from workbench.planner.planner import Planner
+    from workbench.planner.plans import FormatRequest, SampleRequest, ThinkOptions, UnderstandRequest, Written
+    from workbench.planner.plans import Plan as LmPlan
 
 _SEED_LIMIT = 2**31  # as the engine's random seeds: small enough to type back in
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -45,6 +49,7 @@ class RecordedRun:
     result: RunResult
     takes: list[RecordedTake]
     preservation: str = ""  # repaint/extend: whether everything outside the window equals the source
+    plan: LmPlan | None = None  # Think: what the LM planned (also in each take's sidecar)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +80,8 @@ class Workbench:
     ready: Callable[[], Engine] | None = None
     # Called on every engine progress update in the worker thread (tests slow the tiny model's steps with it).
     progress_hook: ProgressFn | None = None
+    # The 5 Hz LM planner for Think, Format, Simple mode and Understand; made on first use when None.
+    planner: Planner | None = None
 
     # --- runs ---------------------------------------------------------------------------------------------------
     def require_engine(self) -> Engine:
@@ -91,14 +98,20 @@ class Workbench:
         audio_format: str = "wav",
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
+        think: ThinkOptions | None = None,
     ) -> RecordedRun:
         """Validate, run on the engine and record (files + sidecars + store rows) in ``audio_format``.
 
         Repaint/extend results also carry the check that everything outside their window equals the source.
+        With ``think`` the LM plans the request first (``generate_planned``).
         """
         request.validate()  # before waiting for the model: bad input is reported at once
         records.check_format(audio_format)
         records.check_output_folder(self.runs_dir)
+        if think is not None:
+            return self.generate_planned(
+                request, think, audio_format=audio_format, progress=progress, cancel=cancel
+            )
         engine = self.require_engine()
         result = engine.run(request, progress=self._progress(progress), cancel=cancel)
         if not result.ok:
@@ -108,6 +121,76 @@ class Workbench:
 
     # Source tasks (the Edit tab, the repaint/extend endpoints) run and record exactly like text2music.
     edit = generate
+
+    # --- the LM planner -----------------------------------------------------------------------------------------
+    def require_planner(self) -> Planner:
+        if self.planner is None:
+            from workbench.planner.planner import Planner
+
+            engine = self.engine
+            self.planner = Planner(device=engine.device if engine is not None else None)
+        return self.planner
+
+    def format_inputs(self, request: FormatRequest, cancel: threading.Event | None = None) -> Written:
+        """Format (upstream /format_input): the LM rewrites caption + lyrics and fills the empty metadata."""
+        return self.require_planner().format(request, cancel=cancel)
+
+    def sample_song(self, request: SampleRequest, cancel: threading.Event | None = None) -> Written:
+        """Simple mode (upstream /v1/create_sample): a description -> caption, lyrics and metadata."""
+        return self.require_planner().sample(request, cancel=cancel)
+
+    def understand(
+        self, request: UnderstandRequest, run_id: str | None = None, cancel: threading.Event | None = None
+    ) -> Written:
+        """Understand: an audio file (or a recorded run) through the engine's audio tokenizer, then the LM."""
+        if not request.codes.strip():
+            from workbench.planner.audio_codes import audio_to_codes
+
+            src = self.source_path(request.audio_path or None, run_id)
+            request = dataclasses.replace(request, codes=audio_to_codes(self.require_engine(), src))
+        return self.require_planner().understand(request, cancel=cancel)
+
+    def generate_planned(
+        self,
+        request: GenerationRequest,
+        think: ThinkOptions,
+        *,
+        audio_format: str = "wav",
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RecordedRun:
+        """Think: the LM plans the fields the user left empty and the audio codes, the DiT renders the codes.
+
+        The sidecar's ``request`` is the rendered (codes) request, so ``replay`` reproduces the take without the
+        LM; its ``plan`` block holds the LM, templates, sampling, seed, metadata and codes, and the request the
+        user asked for, so ``replay --replan`` can run the LM again with the same seed.
+        """
+        from workbench.planner.apply import plan_request, planned_request
+        from workbench.planner.decoding import PlanCancelled
+
+        request.validate()
+        if request.seed is None:  # the LM's seed is the request's, so it must be fixed before planning
+            request = dataclasses.replace(request, seed=secrets.randbelow(_SEED_LIMIT))
+        asked = plan_request(
+            request, lm=think.lm, sampling=think.sampling, caption_tokens=think.caption_tokens
+        )
+        engine = self.require_engine()
+        on_progress = self._progress(progress)
+
+        def lm_progress(phase: str, done: int, total: int) -> None:
+            on_progress(Progress(f"planning {phase}", done, total))
+
+        try:
+            plan = self.require_planner().plan(asked, progress=lm_progress, cancel=cancel)
+        except PlanCancelled:
+            cancelled = RunResult(request, "cancelled", [], engine.info, None, batch_id="")
+            return RecordedRun(cancelled, [])
+        result = engine.run(planned_request(request, plan), progress=on_progress, cancel=cancel)
+        if not result.ok:
+            return RecordedRun(result, [], plan=plan)
+        extra = {"plan": {"think_request": request.to_dict(), "plan": plan.to_dict()}}
+        recorded = records.record(result, self.runs_dir, audio_format, self.store, extra=extra)
+        return RecordedRun(result, recorded, plan=plan)
 
     def _progress(self, progress: ProgressFn | None) -> ProgressFn:
         hook = self.progress_hook

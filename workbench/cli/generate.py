@@ -76,6 +76,7 @@ def register(sub: Any) -> None:
     p.add_argument("--format", default="wav", choices=("wav", "flac", "mp3"))
     p.add_argument("--out", default="outputs", help="output folder (audio + JSON sidecars)")
     p.add_argument("--no-store", action="store_true", help="do not add rows to the workbench store")
+    add_think_options(p)
     p.set_defaults(func=run_generate)
 
     r = sub.add_parser(
@@ -88,7 +89,44 @@ def register(sub: Any) -> None:
     r.add_argument("--device", default=None)
     r.add_argument("--dtype", default=None, choices=("bf16", "fp16", "fp32"))
     r.add_argument("--out", default="outputs")
+    r.add_argument(
+        "--replan",
+        action="store_true",
+        help="run the 5 Hz LM again with the recorded seed and settings (default: render the recorded codes)",
+    )
+    r.add_argument("--lm", default=None, help="with --replan: plan with another LM than the recorded one")
     r.set_defaults(func=run_replay)
+
+
+def add_think_options(parser: argparse.ArgumentParser) -> None:
+    """Think: the 5 Hz LM plans the empty metadata fields and the audio codes before the DiT renders them."""
+    from workbench.planner.decoding import Sampling
+    from workbench.planner.plans import DEFAULT_LM
+
+    d = Sampling()
+    parser.add_argument("--think", action="store_true", help="plan with the 5 Hz LM first (text2music)")
+    parser.add_argument("--lm", default=DEFAULT_LM, help=f"language model for --think (default {DEFAULT_LM})")
+    parser.add_argument("--lm-temperature", type=float, default=d.temperature)
+    parser.add_argument("--lm-cfg-scale", type=float, default=d.cfg_scale, help="LM guidance; 1 = off")
+    parser.add_argument("--lm-top-p", type=float, default=d.top_p)
+    parser.add_argument("--lm-top-k", type=int, default=d.top_k)
+    parser.add_argument("--lm-negative-prompt", default=d.negative_prompt)
+
+
+def think_from_args(args: argparse.Namespace) -> Any:
+    from workbench.planner.decoding import Sampling
+    from workbench.planner.plans import ThinkOptions
+
+    if not getattr(args, "think", False):
+        return None
+    sampling = Sampling(
+        temperature=args.lm_temperature,
+        cfg_scale=args.lm_cfg_scale,
+        top_k=args.lm_top_k,
+        top_p=args.lm_top_p,
+        negative_prompt=args.lm_negative_prompt,
+    )
+    return ThinkOptions(lm=args.lm, sampling=sampling)
 
 
 def _text_arg(value: str | None, field: str = "--lyrics") -> str:
@@ -156,6 +194,8 @@ def make_workbench(model: str, args: argparse.Namespace, out: str, store: bool =
 def _print_progress(progress: Any) -> None:
     if progress.stage == "denoising":
         print(f"\r  step {progress.step}/{progress.total}", end="", file=sys.stderr, flush=True)
+    elif progress.stage.startswith("planning"):
+        print(f"\r  {progress.stage}: {progress.step} tokens", end="", file=sys.stderr, flush=True)
     elif progress.stage == "done":
         print(file=sys.stderr)
 
@@ -164,7 +204,15 @@ def run_generate(args: argparse.Namespace) -> int:
     request = request_from_args(args)
     request.validate()  # fail on bad input before loading any model
     bench = make_workbench(args.model, args, args.out, store=not args.no_store)
-    run = bench.generate(request, audio_format=args.format, progress=_print_progress)
+    run = bench.generate(
+        request, audio_format=args.format, progress=_print_progress, think=think_from_args(args)
+    )
+    if run.plan is not None:
+        m = run.plan.metadata
+        print(
+            f"plan ({run.plan.lm['name']}): bpm={m.bpm} key={m.keyscale} time={m.time_signature} "
+            f"duration={m.duration_s:g} s language={m.language}; LM chose: {', '.join(run.plan.chosen) or 'none'}"
+        )
     for note in run.result.notes:
         print(f"note: {note}")
     for t in run.takes:
@@ -183,7 +231,21 @@ def run_replay(args: argparse.Namespace) -> int:
     model = args.model or data["model"]["name"]
     bench = make_workbench(model, args, args.out)
     audio_format = Path(data["audio"]["path"] or "x.wav").suffix.lstrip(".") or "wav"
-    run = bench.generate(request_from_dict(data["request"]), audio_format=audio_format)
+    if args.replan:
+        from workbench.core.errors import InputError
+        from workbench.planner.plans import ThinkOptions
+
+        block = data.get("plan")
+        if not isinstance(block, dict):
+            raise InputError(
+                "--replan", args.sidecar, "this result was not planned by the LM; replay it without it"
+            )
+        think = ThinkOptions.from_plan(block["plan"], lm=args.lm)
+        run = bench.generate(
+            request_from_dict(block["think_request"]), audio_format=audio_format, think=think
+        )
+    else:
+        run = bench.generate(request_from_dict(data["request"]), audio_format=audio_format)
     recorded = run.takes[int(data["take_index"])]
     take = recorded.take
     print(f"{recorded.path}  seed={take.seed}")

@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = [
     "workbench.cli.batch",
     "workbench.cli.eval",
     "workbench.cli.serve",
+    "workbench.cli.lm",
 ]
 
 

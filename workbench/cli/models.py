@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
         "pull",
         help="download a model into the HF cache and convert original-layout repos ('tiny*' are built locally)",
     )
-    pp.add_argument("name", help="registry name or org/name hub id")
+    pp.add_argument("name", help="registry name (a model or an lm-* language model) or org/name hub id")
     pp.set_defaults(func=run_pull)
     cp = msub.add_parser(
         "check", help="what is present, what is missing, which layout, and the command that fixes it"
@@ -81,12 +81,32 @@ def run_list(args: argparse.Namespace) -> int:
     print(
         "presets: ACE-Step's own inference defaults; each entry's source is its preset_source in configs/models.yaml"
     )
+    _list_lms()
     return 0
+
+
+def _list_lms() -> None:
+    from workbench.core.errors import WorkbenchError
+    from workbench.planner.registry import load_lm_registry, resolve_lm
+
+    print("\nlanguage models (the planner):")
+    for name, spec in load_lm_registry().items():
+        try:
+            resolve_lm(name)
+            offline = "yes"
+        except WorkbenchError:
+            offline = "no"
+        where = f"{spec.hub_id}/{spec.subfolder}" if spec.subfolder else spec.hub_id
+        print(f"{name:<10} {offline:<8} {where}  ({spec.params}; {spec.notes})")
 
 
 def run_pull(args: argparse.Namespace) -> int:
     from workbench.engine.models import pull_model
+    from workbench.planner.registry import load_lm_registry, pull_lm
 
+    if args.name in load_lm_registry():  # a 5 Hz language model (the `lms:` section)
+        print(f"{args.name}: ready at {pull_lm(args.name)}")
+        return 0
     folder = pull_model(args.name)
     print(f"{args.name}: ready at {folder}")
     return 0

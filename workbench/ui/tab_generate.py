@@ -18,7 +18,7 @@ from workbench.engine.requests import (
     Text2Music,
     request_from_dict,
 )
-from workbench.ui import forms
+from workbench.ui import forms, planner_panel
 from workbench.ui.context import GpuJob, TabContext, lora_label, ui_errors
 from workbench.ui.results import ResultCard, card_values, result_card
 
@@ -192,6 +192,7 @@ def _layout(ctx: TabContext, genres: dict[str, GenrePreset]) -> GenerateComponen
             form |= _music_rows(ctx)
             lora_form, lora_refresh = _lora_rows(ctx)
             form |= lora_form
+    form |= planner_panel.build(ctx, form)
     with gr.Row():
         run = gr.Button("Generate", variant="primary", elem_id="gen-run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="gen-cancel")
@@ -232,7 +233,10 @@ def request_of(ctx: TabContext, values: dict[str, Any]) -> Text2Music:
 
 def generate(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, cards: list[ResultCard]) -> list[Any]:
     fmt = forms.check_format(values["audio_format"])
-    run = ctx.workbench.generate(request_of(ctx, values), audio_format=fmt, **job.hooks)
+    request = planner_panel.request_for(request_of(ctx, values), values)
+    run = ctx.workbench.generate(
+        request, audio_format=fmt, think=planner_panel.think_options(values), **job.hooks
+    )
     result = run.result
     if not result.ok:
         return [
@@ -243,6 +247,7 @@ def generate(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, cards: lis
         f"**Done:** {len(result.takes)} take(s) in {result.timings.get('total_s', 0):.1f} s · "
         f"{result.request.steps} steps · seed {result.request.seed}"
         + "".join(f"  \nnote: {n}" for n in result.notes)
+        + planner_panel.plan_note(run)
     ]
     for i, card in enumerate(cards):
         out += (
