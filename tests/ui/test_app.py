@@ -421,8 +421,9 @@ for _ in range(600):
         urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[4]}/", timeout=1); break
     except OSError:
         time.sleep(0.1)
-print("LOOKUPS", sorted(set(looked_up)))
-print("THREADS", sorted(set(started)))
+# One write per line, each starting on a fresh line: the app's own start-up messages come from other threads.
+sys.stdout.write(f"\nLOOKUPS {sorted(set(looked_up))}\nTHREADS {sorted(set(started))}\n")
+sys.stdout.flush()
 os._exit(0)
 """
 PHONES_HOME = ("analytics", "version", "telemetry", "update_check")
