@@ -422,7 +422,7 @@ for _ in range(600):
     except OSError:
         time.sleep(0.1)
 # One write per line, each starting on a fresh line: the app's own start-up messages come from other threads.
-sys.stdout.write(f"\nLOOKUPS {sorted(set(looked_up))}\nTHREADS {sorted(set(started))}\n")
+sys.stdout.write(f"\\nLOOKUPS {sorted(set(looked_up))}\\nTHREADS {sorted(set(started))}\\n")
 sys.stdout.flush()
 os._exit(0)
 """
