@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 MAX_ROUNDS = 400  # long-poll rounds before a test gives up on a task
+LM_CAPTION_TOKENS = 6  # the random tiny LM writes captions to the cap; short ones keep its tests quick
 
 
 @dataclass
@@ -31,9 +32,10 @@ class Server:
 
 @pytest.fixture
 def make_server(engine: Any, tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """``make_server(keys=(), hold=None, progress_hook=None, store=None, **ApiSettings)``: a running API on the
-    session's tiny engine with its own store and folders. ``hold(job)`` runs in the worker before each task,
-    ``progress_hook`` on each engine progress update (tests hold a task at a known point with them)."""
+    """``make_server(keys=(), hold=None, progress_hook=None, store=None, lm=None, **ApiSettings)``: a running API
+    on the session's tiny engine with its own store and folders. ``hold(job)`` runs in the worker before each
+    task, ``progress_hook`` on each engine (and LM) progress update (tests hold a task at a known point with
+    them). ``lm``: a ``Planner`` holding the tiny LM, connected as the API's planner with short captions."""
     import uvicorn
 
     from workbench.core.store import Store
@@ -49,6 +51,7 @@ def make_server(engine: Any, tmp_path: Path) -> Iterator[Callable[..., Server]]:
         hold: Callable[[Any], None] | None = None,
         progress_hook: Callable[[Any], None] | None = None,
         store: Path | None = None,
+        lm: Any = None,
         **settings: Any,
     ) -> Server:
         n = len(running)
@@ -59,7 +62,15 @@ def make_server(engine: Any, tmp_path: Path) -> Iterator[Callable[..., Server]]:
             temp_dir=tmp_path / f"tmp{n}",
             progress_hook=progress_hook,
         )
-        service = RestService(workbench, ApiKeys(keys), ApiSettings(**settings), loras_dir=tmp_path / "loras")
+        planner = None
+        if lm is not None:
+            from workbench.rest.lm import LmPlanner
+
+            workbench.planner = lm
+            planner = LmPlanner(workbench, "lm-tiny", caption_tokens=LM_CAPTION_TOKENS, lyrics_tokens=16)
+        service = RestService(
+            workbench, ApiKeys(keys), ApiSettings(**settings), planner=planner, loras_dir=tmp_path / "loras"
+        )
         service.on_task_start = hold
         service.start()
         sock = socket.socket()

@@ -146,6 +146,7 @@ def test_planner_features_answer_501_naming_the_planner(held_server) -> None:
     for body in ({**BASE, "thinking": True}, {**BASE, "sample_mode": True, "sample_query": "lofi"}):
         resp = _post(held_server.url, body)
         assert resp.status_code == 501 and "LM planner" in resp.json()["error"]
+        assert "workbench models pull" in resp.json()["error"] and resp.json()["field"] in body
     for path in ("/format_input", "/v1/create_sample"):
         resp = httpx.post(f"{held_server.url}{path}", json={"prompt": "x"})
         assert (

@@ -25,6 +25,18 @@ def test_serve_refuses_to_listen_beyond_localhost_without_keys(capsys, monkeypat
     assert "needs API keys" in capsys.readouterr().err
 
 
+def test_serve_says_which_lm_serves_or_why_none_does(planner, tmp_path) -> None:
+    from workbench.cli.serve import api_planner
+    from workbench.services import Workbench
+
+    workbench = Workbench(None, None, runs_dir=tmp_path / "runs", temp_dir=tmp_path / "tmp")
+    connected, line = api_planner(workbench, "lm-tiny")  # the planner fixture has built the tiny LM
+    assert connected is not None and connected.lm_name == "lm-tiny" and line.startswith("LM: lm-tiny")
+    for name, says in (("none", "--lm none"), ("lm-nope", "lm-tiny")):
+        connected, line = api_planner(workbench, name)
+        assert connected is None and line.startswith("LM: none") and says in line and "501" in line
+
+
 def _start(port: int, store: Path, keys: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
     """Start the server and read its output until it says it serves (the port is open by then)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

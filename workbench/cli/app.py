@@ -137,7 +137,7 @@ def with_api(app: WorkbenchApp, args: argparse.Namespace, options: ServeOptions)
     store and folders), so API tasks and the tabs share one queue for the model."""
     import dataclasses
 
-    from workbench.cli.serve import api_settings
+    from workbench.cli.serve import api_planner, api_settings
     from workbench.rest.auth import check_listen, load_keys
     from workbench.rest.routes import api_routes, build_api
     from workbench.rest.service import RestService
@@ -145,7 +145,11 @@ def with_api(app: WorkbenchApp, args: argparse.Namespace, options: ServeOptions)
     keys = load_keys(args.api_keys)
     check_listen("0.0.0.0" if options.share else options.host, keys)  # a share link is beyond localhost too
     ctx = app.context
-    service = RestService(ctx.workbench, keys, api_settings(args), loras_dir=ctx.loras_dir).start()
+    planner, lm_line = api_planner(ctx.workbench, args.lm)
+    print(f"REST API mounted on the app; {lm_line}", flush=True)
+    service = RestService(
+        ctx.workbench, keys, api_settings(args), planner=planner, loras_dir=ctx.loras_dir
+    ).start()
     routes = app.extras.routes + api_routes(
         build_api(service, title="ACE Workbench API (mounted on the app)")
     )

@@ -29,6 +29,30 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--default-format", default="mp3", choices=("wav", "flac", "mp3"), help="audio_format when not given"
     )
+    parser.add_argument(
+        "--lm",
+        default="lm-1.7B",
+        help="the 5 Hz LM behind thinking, use_format, sample_mode, /format_input and /v1/create_sample "
+        "(default lm-1.7B; 'none' for no LM); tasks may name another with lm_model_path",
+    )
+
+
+def api_planner(workbench: Any, name: str) -> tuple[Any, str]:
+    """The API's LM planner on ``workbench`` when the LM ``name`` is available here (it loads on first use),
+    else None; and a line saying which LM serves, or why none does and how to get one."""
+    from workbench.core.errors import InputError, WeightsMissingError
+    from workbench.planner.registry import resolve_lm
+    from workbench.rest.lm import LmPlanner
+
+    if name.strip().lower() in ("", "none"):
+        return None, "LM: none (--lm none); thinking/use_format/sample_mode answer 501"
+    try:
+        resolved = resolve_lm(name)
+    except WeightsMissingError as exc:
+        return None, f"LM: none ({exc}); thinking/use_format/sample_mode answer 501 until then"
+    except InputError as exc:
+        return None, f"LM: none (--lm {name}: {exc.fix}); thinking/use_format/sample_mode answer 501"
+    return LmPlanner(workbench, name), f"LM: {name} ({resolved.folder}, loads on first use)"
 
 
 def register(sub: Any) -> None:
@@ -82,7 +106,9 @@ def run_serve(args: argparse.Namespace) -> int:
     engine = Engine(args.model, device=args.device, dtype=args.dtype, offload=args.offload)
     engine.load()
     store = Store(Path(args.store)) if args.store else Store()
-    service = RestService(Workbench(engine, store), keys, settings)
+    workbench = Workbench(engine, store)
+    planner, lm_line = api_planner(workbench, args.lm)
+    service = RestService(workbench, keys, settings, planner=planner)
     requeued, failed = service.queue.recovered
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -95,7 +121,7 @@ def run_serve(args: argparse.Namespace) -> int:
     print(
         f"serving the ACE-Step API for model {args.model} on http://{args.host}:{sock.getsockname()[1]} "
         f"(docs: /docs; keys: {len(keys.keys) or 'none, localhost only'}; "
-        f"resumed {requeued} interrupted task(s), failed {failed})",
+        f"resumed {requeued} interrupted task(s), failed {failed})\n{lm_line}",
         flush=True,
     )
     server = uvicorn.Server(

@@ -17,7 +17,9 @@ from workbench.services import RecordedRun
 STATUS_CODES = {"queued": 0, "running": 0, "done": 1, "failed": 2, "cancelled": 2}
 
 
-def take_items(run: RecordedRun) -> list[dict[str, Any]]:
+def take_items(run: RecordedRun, lm: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """``lm``: what the LM did for the task (``LmPlanner.run``): its name, flags, chosen fields, written inputs."""
+    lm = lm or {}
     result = run.result
     request = result.request
     items = []
@@ -48,7 +50,8 @@ def take_items(run: RecordedRun) -> list[dict[str, Any]]:
                 ),
                 "seed_value": str(take.seed),
                 "seed": take.seed,
-                "lm_model": None,
+                "lm_model": lm.get("lm_model"),
+                "lm": lm or None,
                 "dit_model": result.model.name,
                 "progress": 1.0,
                 "stage": "done",

@@ -144,7 +144,7 @@ def add_routes(app: FastAPI, service: RestService) -> None:  # noqa: C901 - one 
                 "models_initialized": loaded,
                 "llm_initialized": service.planner is not None,
                 "loaded_model": service.model_name if loaded else None,
-                "loaded_lm_model": None,
+                "loaded_lm_model": _lm_name(service),
                 "api_keys_required": service.keys.required,
             },
             status="ok",
@@ -217,8 +217,10 @@ def add_routes(app: FastAPI, service: RestService) -> None:  # noqa: C901 - one 
                     }
                 ],
                 "default_model": name,
-                "lm_models": [],
-                "loaded_lm_model": None,
+                "lm_models": [{"name": _lm_name(service), "is_loaded": _lm_loaded(service)}]
+                if service.planner is not None
+                else [],
+                "loaded_lm_model": _lm_name(service),
                 "llm_initialized": service.planner is not None,
             }
         )
@@ -251,6 +253,15 @@ def _query(service: RestService, key: str, ids: list[str], wait_s: float) -> lis
     jobs = {i: j for i, j in service.queue.jobs(ids).items() if j.key_id == key}
     positions = service.queue.positions(list(jobs))
     return [query_item(jobs.get(i), i, service.queue.progress_text(i), positions.get(i)) for i in ids]
+
+
+def _lm_name(service: RestService) -> str | None:
+    return service.planner.lm_name if service.planner is not None else None
+
+
+def _lm_loaded(service: RestService) -> bool:
+    planner = service.workbench.planner
+    return planner is not None and planner.loaded_name == _lm_name(service)
 
 
 def _loaded(service: RestService) -> bool:

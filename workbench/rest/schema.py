@@ -73,6 +73,13 @@ FIELDS: dict[str, Field] = {
     "extend_s": Field("float", (), "extend: seconds to add"),
     "crossfade_ms": Field("float", (), "repaint/extend edge crossfades"),
     "genre": Field("str", (), "a genre preset name, recorded with the result"),
+    "lm_model_path": Field("str", ("lm_model", "lm"), "the LM that plans (default: the server's --lm)"),
+    "lm_temperature": Field("float", (), "LM sampling temperature (default 0.85)"),
+    "lm_cfg_scale": Field("float", (), "LM classifier-free guidance (default 2.5; 1 = off)"),
+    "lm_top_k": Field("int", (), "LM top-k (default off)"),
+    "lm_top_p": Field("float", (), "LM top-p (default 0.9)"),
+    "lm_repetition_penalty": Field("float", (), "LM repetition penalty (default 1.0)"),
+    "lm_negative_prompt": Field("str", (), "LM guidance's negative prompt (default 'NO USER INPUT')"),
 }
 ALIASES: dict[str, str] = {a: name for name, f in FIELDS.items() for a in (name, *f.aliases)}
 
@@ -98,22 +105,25 @@ UNSUPPORTED: dict[str, str] = {
     "extract_codes_only": "no code-extraction mode",
     "constrained_decoding_debug": "used only by upstream's LM",
 }
-# Used only when the LM plans the song (thinking / use_format / sample_mode).
+# LM fields upstream knows that the workbench's planner does not run, with why (listed in the reply's warnings).
+LM_UNSUPPORTED: dict[str, str] = {
+    "lm_backend": "the workbench runs the LM with transformers",
+    "constrained_decoding": "the metadata block is always decoded under constraints",
+    "use_cot_caption": "the LM's caption shapes the codes and is recorded; the DiT renders the client's caption",
+    "use_cot_language": "the client's vocal_language (default en) is kept",
+    "use_cot_metas": "the LM writes the metadata the client left empty",
+    "allow_lm_batch": "one plan per task; the takes share it",
+    "parallel_thinking": "one plan per task; the takes share it",
+}
+# Honoured when the LM runs (thinking / use_format / sample_mode); listed in warnings otherwise.
 LM_FIELDS = (
     "lm_model_path",
-    "lm_backend",
     "lm_temperature",
     "lm_cfg_scale",
     "lm_top_k",
     "lm_top_p",
     "lm_repetition_penalty",
     "lm_negative_prompt",
-    "constrained_decoding",
-    "use_cot_caption",
-    "use_cot_language",
-    "use_cot_metas",
-    "allow_lm_batch",
-    "parallel_thinking",
 )
 PLANNER_FLAGS = ("thinking", "use_format", "sample_mode")
 IGNORED = ("ai_token",)  # read by auth, not a generation field
@@ -144,6 +154,8 @@ class Submission:
     warnings: tuple[str, ...] = ()
     planner: tuple[str, ...] = ()  # the planner flags the caller switched on (thinking, use_format, ...)
     sample_query: str = ""
+    lm_values: dict[str, Any] = field(default_factory=dict)  # LM_FIELDS and FIXABLE_FIELDS the client gave
+    sent_as: dict[str, str] = field(default_factory=dict)  # canonical name -> the key the client used
 
     @property
     def seeds(self) -> list[int]:
@@ -207,8 +219,8 @@ def read_fields(body: Mapping[str, Any]) -> tuple[_Reader, list[str]]:
         if key in UNSUPPORTED:
             warnings.append(f"{used[key]}: not supported, ignored ({UNSUPPORTED[key]})")
             continue
-        if key in LM_FIELDS:
-            warnings.append(f"{used[key]}: used only when the LM plans the song (thinking); ignored")
+        if key in LM_UNSUPPORTED:
+            warnings.append(f"{used[key]}: not supported, ignored ({LM_UNSUPPORTED[key]})")
             continue
         name = ALIASES.get(key)
         if name is None:
@@ -340,13 +352,74 @@ def parse_release(body: Mapping[str, Any], ctx: Context) -> Submission:
     except InputError as exc:
         raise InputError(_upstream_name(reader, exc.field), exc.value, exc.fix) from None
     planner = tuple(flag for flag in PLANNER_FLAGS if reader.get(flag) is True)
+    if not planner:
+        warnings += [
+            f"{reader.sent_as[name]}: used only when the LM runs (thinking, use_format, sample_mode); ignored"
+            for name in LM_FIELDS
+            if reader.has(name)
+        ]
+    lm_names = (*LM_FIELDS, *FIXABLE_FIELDS.values())
     return Submission(
         request=typed.to_dict(),
         audio_format=audio_format,
         warnings=tuple(warnings + seed_warnings),
         planner=planner,
         sample_query=str(reader.get("sample_query", "")),
+        lm_values={n: reader.values[n] for n in lm_names if reader.has(n)},
+        sent_as=dict(reader.sent_as),
     )
+
+
+# Request attribute -> the field that fixes it; the LM fills those the client left empty.
+FIXABLE_FIELDS = {
+    "bpm": "bpm",
+    "keyscale": "key_scale",
+    "time_signature": "time_signature",
+    "duration_s": "audio_duration",
+    "vocal_language": "vocal_language",
+}
+_TEMPERATURE = Field("float", ("lm_temperature",), "LM sampling temperature (default 0.85)")
+# Bodies of /format_input (``param_obj`` holds the metadata) and /v1/create_sample, in upstream's names
+# (ace-step/ACE-Step-1.5@6d467e4:acestep/api/route_setup.py).
+FORMAT_FIELDS: dict[str, Field] = {
+    **{n: FIELDS[n] for n in ("prompt", "lyrics", "audio_duration", "bpm", "key_scale", "time_signature")},
+    **{n: FIELDS[n] for n in ("vocal_language", "seed", "lm_model_path")},
+    "temperature": _TEMPERATURE,
+}
+SAMPLE_FIELDS: dict[str, Field] = {
+    "sample_query": Field("str", ("query", *FIELDS["sample_query"].aliases), "the description"),
+    **{n: FIELDS[n] for n in ("instrumental", "vocal_language", "seed", "lm_model_path")},
+    "temperature": _TEMPERATURE,
+}
+
+
+def read_lm_body(body: Mapping[str, Any], fields: dict[str, Field]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A /format_input or /v1/create_sample body -> (typed values by canonical name, the key the client used).
+    Unknown fields are errors naming them; empty metadata (bpm 0, duration <= 0, "") means "the LM chooses"."""
+    merged, used = flatten(body)
+    aliases = {a: name for name, f in fields.items() for a in (name, *f.aliases)}
+    values: dict[str, Any] = {}
+    sent_as: dict[str, str] = {}
+    for key, value in merged.items():
+        if key in IGNORED:
+            continue
+        name = aliases.get(key)
+        if name is None:
+            raise InputError(used[key], value, f"unknown field; this route reads {', '.join(fields)}")
+        if name in sent_as and "." in used[key]:
+            continue  # a top-level key wins over the same field in param_obj
+        typed = coerce(used[key], value, fields[name].kind)
+        if isinstance(typed, str) and name != "lyrics":
+            typed = typed.strip()
+        if typed is None or typed == "" or (name in ("bpm", "audio_duration") and typed <= 0):
+            continue
+        if name == "seed" and (isinstance(typed, list) or typed < 0):
+            raise InputError(used[key], value, "give one seed >= 0 (or leave it out for 0)")
+        if name == "time_signature":
+            typed = _TIME_SIGNATURES.get(typed, typed)
+        values[name] = typed
+        sent_as[name] = used[key]
+    return values, sent_as
 
 
 # The workbench's request field -> the canonical upstream field, to name errors the way the client wrote them.

@@ -9,7 +9,7 @@ answer 501 naming what is missing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,36 +18,56 @@ from workbench.core import paths
 from workbench.core.errors import InputError
 from workbench.engine.adapters import find_weights
 from workbench.engine.engine import Progress
-from workbench.engine.requests import LoraRef, request_from_dict
+from workbench.engine.requests import GenerationRequest, LoraRef, request_from_dict
+from workbench.planner.registry import pull_hint
 from workbench.rest import schema
 from workbench.rest.auth import ApiKeys
 from workbench.rest.db import JobRow
 from workbench.rest.files import Files
 from workbench.rest.jobs import JobQueue, Outcome
+from workbench.rest.lm import LmTask
 from workbench.rest.loras import KeyLoras
 from workbench.rest.responses import ApiError
 from workbench.rest.results import take_items
-from workbench.services import Workbench
+from workbench.services import RecordedRun, Workbench
 
 MAX_WAIT_S = 30.0  # the longest /query_result long-poll
 
 
 class Planner(Protocol):
-    """What the API needs of the LM planner."""
+    """What the API needs of the LM planner (``workbench.rest.lm.LmPlanner``)."""
+
+    lm_name: str  # the server's LM, used when a task names none
 
     def format_input(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
     def create_sample(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
-    def plan_request(
-        self, request: dict[str, Any], flags: tuple[str, ...], sample_query: str
-    ) -> dict[str, Any]: ...
+    def task(
+        self,
+        flags: tuple[str, ...],
+        values: Mapping[str, Any],
+        sent_as: Mapping[str, str],
+        request: GenerationRequest,
+        sample_query: str,
+    ) -> LmTask: ...
+
+    def run(
+        self,
+        request: GenerationRequest,
+        task: LmTask,
+        *,
+        audio_format: str,
+        progress: Callable[[Progress], None],
+        cancel: threading.Event,
+    ) -> tuple[RecordedRun, dict[str, Any]]: ...
 
 
 NO_PLANNER = (
-    "this server has no LM planner (workbench.planner is not connected to the API), so {what} is not available; "
-    "send caption, lyrics and metas yourself"
+    "this server has no LM planner, so {what} is not available; send caption, lyrics and metas yourself, "
+    "or start the server with an LM: {pull} then workbench serve --lm NAME"
 )
+LM_TASK_KEY = "lm_task"  # where a task's LmTask is kept inside its stored request
 
 
 @dataclass(frozen=True)
@@ -155,14 +175,21 @@ class RestService:
         request = submission.request
         if submission.planner:
             if self.planner is None:
+                flag = submission.planner[0]
                 raise ApiError(
-                    501, NO_PLANNER.format(what=" / ".join(submission.planner)), submission.planner[0]
+                    501,
+                    NO_PLANNER.format(what=" / ".join(submission.planner), pull=pull_hint("lm-1.7B")),
+                    submission.sent_as.get(flag, flag),
                 )
-            planned = request_from_dict(
-                self.planner.plan_request(request, submission.planner, submission.sample_query)
+            # Checked now, run by the worker (``run_job``): submitting stays fast and a cancel reaches the LM.
+            task = self.planner.task(
+                submission.planner,
+                submission.lm_values,
+                submission.sent_as,
+                request_from_dict(request),
+                submission.sample_query,
             )
-            planned.validate()  # what the LM wrote is checked like anything a client sends
-            request = planned.to_dict()
+            request = {**request, LM_TASK_KEY: task.to_dict()}
         job = self.queue.submit(key_id, request, submission.audio_format, list(submission.warnings))
         return {
             "task_id": job.task_id,
@@ -175,7 +202,7 @@ class RestService:
 
     def planner_call(self, what: str, body: dict[str, Any]) -> dict[str, Any]:
         if self.planner is None:
-            raise ApiError(501, NO_PLANNER.format(what=what))
+            raise ApiError(501, NO_PLANNER.format(what=what, pull=pull_hint("lm-1.7B")))
         if what == "/format_input":
             return self.planner.format_input(body)
         return self.planner.create_sample(body)
@@ -195,13 +222,29 @@ class RestService:
     def run_job(self, job: JobRow, cancel: threading.Event, progress: Callable[[Progress], None]) -> Outcome:
         if self.on_task_start is not None:
             self.on_task_start(job)
-        request = request_from_dict(job.request)
-        run = self.workbench.generate(
-            request, audio_format=job.audio_format, progress=progress, cancel=cancel
-        )
+        stored = dict(job.request)
+        lm_task = stored.pop(LM_TASK_KEY, None)
+        request = request_from_dict(stored)
+        lm_info: dict[str, Any] = {}
+        if lm_task is not None:
+            if self.planner is None:  # queued by a server with an LM, resumed by one without
+                return Outcome(
+                    "failed", [], [], NO_PLANNER.format(what="this LM task", pull=pull_hint("NAME"))
+                )
+            run, lm_info = self.planner.run(
+                request,
+                LmTask.from_dict(lm_task),
+                audio_format=job.audio_format,
+                progress=progress,
+                cancel=cancel,
+            )
+        else:
+            run = self.workbench.generate(
+                request, audio_format=job.audio_format, progress=progress, cancel=cancel
+            )
         if not run.ok:
             return Outcome(
                 "cancelled", [], [], "cancelled: " + (run.result.notes[-1] if run.result.notes else "")
             )
         self._learnt_names = (run.result.model.name, run.result.model.location)
-        return Outcome("done", take_items(run), [t.run_id for t in run.takes])
+        return Outcome("done", take_items(run, lm_info), [t.run_id for t in run.takes])
