@@ -321,6 +321,8 @@ def _apply(request: GenerationRequest, written: Written, fixed: tuple[str, ...])
     for attr, meta in FIXABLE.items():
         if attr not in fixed:
             changes[attr] = getattr(m, meta)
+    if m.language == "unknown":  # the LM could not tell; the request keeps its language
+        changes.pop("vocal_language", None)
     return dataclasses.replace(request, **changes)
 
 
