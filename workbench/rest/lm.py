@@ -174,26 +174,10 @@ class LmPlanner:
             time_signature=values.get("time_signature"),
             duration_s=values.get("audio_duration"),
             language=values.get("vocal_language"),
-            temperature=self._temperature(values, sent_as),
-            seed=values.get("seed") or 0,
-            lm=self.check_lm(
-                sent_as.get("lm_model_path", "lm_model_path"), values.get("lm_model_path") or ""
-            ),
-            lyrics_tokens=self.lyrics_tokens,
-            caption_tokens=self.caption_tokens,
+            **self._writing(values, sent_as),
         )
         written = self.workbench.format_inputs(request)
-        m = written.metadata
-        return {
-            "caption": written.caption,
-            "lyrics": written.lyrics,
-            "bpm": m.bpm,
-            "key_scale": m.keyscale,
-            "time_signature": m.time_signature,
-            "duration": m.duration_s,
-            "vocal_language": m.language,
-            **self._extra(written),
-        }
+        return _reply(written, key_scale="key_scale", time_signature="time_signature")
 
     def create_sample(self, body: dict[str, Any]) -> dict[str, Any]:
         """Upstream's ``{query, instrumental, vocal_language, temperature}`` -> ``{caption, lyrics, bpm, keyscale,
@@ -203,38 +187,27 @@ class LmPlanner:
             query=values.get("sample_query") or "",
             instrumental=bool(values.get("instrumental")),
             language=values.get("vocal_language"),
-            temperature=self._temperature(values, sent_as),
-            seed=values.get("seed") or 0,
-            lm=self.check_lm(
-                sent_as.get("lm_model_path", "lm_model_path"), values.get("lm_model_path") or ""
-            ),
-            lyrics_tokens=self.lyrics_tokens,
-            caption_tokens=self.caption_tokens,
+            **self._writing(values, sent_as),
         )
         written = self.workbench.sample_song(request)
-        m = written.metadata
         return {
-            "caption": written.caption,
-            "lyrics": written.lyrics,
-            "bpm": m.bpm,
-            "keyscale": m.keyscale,
-            "duration": m.duration_s,
-            "timesignature": m.time_signature,
-            "vocal_language": m.language,
+            **_reply(written, key_scale="keyscale", time_signature="timesignature"),
             "instrumental": written.instrumental,
-            **self._extra(written),
         }
 
-    @staticmethod
-    def _temperature(values: Mapping[str, Any], sent_as: Mapping[str, str]) -> float:
+    def _writing(self, values: Mapping[str, Any], sent_as: Mapping[str, str]) -> dict[str, Any]:
+        """The settings Format and Simple mode share: temperature (upstream's 0.85), seed, LM and length caps."""
         temperature = values.get("temperature")
-        temperature = 0.85 if temperature is None else float(temperature)  # upstream's default for both
+        temperature = 0.85 if temperature is None else float(temperature)
         _range(sent_as.get("temperature", "temperature"), temperature, 0.0, 2.0)
-        return temperature
-
-    @staticmethod
-    def _extra(written: Written) -> dict[str, Any]:
-        return {"lm_model": written.lm.get("name"), "chosen": list(written.chosen)}
+        lm_field = sent_as.get("lm_model_path", "lm_model_path")
+        return {
+            "temperature": temperature,
+            "seed": values.get("seed") or 0,
+            "lm": self.check_lm(lm_field, values.get("lm_model_path") or ""),
+            "lyrics_tokens": self.lyrics_tokens,
+            "caption_tokens": self.caption_tokens,
+        }
 
     # --- a queued task (in the worker) --------------------------------------------------------------------
     def run(
@@ -275,41 +248,45 @@ class LmPlanner:
         return run, info
 
     def _write(self, request: GenerationRequest, task: LmTask, cancel: threading.Event) -> Written:
-        fixed = set(task.fixed)
-        seed = request.seed if request.seed is not None else 0
-        language = request.vocal_language if "vocal_language" in fixed else None
+        given = {attr: getattr(request, attr) if attr in task.fixed else None for attr in FIXABLE}
+        shared: dict[str, Any] = {
+            "temperature": task.sampling.temperature,
+            "seed": request.seed if request.seed is not None else 0,
+            "lm": task.lm,
+            "lyrics_tokens": self.lyrics_tokens,
+            "caption_tokens": self.caption_tokens,
+        }
         if "sample_mode" in task.flags:
-            return self.workbench.sample_song(
-                SampleRequest(
-                    query=task.sample_query or request.prompt,
-                    instrumental=request.instrumental,
-                    language=language,
-                    temperature=task.sampling.temperature,
-                    seed=seed,
-                    lm=task.lm,
-                    lyrics_tokens=self.lyrics_tokens,
-                    caption_tokens=self.caption_tokens,
-                ),
-                cancel=cancel,
-            )
-        given = {attr: getattr(request, attr) if attr in fixed else None for attr in FIXABLE}
-        return self.workbench.format_inputs(
-            FormatRequest(
-                caption=request.prompt,
-                lyrics=request.lyrics,
-                bpm=given["bpm"],
-                keyscale=given["keyscale"],
-                time_signature=given["time_signature"],
-                duration_s=given["duration_s"],
-                language=given["vocal_language"],
-                temperature=task.sampling.temperature,
-                seed=seed,
-                lm=task.lm,
-                lyrics_tokens=self.lyrics_tokens,
-                caption_tokens=self.caption_tokens,
-            ),
-            cancel=cancel,
+            query = task.sample_query or request.prompt
+            sample = SampleRequest(query, request.instrumental, language=given["vocal_language"], **shared)
+            return self.workbench.sample_song(sample, cancel=cancel)
+        formatted = FormatRequest(
+            caption=request.prompt,
+            lyrics=request.lyrics,
+            bpm=given["bpm"],
+            keyscale=given["keyscale"],
+            time_signature=given["time_signature"],
+            duration_s=given["duration_s"],
+            language=given["vocal_language"],
+            **shared,
         )
+        return self.workbench.format_inputs(formatted, cancel=cancel)
+
+
+def _reply(written: Written, *, key_scale: str, time_signature: str) -> dict[str, Any]:
+    """A written song's inputs in upstream's names (the two routes spell key and time signature differently)."""
+    m = written.metadata
+    return {
+        "caption": written.caption,
+        "lyrics": written.lyrics,
+        "bpm": m.bpm,
+        key_scale: m.keyscale,
+        time_signature: m.time_signature,
+        "duration": m.duration_s,
+        "vocal_language": m.language,
+        "lm_model": written.lm.get("name"),
+        "chosen": list(written.chosen),
+    }
 
 
 def _apply(request: GenerationRequest, written: Written, fixed: tuple[str, ...]) -> GenerationRequest:

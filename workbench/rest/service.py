@@ -2,65 +2,36 @@
 task through ``Workbench.generate`` (which validates, runs ``Engine.run`` and records files, sidecars and store
 rows); the API itself generates nothing.
 
-The LM planner (thinking, formatting, sample mode) plugs in as ``planner``; while it is None those features
-answer 501 naming what is missing.
+The LM planner (thinking, formatting, sample mode) plugs in as ``planner`` (``rest.lm.LmPlanner``); while it
+is None those features answer 501 naming what is missing and the pull command.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from workbench.core import paths
 from workbench.core.errors import InputError
 from workbench.engine.adapters import find_weights
 from workbench.engine.engine import Progress
-from workbench.engine.requests import GenerationRequest, LoraRef, request_from_dict
+from workbench.engine.requests import LoraRef, request_from_dict
 from workbench.planner.registry import pull_hint
 from workbench.rest import schema
 from workbench.rest.auth import ApiKeys
 from workbench.rest.db import JobRow
 from workbench.rest.files import Files
 from workbench.rest.jobs import JobQueue, Outcome
-from workbench.rest.lm import LmTask
+from workbench.rest.lm import LmPlanner, LmTask
 from workbench.rest.loras import KeyLoras
 from workbench.rest.responses import ApiError
 from workbench.rest.results import take_items
-from workbench.services import RecordedRun, Workbench
+from workbench.services import Workbench
 
 MAX_WAIT_S = 30.0  # the longest /query_result long-poll
-
-
-class Planner(Protocol):
-    """What the API needs of the LM planner (``workbench.rest.lm.LmPlanner``)."""
-
-    lm_name: str  # the server's LM, used when a task names none
-
-    def format_input(self, body: dict[str, Any]) -> dict[str, Any]: ...
-
-    def create_sample(self, body: dict[str, Any]) -> dict[str, Any]: ...
-
-    def task(
-        self,
-        flags: tuple[str, ...],
-        values: Mapping[str, Any],
-        sent_as: Mapping[str, str],
-        request: GenerationRequest,
-        sample_query: str,
-    ) -> LmTask: ...
-
-    def run(
-        self,
-        request: GenerationRequest,
-        task: LmTask,
-        *,
-        audio_format: str,
-        progress: Callable[[Progress], None],
-        cancel: threading.Event,
-    ) -> tuple[RecordedRun, dict[str, Any]]: ...
 
 
 NO_PLANNER = (
@@ -85,7 +56,7 @@ class RestService:
         keys: ApiKeys | None = None,
         settings: ApiSettings | None = None,
         *,
-        planner: Planner | None = None,
+        planner: LmPlanner | None = None,
         loras_dir: Path | None = None,
     ) -> None:
         if workbench.store is None:
