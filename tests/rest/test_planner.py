@@ -101,6 +101,7 @@ def test_a_thinking_task_renders_what_generate_with_think_renders(
     assert item["state"] == "done", item
     (take,) = json.loads(item["result"])
     assert take["lm_model"] == "lm-tiny" and take["metas"]["bpm"] == 97  # the client's bpm is kept
+    assert take["task_type"] == "text2music"
     metas = take["metas"]
     assert metas["keyscale"] in KEYSCALES and metas["timesignature"] in TIME_SIGNATURES
     assert metas["duration"] == pytest.approx(2.0, abs=0.05)
@@ -143,6 +144,25 @@ def test_sample_mode_writes_the_song_and_keeps_the_clients_metadata(make_server,
     assert take["lm"]["flags"] == ["thinking", "use_format"] and take["metas"]["keyscale"] == "D minor"
     assert take["prompt"] == take["lm"]["written"]["caption"]
     assert json.loads(Path(take["sidecar"]).read_text())["plan"]["plan"]["lm"]["name"] == "lm-tiny"
+
+
+def test_chat_with_thinking_returns_the_planned_codes(make_server, planner) -> None:
+    server = make_server(lm=planner)
+    body = {
+        "messages": [{"role": "user", "content": "calm piano"}],
+        "audio_config": {"duration": 2, "format": "wav"},
+        "thinking": True,
+        "inference_steps": 2,
+        "seed": 5,
+        "temperature": 0.7,
+    }
+    resp = httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=120)
+    assert resp.status_code == 200, resp.text
+    message = resp.json()["choices"][0]["message"]
+    (row,) = server.workbench.store.list_runs(limit=5)
+    sidecar = json.loads(Path(row.sidecar_path).read_text())
+    assert message["audio_codes"] == sidecar["plan"]["plan"]["codes"] and message["audio_codes"]
+    assert sidecar["plan"]["plan"]["sampling"]["temperature"] == 0.7  # the chat's temperature is the LM's
 
 
 def test_an_unknown_lm_is_an_error_naming_the_field_and_the_pull_command(make_server, planner) -> None:

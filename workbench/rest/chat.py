@@ -144,7 +144,8 @@ def _message(service: RestService, task_id: str) -> dict[str, Any]:
     items = job.result or []
     seeds = ", ".join(str(i["seed"]) for i in items)
     content = f"Generated {len(items)} take(s) with {service.model_name} (seed {seeds})."
-    return {"role": "assistant", "content": content, "audio": audio, "audio_codes": ""}
+    codes = ((items[0].get("lm") or {}).get("audio_codes") or "") if items else ""
+    return {"role": "assistant", "content": content, "audio": audio, "audio_codes": codes}
 
 
 def _completion(task_id: str, model: str, message: dict[str, Any], warnings: list[str]) -> dict[str, Any]:

@@ -235,7 +235,7 @@ class LmPlanner:
         run = self.workbench.generate(
             request, audio_format=audio_format, progress=progress, cancel=cancel, think=think
         )
-        info: dict[str, Any] = {"lm_model": task.lm, "flags": list(task.flags)}
+        info: dict[str, Any] = {"lm_model": task.lm, "flags": list(task.flags), "task_type": request.task}
         if written is not None:
             info["written"] = {
                 "caption": written.caption,
@@ -245,6 +245,9 @@ class LmPlanner:
         if run.plan is not None:
             info["lm_model"] = run.plan.lm.get("name", task.lm)
             info["chosen"] = list(run.plan.chosen)
+            info["audio_codes"] = (
+                run.plan.codes
+            )  # what the chat route returns as ``audio_codes``, as upstream
         return run, info
 
     def _write(self, request: GenerationRequest, task: LmTask, cancel: threading.Event) -> Written:

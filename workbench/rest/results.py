@@ -55,7 +55,9 @@ def take_items(run: RecordedRun, lm: dict[str, Any] | None = None) -> list[dict[
                 "dit_model": result.model.name,
                 "progress": 1.0,
                 "stage": "done",
-                "task_type": request.task,
+                "task_type": lm.get(
+                    "task_type", request.task
+                ),  # Think renders codes; the client asked text2music
                 "run_id": recorded.run_id,
                 "path": recorded.path,
                 "sidecar": recorded.sidecar,
