@@ -202,3 +202,21 @@ def test_cancel_while_the_lm_plans_ends_cancelled(make_server, planner) -> None:
     assert item["state"] == "cancelled", item
     assert not any(s == "denoising" for s in stages)  # the DiT never started
     assert server.workbench.store.list_runs(limit=5) == []
+
+
+def test_an_lm_task_resumed_by_a_server_without_an_lm_fails_with_the_reason(
+    make_server, planner, tmp_path
+) -> None:
+    store = tmp_path / "shared.sqlite"
+    held = threading.Event()
+    with_lm = make_server(lm=planner, store=store, hold=lambda job: held.wait(60))
+    with_lm.service.stop()  # queued, never run: as after a crash
+    task_id = httpx.post(f"{with_lm.url}/release_task", json={**SONG, "thinking": True}).json()["task_id"]
+    held.set()
+    without = make_server(store=store)
+    item = _done(without.url, task_id)
+    assert (
+        item["state"] == "failed"
+        and "no LM planner" in item["error"]
+        and "workbench serve --lm" in item["error"]
+    )
