@@ -4,9 +4,8 @@
 upstream's field names (ace-step/ACE-Step-1.5@6d467e4:acestep/api/route_setup.py, ``format_input`` and
 ``create_sample``). On ``/release_task`` nothing runs at submit time: the task stores ``LmTask`` (the flags, the
 LM, its sampling and which metadata the client fixed) and the worker runs it (``run``), so a submission stays fast
-and a cancel reaches the LM between two token steps. Order, as upstream's ``generate_music``: Simple mode
-(``sample_mode``) or Format (``use_format``) writes the song's inputs first, then ``thinking`` plans the codes
-through ``Workbench.generate(request, think=...)``, which records the plan in the sidecar.
+and a cancel reaches the LM between two token steps. Simple mode (``sample_mode``) or Format (``use_format``)
+writes the song's inputs first (they are what Think plans from), then ``thinking`` plans the codes through ``Workbench.generate(request, think=...)``, which records the plan in the sidecar.
 """
 
 from __future__ import annotations
