@@ -165,15 +165,13 @@ class Workbench:
         LM; its ``plan`` block holds the LM, templates, sampling, seed, metadata and codes, and the request the
         user asked for, so ``replay --replan`` can run the LM again with the same seed.
         """
-        from workbench.planner.apply import plan_request, planned_request
+        from workbench.planner.apply import plan_record
+        from workbench.planner.apply import think as plan_think
         from workbench.planner.decoding import PlanCancelled
 
         request.validate()
         if request.seed is None:  # the LM's seed is the request's, so it must be fixed before planning
             request = dataclasses.replace(request, seed=secrets.randbelow(_SEED_LIMIT))
-        asked = plan_request(
-            request, lm=think.lm, sampling=think.sampling, caption_tokens=think.caption_tokens
-        )
         engine = self.require_engine()
         on_progress = self._progress(progress)
 
@@ -181,14 +179,16 @@ class Workbench:
             on_progress(Progress(f"planning {phase}", done, total))
 
         try:
-            plan = self.require_planner().plan(asked, progress=lm_progress, cancel=cancel)
+            rendered, plan = plan_think(
+                self.require_planner(), request, think, progress=lm_progress, cancel=cancel
+            )
         except PlanCancelled:
             cancelled = RunResult(request, "cancelled", [], engine.info, None, batch_id="")
             return RecordedRun(cancelled, [])
-        result = engine.run(planned_request(request, plan), progress=on_progress, cancel=cancel)
+        result = engine.run(rendered, progress=on_progress, cancel=cancel)
         if not result.ok:
             return RecordedRun(result, [], plan=plan)
-        extra = {"plan": {"think_request": request.to_dict(), "plan": plan.to_dict()}}
+        extra = {"plan": plan_record(request, plan)}
         recorded = records.record(result, self.runs_dir, audio_format, self.store, extra=extra)
         return RecordedRun(result, recorded, plan=plan)
 
@@ -319,6 +319,7 @@ class Workbench:
             progress=progress,
             cancel=cancel,
             process=ProcessInfo(0, 1, None, lambda: None),
+            planner=self.planner,  # Think rows share the app's LM (None: the runner makes one when needed)
         )
 
 
