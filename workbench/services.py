@@ -28,6 +28,7 @@ from workbench.engine.requests import GenerationRequest, StyleTransfer
 from workbench.records import RecordedTake
 
 if TYPE_CHECKING:
+    from lora.auto_label import Labeller
     from workbench.audio.mastering import MasteringResult, MasteringSpec
     from workbench.audio.stems import StemSeparator
     from workbench.batch.plan import Plan
@@ -149,6 +150,19 @@ class Workbench:
             src = self.source_path(request.audio_path or None, run_id)
             request = dataclasses.replace(request, codes=audio_to_codes(self.require_engine(), src))
         return self.require_planner().understand(request, cancel=cancel)
+
+    def dataset_labeller(self, lm: str | None = None) -> Labeller:
+        """The LoRA dataset builder's auto-label (``lora.auto_label``): Understand on this workbench's engine and
+        LM. A missing or unknown LM is reported now, before any clip is read."""
+        from lora.auto_label import understand_labeller
+        from workbench.planner.plans import DEFAULT_LM
+        from workbench.planner.registry import lm_problem
+
+        name = lm or DEFAULT_LM
+        problem = lm_problem(name)
+        if problem:
+            raise InputError("lm", name, problem)
+        return understand_labeller(self.require_engine(), self.require_planner(), name)
 
     def generate_planned(
         self,
