@@ -145,3 +145,26 @@ def test_think_false_overrides_an_lm_in_the_defaults_so_a_grid_compares_both(tmp
     plan = load_plan(path)
     assert [j.think is not None for j in plan.jobs] == [True, True, False, False]
     assert len({j.job_id for j in plan.jobs}) == 4
+
+
+def test_qc_checks_a_think_track_against_the_bpm_and_key_the_lm_chose(
+    tmp_path: Path, engine: Any, planner: Any
+) -> None:
+    asked: list[Any] = []
+
+    def analyzer(audio: Any, request: Any, genre: Any) -> dict[str, Any]:
+        asked.append(request)
+        return {"tempo_bpm": 100.0}
+
+    plan = load_plan(
+        plan_file(tmp_path, "entries:\n  - {prompt: dusk, seeds: 3, keyscale: A minor, lm: lm-tiny}\n")
+    )
+    run_batch(plan, tmp_path / "out", make_engine=lambda m: engine, planner=planner, analyzer=analyzer)
+    record = mf.latest_by_job(mf.read_records(tmp_path / "out"))[plan.jobs[0].job_id]
+    planned = records.load_sidecar(record["sidecar"])["plan"]["plan"]["metadata"]
+    (request,) = asked
+    assert request.task == "audio_codes" and request.bpm == planned["bpm"]
+    assert request.keyscale == "A minor"  # the row's key, never the LM's
+    (tempo,) = [c for c in record["qc"]["checks"] if c["name"] == "tempo"]
+    bpm = planned["bpm"]
+    assert tempo["limit"] == f"{bpm - 8:g}-{bpm + 8:g} bpm (or half/double)"  # the default 8 bpm tolerance

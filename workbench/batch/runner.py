@@ -295,7 +295,10 @@ class ShardRunner:
         spec = self.export.spec_for(preset)
         attempt = 0
         while True:
-            mastered, mastering, report = self._qc_and_master(job, take.audio, preset, spec)
+            # A Think job is checked against what was rendered: the bpm and key the LM chose where the row left
+            # them empty (the rendered request keeps every field the row fixed).
+            checked = result.request if plan is not None else job.request
+            mastered, mastering, report = self._qc_and_master(job, take.audio, preset, spec, checked)
             if not report.rejected or attempt >= self.rules.regenerate:
                 break
             attempt += 1
@@ -322,7 +325,7 @@ class ShardRunner:
         return True
 
     def _qc_and_master(
-        self, job: Job, audio: Audio, preset: GenrePreset | None, spec: Any
+        self, job: Job, audio: Audio, preset: GenrePreset | None, spec: Any, request: Any = None
     ) -> tuple[Audio, Any, qc.QcReport]:
         from workbench.audio.mastering import master
 
@@ -333,11 +336,11 @@ class ShardRunner:
         t0 = time.perf_counter()
         metrics: dict[str, Any] = {}
         if self.rules.enabled:
-            metrics = self.analyzer(final, job.request, job.request.genre)
+            metrics = self.analyzer(final, request or job.request, job.request.genre)
             # Clipping is judged on the generated audio: the limiter would hide flat tops baked into the music.
             metrics["clipped_fraction"] = qc.clipped_fraction(audio.samples)
         self.timings["qc_s"] += time.perf_counter() - t0
-        target = qc.target_for(job.request, preset, self.rules, spec)
+        target = qc.target_for(request or job.request, preset, self.rules, spec)
         return final, mastering, qc.run_checks(metrics, target, self.rules)
 
 
