@@ -3,6 +3,7 @@ the same audio as ``Workbench.generate(..., think=...)``, resume from the record
 
 from __future__ import annotations
 
+import csv
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from workbench import records
 from workbench.batch import load_plan, run_batch
 from workbench.batch import manifest as mf
+from workbench.batch.campaign_export import export_for_campaign
 from workbench.batch.plan import PlanError
 from workbench.batch.runner import PLANS_DIR
 from workbench.core.audio_io import read_audio
@@ -80,6 +82,13 @@ def test_a_think_row_and_a_plain_row_both_render_and_the_think_row_matches_gener
 
     replayed, index = records.replay(sidecar, engine)  # the codes are recorded: no LM
     assert np.array_equal(replayed.takes[index].audio.samples, batch_audio)
+
+    exported = export_for_campaign(tmp_path / "out", tmp_path / "camp")
+    with exported.mapping_csv.open() as fh:
+        assert {row["job_id"]: row["lm"] for row in csv.DictReader(fh)} == {
+            plan.jobs[0].job_id: "lm-tiny",
+            plan.jobs[1].job_id: "",
+        }
 
 
 class CancelOnRender:
