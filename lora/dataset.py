@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from lora import analysis
+from lora.auto_label import Labeller, fill
 from lora.dataset_sources import (
     Candidate,
     Issue,
@@ -28,7 +29,7 @@ from lora.dataset_sources import (
 )
 from workbench.core.audio_io import load_conformed
 from workbench.core.digest import file_sha256
-from workbench.core.errors import AudioInputError, InputError
+from workbench.core.errors import AudioInputError, InputError, WeightsMissingError, WorkbenchError
 
 TRIGGER_MODES = ("prepend", "append", "replace")
 DATASET_SUBDIR = "dataset"
@@ -81,6 +82,7 @@ class Record:
     estimated: list[str] = field(default_factory=list)
     split: str = "train"
     source: str = ""
+    labelled_by: str = ""  # the LM (name@revision) whose auto-label filled fields listed in ``estimated``
 
     @property
     def lyrics_for_model(self) -> str:
@@ -129,7 +131,8 @@ class DatasetReport:
         for r in self.records:
             if r.estimated:
                 shown = ", ".join(f"{k}={getattr(r, k)}" for k in r.estimated)
-                lines.append(f"  ESTIMATE {r.source}: {shown}")
+                by = f" (auto-label: {r.labelled_by})" if r.labelled_by else ""
+                lines.append(f"  ESTIMATE {r.source}: {shown}{by}")
         return "\n".join(lines)
 
 
@@ -167,9 +170,34 @@ def _check_audio(cand: Candidate, opts: DatasetOptions) -> tuple[np.ndarray, flo
     return audio.samples, audio.duration_s
 
 
-def _record(cand: Candidate, samples: np.ndarray, duration_s: float, opts: DatasetOptions) -> Record:
-    estimated = []
-    bpm, key = cand.bpm, cand.key
+def _auto_label(
+    cand: Candidate, label: Labeller | None, issues: list[Issue]
+) -> tuple[dict[str, Any], list[str], str]:
+    """The candidate's caption/bpm/key/time signature with the empty ones filled by ``label``."""
+    given = {"caption": cand.caption, "bpm": cand.bpm, "key": cand.key, "time_signature": cand.time_signature}
+    if label is None:
+        return given, [], ""
+    try:
+        guess = label(cand.audio_path)
+    except WeightsMissingError:
+        raise  # no LM: every clip would fail the same way
+    except WorkbenchError as exc:  # one clip the LM cannot label keeps its own values
+        issues.append(Issue(cand.source, f"auto-label skipped: {exc}", "warning"))
+        return given, [], ""
+    values, filled = fill(given, guess)
+    return values, filled, guess.lm if filled else ""
+
+
+def _record(
+    cand: Candidate,
+    samples: np.ndarray,
+    duration_s: float,
+    opts: DatasetOptions,
+    label: Labeller | None = None,
+    issues: list[Issue] | None = None,
+) -> Record:
+    labelled, estimated, labelled_by = _auto_label(cand, label, issues if issues is not None else [])
+    bpm, key = labelled["bpm"], labelled["key"]
     if opts.estimate and (bpm is None or key is None):
         head = samples[:, : int(ANALYSIS_MAX_S * 48_000)]
         est = analysis.estimate(head, 48_000)
@@ -183,7 +211,7 @@ def _record(cand: Candidate, samples: np.ndarray, duration_s: float, opts: Datas
     instrumental = cand.instrumental
     if instrumental is None:
         instrumental = not cand.lyrics.strip() or cand.lyrics.strip().lower() == "[instrumental]"
-    caption = cand.caption or cand.genre
+    caption = labelled["caption"] or cand.genre
     caption = apply_trigger(caption, opts.trigger_tag, opts.trigger_mode)
     digest = file_sha256(cand.audio_path)
     return Record(
@@ -195,12 +223,13 @@ def _record(cand: Candidate, samples: np.ndarray, duration_s: float, opts: Datas
         instrumental=bool(instrumental),
         bpm=bpm,
         key=key,
-        time_signature=cand.time_signature,
+        time_signature=labelled["time_signature"],
         language=cand.language,
         genre=cand.genre,
         duration_s=round(duration_s, 3),
         estimated=estimated,
         source=cand.source,
+        labelled_by=labelled_by,
     )
 
 
@@ -237,9 +266,11 @@ def build_dataset(
     out_dir: str | os.PathLike[str] | None = None,
     options: DatasetOptions | None = None,
     progress: Progress | None = None,
+    label: Labeller | None = None,
 ) -> DatasetReport:
     """Scan a folder, read a manifest or take rows (from ``scan``, maybe edited); validate every file, estimate
-    missing metadata, split; save to ``out_dir`` when given."""
+    missing metadata, split; save to ``out_dir`` when given. ``label`` (``lora.auto_label``) fills empty captions,
+    bpm, key and time signature with the LM's Understand first; audio analysis then estimates bpm/key left empty."""
     opts = options or DatasetOptions()
     opts.validate()
     if isinstance(source, list):
@@ -258,7 +289,7 @@ def build_dataset(
         except AudioInputError as exc:
             issues.append(Issue(cand.source, exc.fix))
             continue
-        record = _record(cand, samples, duration_s, opts)
+        record = _record(cand, samples, duration_s, opts, label, issues)
         if record.audio_sha256 in seen:
             issues.append(
                 Issue(cand.source, f"same audio as {seen[record.audio_sha256]}; duplicate skipped", "warning")
@@ -299,6 +330,7 @@ def _features():
             "estimated": Sequence(Value("string")),
             "split": Value("string"),
             "source": Value("string"),
+            "labelled_by": Value("string"),
         }
     )
 

@@ -184,8 +184,12 @@ def save(
     trigger_mode: str = "prepend",
     val_fraction: float = 0.1,
     progress: Any = None,
+    label: Any = None,
 ) -> Any:
-    """Build the dataset from the edited rows into ``lora-data/<name>``. Returns lora's DatasetReport."""
+    """Build the dataset from the edited rows into ``lora-data/<name>``. Returns lora's DatasetReport.
+
+    ``label`` (a ``lora.auto_label`` labeller, e.g. ``Workbench.dataset_labeller()``) fills empty captions, bpm,
+    key and time signatures with the LM; the user's cells are kept."""
     from lora.dataset import DatasetOptions, build_dataset
 
     if not scanned:
@@ -196,7 +200,7 @@ def save(
         trigger_mode=trigger_mode or "prepend",
         val_fraction=float(val_fraction),
     )
-    return build_dataset(edited_rows(scanned, table), folder, options, progress=progress)
+    return build_dataset(edited_rows(scanned, table), folder, options, progress=progress, label=label)
 
 
 def report_text(report: Any) -> str:

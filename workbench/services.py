@@ -28,6 +28,7 @@ from workbench.engine.requests import GenerationRequest, StyleTransfer
 from workbench.records import RecordedTake
 
 if TYPE_CHECKING:
+    from lora.auto_label import Labeller
     from workbench.audio.mastering import MasteringResult, MasteringSpec
     from workbench.audio.stems import StemSeparator
     from workbench.batch.plan import Plan
@@ -150,6 +151,19 @@ class Workbench:
             request = dataclasses.replace(request, codes=audio_to_codes(self.require_engine(), src))
         return self.require_planner().understand(request, cancel=cancel)
 
+    def dataset_labeller(self, lm: str | None = None) -> Labeller:
+        """The LoRA dataset builder's auto-label (``lora.auto_label``): Understand on this workbench's engine and
+        LM. A missing or unknown LM is reported now, before any clip is read."""
+        from lora.auto_label import understand_labeller
+        from workbench.planner.plans import DEFAULT_LM
+        from workbench.planner.registry import lm_problem
+
+        name = lm or DEFAULT_LM
+        problem = lm_problem(name)
+        if problem:
+            raise InputError("lm", name, problem)
+        return understand_labeller(self.require_engine(), self.require_planner(), name)
+
     def generate_planned(
         self,
         request: GenerationRequest,
@@ -165,15 +179,13 @@ class Workbench:
         LM; its ``plan`` block holds the LM, templates, sampling, seed, metadata and codes, and the request the
         user asked for, so ``replay --replan`` can run the LM again with the same seed.
         """
-        from workbench.planner.apply import plan_request, planned_request
+        from workbench.planner.apply import plan_record
+        from workbench.planner.apply import think as plan_think
         from workbench.planner.decoding import PlanCancelled
 
         request.validate()
         if request.seed is None:  # the LM's seed is the request's, so it must be fixed before planning
             request = dataclasses.replace(request, seed=secrets.randbelow(_SEED_LIMIT))
-        asked = plan_request(
-            request, lm=think.lm, sampling=think.sampling, caption_tokens=think.caption_tokens
-        )
         engine = self.require_engine()
         on_progress = self._progress(progress)
 
@@ -181,14 +193,16 @@ class Workbench:
             on_progress(Progress(f"planning {phase}", done, total))
 
         try:
-            plan = self.require_planner().plan(asked, progress=lm_progress, cancel=cancel)
+            rendered, plan = plan_think(
+                self.require_planner(), request, think, progress=lm_progress, cancel=cancel
+            )
         except PlanCancelled:
             cancelled = RunResult(request, "cancelled", [], engine.info, None, batch_id="")
             return RecordedRun(cancelled, [])
-        result = engine.run(planned_request(request, plan), progress=on_progress, cancel=cancel)
+        result = engine.run(rendered, progress=on_progress, cancel=cancel)
         if not result.ok:
             return RecordedRun(result, [], plan=plan)
-        extra = {"plan": {"think_request": request.to_dict(), "plan": plan.to_dict()}}
+        extra = {"plan": plan_record(request, plan)}
         recorded = records.record(result, self.runs_dir, audio_format, self.store, extra=extra)
         return RecordedRun(result, recorded, plan=plan)
 
@@ -319,6 +333,7 @@ class Workbench:
             progress=progress,
             cancel=cancel,
             process=ProcessInfo(0, 1, None, lambda: None),
+            planner=self.planner,  # Think rows share the app's LM (None: the runner makes one when needed)
         )
 
 

@@ -4,8 +4,8 @@ The campaign's "imported" systems (workbench.campaigns.config.SystemSpec with ``
 ``mapping_csv``) read a CSV with columns ``prompt_id,file[,take]``, files relative to the folder. Which campaign
 prompt a track answers comes from, in order: the plan row's ``prompt_id``; the campaign YAML's prompt whose
 caption equals the track's prompt (``campaign=``); else the genre name, or for rows without a genre a short
-hash of the prompt text. Extra columns (prompt, genre, seed, job_id, model, lora) are for people; the campaign
-ignores them. Files are copied, not linked, so the folder can be moved to the machine that runs the campaign.
+hash of the prompt text. Extra columns (prompt, genre, seed, job_id, model, lora, lm: the Think LM or empty) are
+for people; the campaign ignores them. Files are copied, not linked, so the folder can be moved to the machine that runs the campaign.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from workbench.batch.manifest import latest_by_job, read_records
 from workbench.core.errors import InputError
 
-MAPPING_COLUMNS = ("prompt_id", "file", "take", "prompt", "genre", "seed", "job_id", "model", "lora")
+MAPPING_COLUMNS = ("prompt_id", "file", "take", "prompt", "genre", "seed", "job_id", "model", "lora", "lm")
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ def export_for_campaign(
                 "job_id": record["job_id"],
                 "model": record["model"],
                 "lora": lora.get("path", "") if isinstance(lora, dict) else "",
+                "lm": record.get("lm") or "",
             }
         )
         takes[prompt_id] += 1

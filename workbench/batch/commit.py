@@ -7,6 +7,7 @@ removes whatever an uncommitted item left before the item is made again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from workbench.audio.mastering import MasteringResult
     from workbench.core.store import Store
     from workbench.engine.engine import RunResult, Take
+    from workbench.planner.plans import Plan as LmPlan
 
 TRACKS_DIR = "tracks"
 REJECTED_DIR = "rejected"
@@ -29,6 +31,13 @@ REJECTED_DIR = "rejected"
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def _think_fields(job: Job, plan: LmPlan | None) -> dict[str, Any]:
+    """Manifest columns of a Think job: the LM and the fields it chose (the whole plan is in the sidecar)."""
+    if job.think is None:
+        return {}
+    return {"lm": job.think.lm, "lm_chosen": "" if plan is None else ";".join(plan.chosen)}
 
 
 class ItemWriter:
@@ -81,6 +90,8 @@ class ItemWriter:
         report: qc.QcReport,
         attempt: int,
         preset: GenrePreset | None,
+        *,
+        plan: LmPlan | None = None,
     ) -> str:
         """Write the item and commit it with its manifest line. Returns the status ("ok" or "rejected")."""
         status = "rejected" if report.rejected else "ok"
@@ -100,6 +111,12 @@ class ItemWriter:
             take, str(path), str(path.with_suffix(".json")), f"{self.batch_id}_{job.job_id}"
         )
         sidecar = sidecar_for(result, recorded)
+        if (
+            plan is not None
+        ):  # as Workbench.generate records Think: replay renders the codes, --replan re-plans
+            from workbench.planner.apply import plan_record
+
+            sidecar["plan"] = plan_record(dataclasses.replace(job.request, seed=take.seed), plan)
         sidecar["batch"] = {
             "batch_id": self.batch_id,
             "plan": self.plan_source,
@@ -143,6 +160,7 @@ class ItemWriter:
             "process_index": self.process_index,
             "finished_at": _now(),
             "error": None,
+            **_think_fields(job, plan),
         }
         manifest.append_record(self.out_dir, self.process_index, record)
         return status
@@ -169,6 +187,7 @@ class ItemWriter:
             "process_index": self.process_index,
             "finished_at": _now(),
             "error": f"{type(exc).__name__}: {exc}",
+            **_think_fields(job, None),
         }
         manifest.append_record(self.out_dir, self.process_index, record)
 

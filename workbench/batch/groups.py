@@ -4,6 +4,7 @@ The engine gives the takes of a batch the seeds seed, seed+1, ..., seed+N-1, so 
 they are equal apart from the seed and their seeds are consecutive. The rule: walk the jobs in plan order and
 start a new group whenever the recipe changes, the seed is not the previous seed + 1, or the group is full.
 Plans list seeds last when expanding a row, so a row with seeds 0-99 and max_group 4 makes 25 calls of 4.
+Think jobs never share a call: every seed has its own plan, so its own audio codes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def group_jobs(jobs: Iterable[Job], max_group: int) -> list[list[Job]]:
         last = groups[-1] if groups else None
         if (
             last is not None
+            and job.think is None  # each Think job has its own plan and codes: one pipeline call each
             and len(last) < max_group
             and last[-1].group_key == job.group_key
             and last[-1].seed + 1 == job.seed

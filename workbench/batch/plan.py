@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.batch.plan_format import (
     NOT_IN_PLANS,
@@ -29,6 +29,9 @@ from workbench.batch.plan_format import (
 from workbench.core.errors import InputError, WorkbenchError
 from workbench.core.genres import load_genres
 from workbench.engine.requests import GenerationRequest, SourceRequest, request_from_dict
+
+if TYPE_CHECKING:  # the planner imports torch and transformers; a plan of plain rows never needs them
+    from workbench.planner.plans import ThinkOptions
 
 DEFAULT_MODEL = "turbo"
 MAX_JOBS = 1_000_000
@@ -64,6 +67,7 @@ class Job:
     request: GenerationRequest  # batch_size 1, seed set
     title: str = ""
     prompt_id: str = ""  # optional: the campaign prompt this job answers (see campaign_export)
+    think: ThinkOptions | None = None  # the 5 Hz LM plans this job first (row ``think: true``, ``lm: NAME``)
 
     @property
     def seed(self) -> int:
@@ -74,7 +78,9 @@ class Job:
         """Everything but the seed: jobs with equal keys and consecutive seeds can share one pipeline call."""
         recipe = self.request.to_dict()
         recipe.pop("seed")
-        return json.dumps({"model": self.model, "request": recipe}, sort_keys=True, default=str)
+        return json.dumps(
+            {"model": self.model, "request": recipe, **_think_part(self.think)}, sort_keys=True, default=str
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,11 +91,19 @@ class Job:
             "title": self.title,
             "prompt_id": self.prompt_id,
             "request": self.request.to_dict(),
+            **_think_part(self.think),
         }
 
 
-def job_id_for(model: str, request: GenerationRequest) -> str:
-    recipe = json.dumps({"model": model, "request": request.to_dict()}, sort_keys=True, default=str)
+def _think_part(think: ThinkOptions | None) -> dict[str, Any]:
+    # Absent for plain jobs, so plans written before Think existed keep their job IDs (and resume).
+    return {} if think is None else {"think": dataclasses.asdict(think)}
+
+
+def job_id_for(model: str, request: GenerationRequest, think: ThinkOptions | None = None) -> str:
+    recipe = json.dumps(
+        {"model": model, "request": request.to_dict(), **_think_part(think)}, sort_keys=True, default=str
+    )
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 
@@ -119,6 +133,15 @@ class _Checks:
         self.base_dir = base_dir
         self._model: dict[str, str | None] = {}
         self._lora: dict[str, str | None] = {}
+        self._lm: dict[str, str | None] = {}
+
+    def lm_problem(self, lm: Any) -> str | None:
+        from workbench.planner.registry import lm_problem
+
+        key = str(lm)
+        if key not in self._lm:
+            self._lm[key] = lm_problem(lm)
+        return self._lm[key]
 
     def resolve_path(self, value: str) -> str:
         """Relative file paths in a plan are relative to the plan's folder, so a plan runs from anywhere."""
@@ -162,6 +185,9 @@ class _Checks:
         return self._lora[path]
 
 
+_Built = tuple[str, GenerationRequest, str, str, "ThinkOptions | None"]
+
+
 def _axes(
     row: dict[str, Any], grid: dict[str, list[Any]]
 ) -> tuple[dict[str, Any], list[tuple[str, list[Any]]]]:
@@ -187,8 +213,8 @@ def _expand_row(
     default_model: str,
     checks: _Checks,
     problems: list[PlanProblem],
-) -> list[tuple[str, GenerationRequest, str, str]]:
-    """(model, request, title, prompt_id) for every job of one row; problems are appended, not raised."""
+) -> list[_Built]:
+    """(model, request, title, prompt_id, think) for every job of one row; problems are appended, not raised."""
     for key in sorted(set(row) - ROW_KEYS):
         hint = " (batching is automatic; set run.max_group)" if key in NOT_IN_PLANS else ""
         problems.append(
@@ -234,15 +260,15 @@ def _expand_row(
             )
         )
         return []
-    jobs: list[tuple[str, GenerationRequest, str, str]] = []
+    jobs: list[_Built] = []
     combos = itertools.product(*(values for _, values in axes)) if axes else [()]
     for combo in combos:
         values = {**fixed, **dict(zip([k for k, _ in axes], combo, strict=True))}
         built = _build(row_no, values, plan, default_model, checks, problems)
         if built is None:
             return []  # one problem per row is enough to fix it; the other combinations share it
-        model, request, title, prompt_id = built
-        jobs += [(model, dataclasses.replace(request, seed=s), title, prompt_id) for s in seeds]
+        model, request, title, prompt_id, think = built
+        jobs += [(model, dataclasses.replace(request, seed=s), title, prompt_id, think) for s in seeds]
         if len(jobs) > MAX_JOBS:
             problems.append(
                 PlanProblem(row_no, "seeds", seeds_value, f"the row expands to more than {MAX_JOBS} jobs")
@@ -258,7 +284,7 @@ def _build(
     default_model: str,
     checks: _Checks,
     problems: list[PlanProblem],
-) -> tuple[str, GenerationRequest, str, str] | None:
+) -> _Built | None:
     defaults = dict(plan.get("defaults") or {})
     merged = {**defaults, **values}
     data: dict[str, Any] = {}
@@ -276,6 +302,7 @@ def _build(
     prompt_id = str(merged.pop("prompt_id", "") or "")
     lora = merged.pop("lora", None)
     lora_scale = merged.pop("lora_scale", 1.0)
+    think_given, lm = merged.pop("think", None), merged.pop("lm", None)
     data.update({k: v for k, v in merged.items() if k in REQUEST_FIELDS or k == "task"})
     problem = checks.model_problem(model)
     if problem:
@@ -330,7 +357,46 @@ def _build(
                 )
             )
             return None
-    return model, request, title, prompt_id
+    n_problems = len(problems)
+    think = _think_options(row_no, think_given, lm, request, checks, problems)
+    if len(problems) > n_problems:
+        return None
+    return model, request, title, prompt_id, think
+
+
+def _think_options(
+    row_no: int,
+    given: Any,
+    lm: Any,
+    request: GenerationRequest,
+    checks: _Checks,
+    problems: list[PlanProblem],
+) -> ThinkOptions | None:
+    """The row's Think options (None: no Think, or a problem was appended).
+
+    ``lm: NAME`` alone turns Think on; ``think: false`` turns it off even where the defaults name an LM, so
+    ``grid: {think: [true, false]}`` compares the planned and the plain recipe.
+    """
+    from workbench.planner.apply import plan_request
+    from workbench.planner.plans import DEFAULT_LM, ThinkOptions
+
+    if given is not None and not isinstance(given, bool):
+        problems.append(PlanProblem(row_no, "think", given, "give true or false"))
+        return None
+    lm = None if lm == "" else lm
+    if not (given if given is not None else lm is not None):
+        return None
+    name = DEFAULT_LM if lm is None else lm
+    problem = checks.lm_problem(name)
+    if problem:
+        problems.append(PlanProblem(row_no, "lm", name, problem))
+        return None
+    try:
+        plan_request(request, lm=name)  # Think plans text2music only
+    except InputError as exc:
+        problems.append(PlanProblem(row_no, exc.field, exc.value, exc.fix))
+        return None
+    return ThinkOptions(lm=str(name))
 
 
 def _settings_problems(key: str, data: dict[str, Any]) -> list[PlanProblem]:
@@ -360,7 +426,9 @@ def load_plan(path: str | Path, *, model: str | None = None) -> Plan:
         problems.append(PlanProblem(0, "grid", grid, "give the grid as field: [value, value, ...]"))
         settings = {**settings, "grid": {}}
     else:
-        for key in sorted(set(grid) - set(REQUEST_FIELDS) - {"model", "lora", "lora_scale", "genre"}):
+        for key in sorted(
+            set(grid) - set(REQUEST_FIELDS) - {"model", "lora", "lora_scale", "genre", "think", "lm"}
+        ):
             problems.append(PlanProblem(0, f"grid.{key}", grid[key], "not a request field"))
     if not isinstance(settings.get("defaults") or {}, dict):
         problems.append(PlanProblem(0, "defaults", settings.get("defaults"), "give defaults as field: value"))
@@ -386,10 +454,10 @@ def load_plan(path: str | Path, *, model: str | None = None) -> Plan:
     seen: dict[str, int] = {}
     reported: set[tuple[int, int]] = set()
     for row_no, row in rows:
-        for model_name, request, title, prompt_id in _expand_row(
+        for model_name, request, title, prompt_id, think in _expand_row(
             row_no, row, settings, default_model, checks, problems
         ):
-            job_id = job_id_for(model_name, request)
+            job_id = job_id_for(model_name, request, think)
             if job_id in seen:
                 first = seen[job_id]
                 if (row_no, first) in reported:
@@ -406,7 +474,7 @@ def load_plan(path: str | Path, *, model: str | None = None) -> Plan:
                 )
                 continue
             seen[job_id] = row_no
-            jobs.append(Job(job_id, len(jobs), row_no, model_name, request, title, prompt_id))
+            jobs.append(Job(job_id, len(jobs), row_no, model_name, request, title, prompt_id, think))
     if problems:
         raise PlanError(str(p), problems)
     if not jobs:

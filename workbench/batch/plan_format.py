@@ -20,7 +20,7 @@ MAX_SEEDS_PER_ROW = 100_000
 PLAN_SUFFIXES = (".csv", ".json", ".yaml", ".yml")
 TOP_KEYS = {"name", "model", "defaults", "grid", "entries", "run", "qc", "export"}
 # Row keys that are not request fields: how to expand the row and what to record with it.
-ROW_META = {"seeds", "seed", "model", "lora", "lora_scale", "title", "prompt_id", "task"}
+ROW_META = {"seeds", "seed", "model", "lora", "lora_scale", "title", "prompt_id", "task", "think", "lm"}
 NOT_IN_PLANS = {"batch_size"}  # batching is decided by the runner (run.max_group), not per row
 
 
@@ -114,7 +114,7 @@ def _read_csv(path: Path) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any
 
 def _from_cell(name: str, text: str) -> Any:
     """CSV cells are text; convert by the request field's type. Bad values stay text so validation names them."""
-    kind = REQUEST_FIELDS.get(name, "str")
+    kind = "bool" if name == "think" else REQUEST_FIELDS.get(name, "str")
     if name in ("seeds", "seed"):
         return text
     if name == "lora_scale" or kind.startswith("float"):

@@ -73,6 +73,7 @@ def run_batch(
     progress: Callable[[BatchProgress], None] | None = None,
     cancel: threading.Event | None = None,
     process: ProcessInfo | None = None,
+    planner: Any = None,
 ) -> BatchResult:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,6 +93,7 @@ def run_batch(
         store=store,
         process_index=proc.index,
         num_processes=proc.count,
+        planner=planner,
     )
     tracker = _start_tracker(plan, out, batch_id, runner, proc, tracking) if proc.is_main else None
 
@@ -102,6 +104,8 @@ def run_batch(
             tracker.log({"shard0/done": state.done, "shard0/items_per_s": state.items_per_s}, step=state.done)
 
     shard = runner.run(report, cancel)
+    # A run cancelled before its first commit has no manifest folder yet.
+    (out / manifest.MANIFEST_DIR).mkdir(parents=True, exist_ok=True)
     write_json_atomic(
         out / manifest.MANIFEST_DIR / f"summary-{proc.index}.json",
         {

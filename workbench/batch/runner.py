@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -26,9 +27,15 @@ from workbench.batch.commit import ItemWriter
 from workbench.batch.plan import Job, Plan
 from workbench.core.audio_io import Audio
 from workbench.core.config import from_mapping, whole
-from workbench.core.errors import InputError
+from workbench.core.errors import InputError, WorkbenchError
 from workbench.core.genres import GenrePreset, load_genres
 from workbench.engine.requests import MAX_BATCH
+from workbench.records import write_json_atomic
+
+# Think jobs: each plan is written here (``<job_id>-<seed>.json``) before its audio is rendered. A resumed run
+# renders an uncommitted job from its recorded plan instead of running the LM again, so the take it commits is
+# the one that plan describes even if the LM's files changed in between.
+PLANS_DIR = "plans"
 
 _SEED_LIMIT = 2**31
 
@@ -115,8 +122,10 @@ class ShardRunner:
         store: Any = None,
         process_index: int = 0,
         num_processes: int = 1,
+        planner: Any = None,
     ) -> None:
         self.plan = plan
+        self.planner = planner  # Think jobs; made on the first one (on the engine's device) when None
         self.out_dir = Path(out_dir)
         self.batch_id = batch_id
         self.settings = settings or RunSettings.from_dict(plan.run)
@@ -137,7 +146,13 @@ class ShardRunner:
         self.num_processes = num_processes
         self.genres = load_genres()
         self._engines: dict[str, Any] = {}
-        self.timings: dict[str, float] = {"generate_s": 0.0, "qc_s": 0.0, "master_s": 0.0, "write_s": 0.0}
+        self.timings: dict[str, float] = {
+            "plan_s": 0.0,
+            "generate_s": 0.0,
+            "qc_s": 0.0,
+            "master_s": 0.0,
+            "write_s": 0.0,
+        }
 
     # --- planning ----------------------------------------------------------------------------------------------
     def my_jobs(self) -> list[Job]:
@@ -198,16 +213,55 @@ class ShardRunner:
                     raise
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    def _planner(self, model: str) -> Any:
+        if self.planner is None:
+            from workbench.planner.planner import Planner
+
+            self.planner = Planner(device=getattr(self._engine(model), "device", None))
+        return self.planner
+
+    def _think(self, job: Job, request: Any, cancel: threading.Event | None) -> tuple[Any, Any]:
+        """(the codes request to render, the plan) for a Think job at ``request.seed``; see PLANS_DIR."""
+        from workbench.planner.apply import planned_request, think
+        from workbench.planner.plans import Plan
+
+        if job.think is None:
+            raise InputError("think", None, "this job has no Think options")
+        path = self.out_dir / PLANS_DIR / f"{job.job_id}-{request.seed}.json"
+        if path.is_file():
+            try:
+                plan = Plan.from_dict(json.loads(path.read_text()))
+                return planned_request(request, plan), plan
+            except (ValueError, WorkbenchError):
+                pass  # unreadable: plan again (same seed and settings, so the same plan)
+        t0 = time.perf_counter()
+        rendered, plan = think(self._planner(job.model), request, job.think, cancel=cancel)
+        self.timings["plan_s"] += time.perf_counter() - t0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, plan.to_dict())
+        return rendered, plan
+
+    def _render(self, job: Job, request: Any, cancel: threading.Event | None) -> tuple[Any, Any]:
+        """(engine result, plan or None): a Think job is planned first, a plain one runs as it is."""
+        if job.think is None:
+            return self._generate(request, job.model, cancel), None
+        rendered, plan = self._think(job, request, cancel)
+        return self._generate(rendered, job.model, cancel), plan
+
     def _run_group(
         self, group: list[Job], state: BatchProgress, summary: ShardSummary, cancel: threading.Event | None
     ) -> bool:
         """False if cancelled (nothing of the group is committed then)."""
+        from workbench.planner.decoding import PlanCancelled
+
         first = group[0]
         request = dataclasses.replace(first.request, batch_size=len(group))
         # Loading the model is not an item's failure: missing weights must stop the batch, not fail every job.
         self._engine(first.model)
         try:
-            result = self._generate(request, first.model, cancel)
+            result, plan = self._render(first, request, cancel)
+        except PlanCancelled:
+            return False
         except Exception as exc:  # recorded per item below; see _generate
             if len(group) > 1:
                 return all(self._run_group([job], state, summary, cancel) for job in group)
@@ -218,7 +272,7 @@ class ShardRunner:
             return False
         for job, take in zip(group, result.takes, strict=True):
             try:
-                if not self._finish_item(job, result, take, state, summary, cancel):
+                if not self._finish_item(job, result, take, plan, state, summary, cancel):
                     return False
             except Exception as exc:  # QC, mastering or writing one item failed; record it and carry on
                 self.writer.fail(job, exc)
@@ -230,29 +284,39 @@ class ShardRunner:
         job: Job,
         result: Any,
         take: Any,
+        plan: Any,
         state: BatchProgress,
         summary: ShardSummary,
         cancel: threading.Event | None,
     ) -> bool:
+        from workbench.planner.decoding import PlanCancelled
+
         preset = self.genres.get(job.request.genre or "")
         spec = self.export.spec_for(preset)
         attempt = 0
         while True:
-            mastered, mastering, report = self._qc_and_master(job, take.audio, preset, spec)
+            # A Think job is checked against what was rendered: the bpm and key the LM chose where the row left
+            # them empty (the rendered request keeps every field the row fixed).
+            checked = result.request if plan is not None else job.request
+            mastered, mastering, report = self._qc_and_master(job, take.audio, preset, spec, checked)
             if not report.rejected or attempt >= self.rules.regenerate:
                 break
             attempt += 1
             summary.regenerated += 1
             retry = dataclasses.replace(job.request, seed=regen_seed(job.job_id, attempt), batch_size=1)
             try:
-                result = self._generate(retry, job.model, cancel)
+                result, plan = self._render(job, retry, cancel)  # a Think job is planned anew at the new seed
+            except PlanCancelled:
+                return False
             except Exception:  # keep the last QC-rejected take rather than losing the item
                 break
             if not result.ok:
                 return False
             take = result.takes[0]
         t0 = time.perf_counter()
-        status = self.writer.commit(job, result, take, mastered, mastering, report, attempt, preset)
+        status = self.writer.commit(
+            job, result, take, mastered, mastering, report, attempt, preset, plan=plan
+        )
         self.timings["write_s"] += time.perf_counter() - t0
         if status == "ok":
             state.ok += 1
@@ -261,7 +325,7 @@ class ShardRunner:
         return True
 
     def _qc_and_master(
-        self, job: Job, audio: Audio, preset: GenrePreset | None, spec: Any
+        self, job: Job, audio: Audio, preset: GenrePreset | None, spec: Any, request: Any = None
     ) -> tuple[Audio, Any, qc.QcReport]:
         from workbench.audio.mastering import master
 
@@ -272,11 +336,11 @@ class ShardRunner:
         t0 = time.perf_counter()
         metrics: dict[str, Any] = {}
         if self.rules.enabled:
-            metrics = self.analyzer(final, job.request, job.request.genre)
+            metrics = self.analyzer(final, request or job.request, job.request.genre)
             # Clipping is judged on the generated audio: the limiter would hide flat tops baked into the music.
             metrics["clipped_fraction"] = qc.clipped_fraction(audio.samples)
         self.timings["qc_s"] += time.perf_counter() - t0
-        target = qc.target_for(job.request, preset, self.rules, spec)
+        target = qc.target_for(request or job.request, preset, self.rules, spec)
         return final, mastering, qc.run_checks(metrics, target, self.rules)
 
 

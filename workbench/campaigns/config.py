@@ -44,10 +44,24 @@ class SystemSpec:
     seed: int = 0
     import_dir: str | None = None
     mapping_csv: str | None = None  # columns: prompt_id, file (relative to import_dir); optional take
+    # The 5 Hz LM plans each take first ("turbo + 1.7B LM" against "turbo alone"). ``lm`` alone turns it on;
+    # ``think: true`` without ``lm`` plans with the default LM.
+    think: bool | None = None
+    lm: str | None = None
 
     @property
     def imported(self) -> bool:
         return self.import_dir is not None
+
+    @property
+    def thinks(self) -> bool:
+        return self.think if self.think is not None else bool(self.lm)
+
+    @property
+    def lm_name(self) -> str:
+        from workbench.planner.plans import DEFAULT_LM
+
+        return self.lm or DEFAULT_LM
 
 
 @dataclass(frozen=True)
@@ -256,6 +270,16 @@ def _validate_system(where: str, s: SystemSpec) -> None:
             )
         if s.lora:
             raise ConfigError(f"{where}.lora", s.lora, "a LoRA applies only to generated systems")
+        if s.thinks:
+            raise ConfigError(f"{where}.think", True, "the LM plans only generated systems")
+    if s.think is not None and not isinstance(s.think, bool):
+        raise ConfigError(f"{where}.think", s.think, "give true or false")
+    if s.thinks and not s.imported:
+        from workbench.planner.registry import lm_problem
+
+        problem = lm_problem(s.lm_name)
+        if problem:
+            raise ConfigError(f"{where}.lm", s.lm_name, problem)
     unknown = sorted(set(s.params) - set(GENERATION_PARAMS))
     if unknown:
         raise ConfigError(f"{where}.params", unknown, f"allowed: {', '.join(GENERATION_PARAMS)}")

@@ -2,7 +2,8 @@
 
 Generated systems run ``Engine.run(Text2Music(...))`` once per prompt with ``batch_size = clips_per_prompt`` and
 are recorded like any other run (sidecar + store row), so every stimulus can be replayed. Imported systems read a
-CSV (``prompt_id,file[,take]``, files relative to ``import_dir``). Every clip then goes through
+CSV (``prompt_id,file[,take]``, files relative to ``import_dir``). A system with ``think``/``lm`` has the 5 Hz LM
+plan each take first (one render per take, its plan in the sidecar). Every clip then goes through
 ``audio_prep.prepare`` (common band limit, fades, loudness) and is written as an anonymised 24-bit master; gold
 trials get a degraded copy of each clip, cut and faded exactly like it. Raters never get the masters' bytes: the
 rater service renders a freshly dithered 16-bit copy per served pair side (``audio_prep.render_served``).
@@ -53,7 +54,12 @@ def _generation_duration(config: CampaignConfig, prompt: PromptSpec) -> float:
 
 
 def generate_system(
-    config: CampaignConfig, system: SystemSpec, engine: Any, store: Store, log: Log = print
+    config: CampaignConfig,
+    system: SystemSpec,
+    engine: Any,
+    store: Store,
+    log: Log = print,
+    planner: Any = None,
 ) -> list[SourceClip]:
     from workbench.engine.requests import LoraRef, Text2Music
     from workbench.records import record
@@ -78,11 +84,49 @@ def generate_system(
             genre=config.genre,
         )
         log(f"generating {system.name} / {prompt.id} ({config.clips_per_prompt} take(s))")
+        if system.thinks:
+            planner = planner if planner is not None else _planner_for(engine)
+            out += _generate_planned(system, prompt, request, engine, planner, folder, store)
+            continue
         result = engine.run(request)
         if not result.ok:
             raise InputError("system", system.name, f"generation stopped ({result.status}); run create again")
         for r in record(result, folder, store=store):
             out.append(SourceClip(system.name, prompt.id, r.take.index, r.take.audio, r.path, r.run_id))
+    return out
+
+
+def _planner_for(engine: Any) -> Any:
+    from workbench.planner.planner import Planner
+
+    return Planner(device=getattr(engine, "device", None))
+
+
+def _generate_planned(
+    system: SystemSpec,
+    prompt: PromptSpec,
+    request: Any,
+    engine: Any,
+    planner: Any,
+    folder: Path,
+    store: Store,
+) -> list[SourceClip]:
+    """A Think system: every take has its own plan (the LM's seed is the take's), so one render per take, each
+    recorded with its plan like a Think run from the Generate tab."""
+    from workbench.planner.apply import plan_record, think
+    from workbench.planner.plans import ThinkOptions
+    from workbench.records import record
+
+    out = []
+    options = ThinkOptions(lm=system.lm_name)
+    for take in range(request.batch_size):
+        asked = dataclasses.replace(request, seed=request.seed + take, batch_size=1)
+        rendered, plan = think(planner, asked, options)
+        result = engine.run(rendered)
+        if not result.ok:
+            raise InputError("system", system.name, f"generation stopped ({result.status}); run create again")
+        for r in record(result, folder, store=store, extra={"plan": plan_record(asked, plan)}):
+            out.append(SourceClip(system.name, prompt.id, take, r.take.audio, r.path, r.run_id))
     return out
 
 
@@ -135,6 +179,7 @@ def build_stimuli(
     config: CampaignConfig,
     engine_for: Callable[[str], Any],
     log: Log = print,
+    planner: Any = None,
 ) -> float:
     """Create every clip row and anonymised file; returns the loudness target used. Marks the campaign open."""
     sources: list[SourceClip] = []
@@ -143,7 +188,10 @@ def build_stimuli(
             log(f"importing {system.name} from {system.import_dir}")
             sources += import_system(config, system)
         else:
-            sources += generate_system(config, system, engine_for(system.model or ""), store, log)
+            engine = engine_for(system.model or "")
+            if system.thinks and planner is None:
+                planner = _planner_for(engine)  # one LM for every Think system of the campaign
+            sources += generate_system(config, system, engine, store, log, planner)
     target, ceiling = config.loudness_target()
     folder = serve_dir(config.name)
     rows: list[db.ClipRow] = []
@@ -210,12 +258,16 @@ def _row(
 
 
 def create_campaign(
-    store: Store, config: CampaignConfig, engine_for: Callable[[str], Any], log: Log = print
+    store: Store,
+    config: CampaignConfig,
+    engine_for: Callable[[str], Any],
+    log: Log = print,
+    planner: Any = None,
 ) -> dict[str, str]:
     """Insert the campaign, then build its stimuli. Returns generated rater codes (also kept in ``codes.csv``)."""
     codes = db.create_campaign(store, config)
     try:
-        build_stimuli(store, config, engine_for, log)
+        build_stimuli(store, config, engine_for, log, planner)
     except BaseException as exc:
         from workbench.campaigns.removal import roll_back
 

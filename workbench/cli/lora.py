@@ -37,6 +37,17 @@ def register(sub: Any) -> None:
         "--max-duration", type=float, default=600.0, help="reject files longer than this (seconds)"
     )
     pp.add_argument("--no-estimate", action="store_true", help="do not estimate missing bpm/key")
+    pp.add_argument(
+        "--auto-label",
+        action="store_true",
+        help="fill empty captions, bpm, key and time signatures with the 5 Hz LM's Understand "
+        "(marked as estimated; the user's values are kept)",
+    )
+    pp.add_argument("--lm", help="the LM that auto-labels (default lm-1.7B; see `workbench models list`)")
+    pp.add_argument(
+        "--label-model",
+        help="the model whose audio tokenizer feeds the LM when auto-labelling (default: --model, else turbo)",
+    )
     pp.add_argument("--model", help="also encode the dataset now (VAE latents + conditions) with this model")
     pp.add_argument("--cache-dir", help="where encoded items go (default DATASET/cache)")
     pp.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -110,7 +121,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         max_duration_s=args.max_duration,
         estimate=not args.no_estimate,
     )
-    report = build_dataset(args.source, args.out, opts, progress=_bar)
+    report = build_dataset(args.source, args.out, opts, progress=_bar, label=_labeller(args))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
     print(f"saved to {args.out}", file=sys.stderr)
     if args.model:
@@ -130,6 +141,23 @@ def run_prepare(args: argparse.Namespace) -> int:
         for issue in result.issues:
             print(f"  ERROR {issue.source}: {issue.reason}")
     return 0 if report.records else 2
+
+
+def _labeller(args: argparse.Namespace) -> Any:
+    if not args.auto_label:
+        if args.lm or args.label_model:
+            from workbench.core.errors import InputError
+
+            raise InputError(
+                "--lm", args.lm or args.label_model, "these choose the auto-label; add --auto-label"
+            )
+        return None
+    from workbench.engine.engine import Engine
+    from workbench.engine.models import pick_device
+    from workbench.services import Workbench
+
+    engine = Engine(args.label_model or args.model or "turbo", device=pick_device())
+    return Workbench(engine, None).dataset_labeller(args.lm)
 
 
 def run_train(args: argparse.Namespace) -> int:

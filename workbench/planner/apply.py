@@ -3,12 +3,13 @@ take the LM's values (a user-fixed bpm, key, time signature, duration or languag
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from workbench.core.errors import InputError
 from workbench.engine.requests import AudioCodes, GenerationRequest, Text2Music
 from workbench.planner.decoding import Sampling
-from workbench.planner.plans import DEFAULT_LM, Plan, PlanRequest
+from workbench.planner.plans import DEFAULT_LM, Plan, PlanProgress, PlanRequest, ThinkOptions
 
 
 def plan_request(
@@ -54,3 +55,29 @@ def planned_request(request: GenerationRequest, plan: Plan) -> AudioCodes:
     if request.lora is not None:
         data["lora"] = request.lora
     return AudioCodes(**data)
+
+
+def think(
+    planner: Any,
+    request: GenerationRequest,
+    options: ThinkOptions,
+    *,
+    progress: PlanProgress | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[AudioCodes, Plan]:
+    """Plan ``request`` (its seed seeds the LM, so it must be set) and make the request the DiT renders.
+
+    The one Think step the Workbench, batch runs and campaign systems share; raises ``PlanCancelled``.
+    """
+    if request.seed is None:
+        raise InputError("seed", None, "Think needs a fixed seed: the plan is reproducible only from one")
+    asked = plan_request(
+        request, lm=options.lm, sampling=options.sampling, caption_tokens=options.caption_tokens
+    )
+    plan = planner.plan(asked, progress=progress, cancel=cancel)
+    return planned_request(request, plan), plan
+
+
+def plan_record(request: GenerationRequest, plan: Plan) -> dict[str, Any]:
+    """The sidecar's ``plan`` block: what the user asked (for ``replay --replan``) and what the LM planned."""
+    return {"think_request": request.to_dict(), "plan": plan.to_dict()}

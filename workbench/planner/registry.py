@@ -133,3 +133,23 @@ def pull_lm(name: str) -> Path:
     patterns = [f"{spec.subfolder}/*"] if spec.subfolder else None
     root = Path(snapshot_download(spec.hub_id, revision=spec.revision, allow_patterns=patterns))
     return root / spec.subfolder if spec.subfolder else root
+
+
+def lm_problem(name: object) -> str | None:
+    """Why ``name`` cannot plan here (unknown, or not downloaded), with the pull command; None when it can.
+
+    Checked when a batch plan or a campaign is validated, so a missing LM stops it before any model loads.
+    """
+    registry = load_lm_registry()
+    if not isinstance(name, str) or not name.strip():
+        return f"give an LM name ({', '.join(registry)}) or an acestep-5Hz-lm-* folder"
+    try:
+        resolve_lm(name, registry)
+    except WeightsMissingError as exc:
+        return str(exc)
+    except InputError:
+        return (
+            f"unknown LM: not a name in the models file's lms: section ({', '.join(registry)}) or an LM folder; "
+            f"download one with: {pull_hint('lm-1.7B')}"
+        )
+    return None

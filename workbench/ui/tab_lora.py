@@ -61,6 +61,7 @@ class DatasetComponents:
     save: Any
     report: Any
     scanned: Any  # gr.State: the scanned rows (absolute paths), matched to the table's rows on save
+    auto_label: Any = None  # fill empty captions/bpm/key/time signatures with the 5 Hz LM (lora.auto_label)
 
 
 @dataclass
@@ -152,10 +153,13 @@ def _dataset_layout() -> DatasetComponents:
             step=0.05,
             label="Validation share",
         )
+        auto = gr.Checkbox(
+            False, label="Auto-label empty captions, BPM, key with the LM (slow)", elem_id="lora-auto-label"
+        )
         save = gr.Button("Save dataset", variant="primary", elem_id="lora-save")
     report = gr.Textbox(label="Validation report", lines=6, interactive=False, elem_id="lora-ds-report")
     return DatasetComponents(
-        name, uploads, folder, scan, table, trigger, mode, share, save, report, gr.State(None)
+        name, uploads, folder, scan, table, trigger, mode, share, save, report, gr.State(None), auto
     )
 
 
@@ -305,12 +309,15 @@ def on_save(
     tag: str,
     mode: str,
     share: float,
+    auto: bool = False,
     progress: gr.Progress = gr.Progress(),
+    ctx: TabContext | None = None,
 ) -> list[Any]:
     def tick(done: int, total: int, message: str) -> None:
         progress((done, max(total, 1)), desc=message, unit="files")
 
-    built = lora_data.save(name, records, rows, tag, mode, share, progress=tick)
+    label = ctx.workbench.dataset_labeller() if auto and ctx is not None else None
+    built = lora_data.save(name, records, rows, tag, mode, share, progress=tick, label=label)
     counts = built.counts()
     head = f"Saved to {lora_data.dataset_dir(name)}: {counts['train']} train, {counts['validation']} validation.\n"
     return [
@@ -459,7 +466,7 @@ def _bound(ctx: TabContext, fn: Any) -> Any:
     return ui_errors(functools.partial(fn, ctx))
 
 
-def _wire_dataset(d: DatasetComponents, t: TrainComponents) -> None:
+def _wire_dataset(d: DatasetComponents, t: TrainComponents, ctx: TabContext | None = None) -> None:
     d.scan.click(
         ui_errors(on_scan),
         [d.name, d.uploads, d.folder],
@@ -467,8 +474,8 @@ def _wire_dataset(d: DatasetComponents, t: TrainComponents) -> None:
         api_visibility="private",
     )
     d.save.click(
-        ui_errors(on_save),
-        [d.name, d.scanned, d.table, d.trigger, d.trigger_mode, d.val_fraction],
+        ui_errors(functools.partial(on_save, ctx=ctx)),
+        [d.name, d.scanned, d.table, d.trigger, d.trigger_mode, d.val_fraction, d.auto_label],
         [d.report, t.form["dataset"]],
         api_visibility="private",
     )
@@ -523,7 +530,7 @@ def _wire_runs(ctx: TabContext, t: TrainComponents, r: RunComponents) -> None:
 
 
 def _wire(ctx: TabContext, c: LoraComponents) -> None:
-    _wire_dataset(c.dataset, c.train)
+    _wire_dataset(c.dataset, c.train, ctx)
     _wire_train(ctx, c.train, c.runs)
     _wire_runs(ctx, c.train, c.runs)
     ctx.on_page_load([c.train.status, c.train.timer], lambda: _page_state(ctx))
