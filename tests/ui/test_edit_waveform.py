@@ -81,6 +81,11 @@ def test_dragging_sets_start_and_end_and_the_run_uses_them(page) -> None:
     run_id = re.search(r"run (\S+)", page.locator("#edit-title-0").inner_text()).group(1)
     request = Store().get_run(run_id).recipe["request"]
     assert request["start_s"] == pytest.approx(start) and request["end_s"] == pytest.approx(end)
+    # the compare player under the result has the source and the repaint, and B switches between them
+    compare = "document.querySelector('#edit-compare [data-ab-compare]')"
+    page.wait_for_function(f"{compare}.dataset.ready === '2' && {compare}.dataset.active === 'Before'")
+    page.locator("body").press("b")
+    page.wait_for_function(f"{compare}.dataset.active === 'After'")
 
 
 def test_typing_in_the_fields_moves_the_shaded_region(page) -> None:

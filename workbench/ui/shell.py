@@ -16,7 +16,7 @@ import gradio as gr
 
 from workbench.core.store import Store
 from workbench.engine.engine import Engine
-from workbench.ui import shortcuts, waveform
+from workbench.ui import ab_compare, shortcuts, waveform
 from workbench.ui.context import AppSettings, ModelHandle, TabContext
 from workbench.ui.launch import ServeExtras, WebApp
 
@@ -101,7 +101,7 @@ def build_app(
     extras = ServeExtras(
         allowed_paths=(ctx.runs_dir, ctx.temp_dir),  # the app's own data and temp folders, nothing else
         on_started=lambda: ctx.model.start(warmup=warmup),  # a no-op when it is loading or loaded already
-        head=shortcuts.head_script() + waveform.head_script(),
+        head=shortcuts.head_script() + waveform.head_script() + ab_compare.head_script(),
     )
     return WorkbenchApp(blocks=demo, extras=extras, context=ctx, tab_errors=tuple(errors))
 

@@ -18,7 +18,7 @@ from workbench.engine.requests import (
     Repaint,
     request_from_dict,
 )
-from workbench.ui import forms, waveform
+from workbench.ui import ab_compare, forms, waveform
 from workbench.ui.context import GpuJob, TabContext
 from workbench.ui.results import (
     ResultCard,
@@ -157,6 +157,7 @@ def _layout(ctx: TabContext) -> EditComponents:
     with gr.Row():
         before = gr.Audio(type="filepath", interactive=False, label="Before", elem_id="edit-before")
     after = result_card(ctx, "edit", 0)
+    ab_compare.compare("edit-compare", [("edit-before", "Before"), ("edit-audio-0", "After")])
     return EditComponents(src, region, help_text, form, run, cancel, status, before, after)
 
 
