@@ -17,18 +17,13 @@ def _clip(label: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def page(engine, running_app, launch_chromium, tmp_path_factory):
+def page(app_page, tmp_path_factory):
     from tests.conftest import _write_tone
     from workbench.audio.stems import build_tiny_demucs
 
     folder = tmp_path_factory.mktemp("ab")
     src = _write_tone(folder / "src.wav", 3.0)
-    app = running_app(engine, build_tiny_demucs(folder / "demucs"))
-    with app as (_demo, url), sync_api.sync_playwright() as p:
-        browser = launch_chromium(p, "--autoplay-policy=no-user-gesture-required")
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        page.goto(url, wait_until="load")
+    with app_page(build_tiny_demucs(folder / "demucs"), "--autoplay-policy=no-user-gesture-required") as page:
         page.get_by_role("tab", name="Mastering").click()
         page.locator("#master-source input[type=file]").set_input_files(str(src))
         page.wait_for_selector("#master-source a[data-testid='download-link']", state="attached")
@@ -39,7 +34,6 @@ def page(engine, running_app, launch_chromium, tmp_path_factory):
         # takes the focus away, as this does
         page.evaluate("document.activeElement.blur()")
         yield page
-        browser.close()
 
 
 def _state(page, key: str) -> str:

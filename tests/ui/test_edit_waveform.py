@@ -16,25 +16,18 @@ WAVE = "#edit-wave [data-wave]"
 
 
 @pytest.fixture(scope="module")
-def page(engine, running_app, launch_chromium, tmp_path_factory):
+def page(app_page, tmp_path_factory):
     from tests.conftest import _write_tone
     from workbench.audio.stems import build_tiny_demucs
 
     folder = tmp_path_factory.mktemp("wave")
     src = _write_tone(folder / "src.wav", SOURCE_S)
-    app = running_app(engine, build_tiny_demucs(folder / "demucs"))
-    with app as (_demo, url), sync_api.sync_playwright() as p:
-        browser = launch_chromium(p, "--autoplay-policy=no-user-gesture-required")
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        page.goto(url, wait_until="load")
-        page.wait_for_selector("#status-line:has-text('device')")
+    with app_page(build_tiny_demucs(folder / "demucs"), "--autoplay-policy=no-user-gesture-required") as page:
         page.get_by_role("tab", name="Edit").click()
         page.locator("#edit-source input[type=file]").set_input_files(str(src))
         # the component has fetched and decoded what the Audio box serves
         page.wait_for_function(f"parseFloat(document.querySelector('{WAVE}').dataset.duration) > 0")
         yield page
-        browser.close()
 
 
 def _wave(page, key: str) -> str:

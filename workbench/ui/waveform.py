@@ -50,6 +50,9 @@ _JS = """
       for (let j = a; j < b && j < len; j++) { let s = 0; for (const ch of chans) s += ch[j]; s /= chans.length; if (s < lo) lo = s; if (s > hi) hi = s; }
       peaks[2 * i] = lo; peaks[2 * i + 1] = hi;
     }
+    // scaled to the loudest peak, so a quiet source is as readable as a loud one
+    let top = 0; for (const v of peaks) top = Math.max(top, Math.abs(v));
+    if (top > 0) for (let i = 0; i < peaks.length; i++) peaks[i] = peaks[i] / top * 0.95;
     st.peaks = peaks; st.duration = buf.duration; st.root.dataset.duration = buf.duration.toFixed(3);
     draw(st);
   };
