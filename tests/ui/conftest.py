@@ -107,6 +107,31 @@ def launch_chromium() -> Callable[..., Any]:
     return launch
 
 
+@pytest.fixture(scope="session")
+def app_page(
+    engine: Any, running_app: Callable[..., Any], launch_chromium: Callable[..., Any]
+) -> Callable[..., AbstractContextManager[Any]]:
+    """``with app_page(demucs_repo, *chromium_flags, hook=None) as page``: a Chromium page on the app served around
+    the tiny engine, once its model is loaded."""
+
+    @contextmanager
+    def open_page(demucs_repo: Path, *flags: str, hook: Any = None) -> Iterator[Any]:
+        from playwright.sync_api import sync_playwright
+
+        with running_app(engine, demucs_repo, hook=hook) as (_demo, url), sync_playwright() as p:
+            browser = launch_chromium(p, *flags)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(60_000)
+                page.goto(url, wait_until="load")
+                page.wait_for_selector("#status-line:has-text('device')")
+                yield page
+            finally:
+                browser.close()
+
+    return open_page
+
+
 @pytest.fixture
 def ctx(engine: Any, tmp_path: Path) -> Any:
     """A tab context around the tiny engine with its own store, runs and temp folders."""

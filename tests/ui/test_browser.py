@@ -204,6 +204,12 @@ def test_style_transfer_sweep(browser, app_url, tmp_path: Path, write_tone) -> N
         re.search(r"seed (\d+)", page.locator(f"#style-title-{i}").inner_text()).group(1) for i in (0, 1)
     }
     assert len(seeds) == 1  # the sweep shares one seed
+    # the compare player steps through the source and both renders with B, then wraps to the source
+    compare = "document.querySelector('#style-compare [data-ab-compare]')"
+    page.wait_for_function(f"{compare}.dataset.ready === '3' && {compare}.dataset.active === 'Source'")
+    for label in ("Render 1", "Render 2", "Source"):
+        page.locator("body").press("b")
+        page.wait_for_function(f"{compare}.dataset.active === '{label}'")
     _shot(page, "style-transfer")
 
 

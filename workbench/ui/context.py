@@ -11,6 +11,7 @@ import functools
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,17 @@ def lora_label(source: str, rank: int, scale: float) -> str:
     return f"{name} (rank {rank}, scale {scale:g})"
 
 
+@dataclass(frozen=True)
+class JobEntry:
+    """One armed or running job of the app, for the job list."""
+
+    session: str  # the browser session's hash
+    tab: str  # the tab id
+    state: str  # "queued", "running" or "cancelling"
+    queued_at: float  # time.time() of its Run
+    started_at: float | None  # when the queue started it
+
+
 class CancelRegistry:
     """One job slot per (browser session, tab): at most one armed or running job, and its cancel flag.
 
@@ -157,6 +169,7 @@ class CancelRegistry:
     def __init__(self) -> None:
         self._flags: dict[str, threading.Event] = {}
         self._busy: dict[str, tuple[str, bool]] = {}  # key -> (ticket, running)
+        self._times: dict[str, tuple[float, float | None]] = {}  # key -> (queued at, started at)
         self._lock = threading.Lock()
 
     def arm(self, key: str) -> str | None:
@@ -167,6 +180,7 @@ class CancelRegistry:
             ticket = secrets.token_hex(8)
             self._flags[key] = threading.Event()
             self._busy[key] = (ticket, False)
+            self._times[key] = (time.time(), None)
             return ticket
 
     def claim(self, key: str, ticket: str) -> threading.Event | None:
@@ -175,16 +189,29 @@ class CancelRegistry:
             if not ticket or self._busy.get(key) != (ticket, False):
                 return None
             self._busy[key] = (ticket, True)
+            self._times[key] = (self._times.get(key, (time.time(), None))[0], time.time())
             return self._flags[key]
 
     def release(self, key: str, ticket: str) -> None:
         with self._lock:
             if self._busy.get(key, ("",))[0] == ticket:
                 del self._busy[key]
+                self._times.pop(key, None)
 
     def busy(self, key: str) -> bool:
         with self._lock:
             return key in self._busy
+
+    def jobs(self) -> list[JobEntry]:
+        """Every armed or running job of the app, oldest Run first."""
+        with self._lock:
+            entries = []
+            for key, (_ticket, running) in self._busy.items():
+                session, _, tab = key.rpartition(":")
+                queued_at, started_at = self._times.get(key, (0.0, None))
+                state = ("cancelling" if self._flags[key].is_set() else "running") if running else "queued"
+                entries.append(JobEntry(session, tab, state, queued_at, started_at))
+        return sorted(entries, key=lambda e: e.queued_at)
 
     def get(self, key: str) -> threading.Event:
         with self._lock:
@@ -202,6 +229,7 @@ class CancelRegistry:
                 return False
             if not busy[1]:
                 del self._busy[key]
+                self._times.pop(key, None)
             flag = self._flags[key]
         flag.set()
         return True

@@ -16,7 +16,7 @@ import gradio as gr
 
 from workbench.core.store import Store
 from workbench.engine.engine import Engine
-from workbench.ui import shortcuts
+from workbench.ui import ab_compare, jobs_panel, shortcuts, waveform
 from workbench.ui.context import AppSettings, ModelHandle, TabContext
 from workbench.ui.launch import ServeExtras, WebApp
 
@@ -86,11 +86,13 @@ def build_app(
         status = gr.Markdown(ctx.model.status_line(), elem_id="status-line")
         ctx.status = status
         shortcuts.hint()
+        labels: dict[str, str] = {}  # tab id -> name, filled as the tabs are built
+        jobs_panel.build(ctx, labels)
         from workbench.ui import api
 
         api.build(ctx)  # first, so the public endpoint names are not taken by UI events' default names
         with gr.Tabs() as tab_strip:
-            errors = _build_tabs(ctx, tabs, mode)
+            errors = _build_tabs(ctx, tabs, mode, labels)
         ctx.send.wire(tab_strip)
         _wire_status(demo, ctx, status)
         for outputs, fn in ctx.load_hooks:
@@ -101,12 +103,14 @@ def build_app(
     extras = ServeExtras(
         allowed_paths=(ctx.runs_dir, ctx.temp_dir),  # the app's own data and temp folders, nothing else
         on_started=lambda: ctx.model.start(warmup=warmup),  # a no-op when it is loading or loaded already
-        head=shortcuts.head_script(),
+        head=shortcuts.head_script() + waveform.head_script() + ab_compare.head_script(),
     )
     return WorkbenchApp(blocks=demo, extras=extras, context=ctx, tab_errors=tuple(errors))
 
 
-def _build_tabs(ctx: TabContext, tabs: Sequence[TabSource], mode: str) -> list[TabError]:
+def _build_tabs(
+    ctx: TabContext, tabs: Sequence[TabSource], mode: str, labels: dict[str, str] | None = None
+) -> list[TabError]:
     """One gr.Tab per module shown in ``mode``, and a "Problems" tab naming those that failed."""
     errors: list[TabError] = []
     for source in tabs:
@@ -119,6 +123,8 @@ def _build_tabs(ctx: TabContext, tabs: Sequence[TabSource], mode: str) -> list[T
             continue
         if mode not in getattr(module, "MODES", ("full",)):
             continue
+        if labels is not None:
+            labels[module.TAB_ID] = module.LABEL
         with gr.Tab(module.LABEL, id=module.TAB_ID, elem_id=f"tab-{module.TAB_ID}"):
             if getattr(module, "NEEDS_MODEL", False):
                 ctx.model_notice()

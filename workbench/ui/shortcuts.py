@@ -14,7 +14,10 @@ import gradio as gr
 # The run and cancel buttons per tab, in the order tried (only the visible tab's buttons are visible).
 RUN_BUTTONS = ("gen-run", "edit-run", "style-run", "stems-run", "master-run", "batch-run")
 CANCEL_BUTTONS = ("gen-cancel", "edit-cancel", "style-cancel", "batch-cancel")
-HELP = "Shortcuts: **Ctrl+Enter** (⌘+Enter) runs this tab · **Esc** cancels your run"
+HELP = (
+    "Shortcuts: **Ctrl+Enter** (⌘+Enter) runs this tab · **Esc** cancels your run · "
+    "**Space** plays/pauses · **B** switches before/after at the same position · **[** / **]** loop start/end"
+)
 
 
 def head_script() -> str:

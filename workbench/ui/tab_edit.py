@@ -8,7 +8,6 @@ from typing import Any
 
 import gradio as gr
 
-from workbench.core import audio_io
 from workbench.core.errors import InputError
 from workbench.engine.requests import (
     DEFAULT_CROSSFADE_MS,
@@ -19,12 +18,11 @@ from workbench.engine.requests import (
     Repaint,
     request_from_dict,
 )
-from workbench.ui import forms
-from workbench.ui.context import GpuJob, TabContext, ui_errors
+from workbench.ui import ab_compare, forms, waveform
+from workbench.ui.context import GpuJob, TabContext
 from workbench.ui.results import (
     ResultCard,
     SourcePicker,
-    audio_preview,
     card_values,
     result_card,
     source_picker,
@@ -139,12 +137,12 @@ def _layout(ctx: TabContext) -> EditComponents:
     with gr.Row():
         with gr.Column(scale=3):
             src = source_picker("edit")
-            region = gr.Image(
-                label="Source waveform (the orange band is the region)",
-                interactive=False,
-                type="filepath",
-                height=130,
-                elem_id="edit-region",
+            region = waveform.waveform(
+                "edit-wave",
+                source="edit-source",
+                start="edit-start",
+                end="edit-end",
+                operation="edit-operation",
             )
         with gr.Column(scale=2):
             operation = gr.Radio(
@@ -159,16 +157,8 @@ def _layout(ctx: TabContext) -> EditComponents:
     with gr.Row():
         before = gr.Audio(type="filepath", interactive=False, label="Before", elem_id="edit-before")
     after = result_card(ctx, "edit", 0)
+    ab_compare.compare("edit-compare", [("edit-before", "Before"), ("edit-audio-0", "After")])
     return EditComponents(src, region, help_text, form, run, cancel, status, before, after)
-
-
-def show_region(ctx: TabContext, audio: str | None, run_id: str, op: str, start: float, end: float) -> Any:
-    if not audio and not run_id:
-        return None
-    clip = audio_io.load_conformed(ctx.workbench.source_path(audio, run_id))
-    # Only repaint and lego act on a window of the source; extend's new material lies outside it.
-    band = (float(start or 0), float(end or 0)) if op in ("repaint", "lego") else None
-    return audio_preview(ctx, clip, band if band and band[1] > band[0] else None)
 
 
 def edit_request(path: str, values: dict[str, Any]) -> Any:
@@ -203,17 +193,10 @@ def run_edit(ctx: TabContext, values: dict[str, Any], job: GpuJob, *, after: Res
 
 
 def _wire(ctx: TabContext, c: EditComponents) -> None:
-    operation, start_s, end_s = c.form["operation"], c.form["start_s"], c.form["end_s"]
+    operation = c.form["operation"]
     operation.change(
         lambda op: _OPERATION_HELP[op], operation, c.help_text, queue=False, api_visibility="private"
     )
-    region_inputs = [c.src.audio, c.src.run_id, operation, start_s, end_s]
-    preview = ui_errors(functools.partial(show_region, ctx))
-    for trigger in (c.src.audio.change, start_s.blur, end_s.blur, operation.change):
-        trigger(
-            preview, region_inputs, c.region, queue=False, api_visibility="private", show_progress="hidden"
-        )
-
     edit = functools.partial(run_edit, after=c.after)
     ctx.gpu_action(
         TAB_ID, c.run, c.cancel, edit, c.inputs, [c.status, c.before, *c.after.outputs], status=c.status

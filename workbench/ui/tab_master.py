@@ -10,7 +10,7 @@ import gradio as gr
 
 from workbench.audio.mastering import CEILING_MODES, MasteringSpec
 from workbench.core.genres import GenrePreset, load_genres
-from workbench.ui import forms
+from workbench.ui import ab_compare, forms
 from workbench.ui.context import TabContext, by_name, ui_errors
 from workbench.ui.results import SourcePicker, audio_preview, source_picker
 
@@ -92,6 +92,7 @@ def _layout(genres: dict[str, GenrePreset]) -> MasterComponents:
     with gr.Row():
         before = gr.Audio(type="filepath", interactive=False, label="Before", elem_id="master-before")
         after = gr.Audio(type="filepath", interactive=False, label="After", elem_id="master-after")
+    ab_compare.compare("master-compare", [("master-before", "Before"), ("master-after", "After")])
     wave = gr.Image(label="After (waveform)", interactive=False, type="filepath", height=130)
     return MasterComponents(src, preset, form, run, status, numbers, before, after, wave)
 

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from workbench.engine.requests import StyleTransfer
-from workbench.ui import forms
+from workbench.ui import ab_compare, forms
 from workbench.ui.context import GpuJob, TabContext
 from workbench.ui.results import (
     ResultCard,
@@ -96,6 +96,8 @@ def _layout(ctx: TabContext) -> StyleComponents:
     status = gr.Markdown(elem_id="style-status")
     with gr.Row(equal_height=False):
         cards = [result_card(ctx, "style", i) for i in range(MAX_RENDERS)]
+    takes = [(f"style-audio-{i}", f"Render {i + 1}") for i in range(MAX_RENDERS)]
+    ab_compare.compare("style-compare", [("style-source", "Source"), *takes])
     for card in cards:
         if card.reuse is not None:
             card.reuse.visible = False
