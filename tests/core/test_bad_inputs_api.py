@@ -66,6 +66,7 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("batch-huge", "/generate", {**GEN, "batch_size": 1e6}, "batch_size=1000000: must be between 1 and 16"),
     ("duration-huge", "/generate", {**GEN, "duration_s": -1e308}, "duration_s=-1e+308: must be"),
     ("bpm-huge", "/generate", {**GEN, "bpm": 1e300}, "bpm="),
+    ("genre", "/generate", {**GEN, "genre": "nightclub"}, "genre='nightclub': unknown genre; known genres: hotel_lobby"),
     ("keyscale", "/generate", {**GEN, "keyscale": "C major; DROP TABLE runs"}, "write it like 'C major'"),
     ("lora-traversal", "/generate", {**GEN, "lora": "../../../etc"}, "not in the LoRA folder"),
     ("format", "/generate", {**GEN, "output_format": "wav/../../x"}, "choose one of wav, flac, mp3"),
