@@ -105,6 +105,8 @@ RAW = [
     ("raw-duration-inf", {"duration_s": "Infinity"}, "duration_s=inf: must be a number between 1 and 600"),
     ("raw-guidance-nan", {"guidance_scale": "NaN"}, "guidance_scale=nan: must be a number"),
     ("raw-steps-text", {"steps": '"many"'}, "steps='many': must be a whole number"),
+    ("raw-duration-list", {"duration_s": "[1, 2]"}, "duration_s=[1, 2]: must be a number"),
+    ("raw-duration-object", {"duration_s": '{"a": 1}'}, "duration_s={'a': 1}: must be a number"),
 ]
 
 

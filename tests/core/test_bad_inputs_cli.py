@@ -207,6 +207,8 @@ CASES = [
     Case("language-upper", [*GEN, "--language", "EN"], "vocal_language='EN': not a language code the model knows; use one of"),
     Case("app-upload-zero", ["app", "--max-upload-mb", "0"], "max_upload_mb=0.0: must be between 0.001 and 1e+06 MB"),
     Case("app-upload-nan", ["app", "--max-upload-mb", "nan"], "max_upload_mb=nan: must be a number"),
+    Case("out-nul", [*GEN, "--duration", "1", "--out", "a\x00b"], "a file path contains a NUL character"),
+    Case("analyze-json-nul", ["eval", "analyze", "{fx}/tone.wav", "--json", "r\x00.json"], "a file path contains a NUL character"),
     Case("batch-99", [*GEN, "--batch", "99"], "batch_size=99: must be between 1 and 16"),
     Case("batch-zero", [*GEN, "--batch", "0"], "batch_size=0: must be between 1 and 16"),
     Case("guidance-nan", [*GEN, "--guidance", "nan"], "guidance_scale=nan: must be a number"),
