@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.preference.campaign_analysis import CampaignAnalysis
+from workbench.core.cells import safe_cell
 
 
 def decision_rows(a: CampaignAnalysis) -> list[dict[str, Any]]:
@@ -91,7 +92,8 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
         if rows:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
-            writer.writerows(rows)
+            # System, prompt and rater ids are user-chosen text that a spreadsheet would run as a formula.
+            writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in rows)
     return path
 
 

@@ -66,6 +66,7 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("batch-huge", "/generate", {**GEN, "batch_size": 1e6}, "batch_size=1000000: must be between 1 and 16"),
     ("duration-huge", "/generate", {**GEN, "duration_s": -1e308}, "duration_s=-1e+308: must be"),
     ("bpm-huge", "/generate", {**GEN, "bpm": 1e300}, "bpm="),
+    ("genre", "/generate", {**GEN, "genre": "nightclub"}, "genre='nightclub': unknown genre; known genres: hotel_lobby"),
     ("keyscale", "/generate", {**GEN, "keyscale": "C major; DROP TABLE runs"}, "write it like 'C major'"),
     ("lora-traversal", "/generate", {**GEN, "lora": "../../../etc"}, "not in the LoRA folder"),
     ("format", "/generate", {**GEN, "output_format": "wav/../../x"}, "choose one of wav, flac, mp3"),
@@ -104,6 +105,8 @@ RAW = [
     ("raw-duration-inf", {"duration_s": "Infinity"}, "duration_s=inf: must be a number between 1 and 600"),
     ("raw-guidance-nan", {"guidance_scale": "NaN"}, "guidance_scale=nan: must be a number"),
     ("raw-steps-text", {"steps": '"many"'}, "steps='many': must be a whole number"),
+    ("raw-duration-list", {"duration_s": "[1, 2]"}, "duration_s=[1, 2]: must be a number"),
+    ("raw-duration-object", {"duration_s": '{"a": 1}'}, "duration_s={'a': 1}: must be a number"),
 ]
 
 
@@ -147,6 +150,43 @@ def test_seed_as_raw_json_text_stays_exact(client) -> None:
     assert "event: complete" in text and '"seed": 9007199254740993' in text
 
 
+def _upload(base: str, size: int) -> Any:
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=60) as http:
+        return http.post("gradio_api/upload", files={"files": ("big.wav", b"\0" * size, "audio/wav")})
+
+
+def test_admin_app_caps_uploads_by_default(client) -> None:
+    """Without a flag the admin app has the default cap: under it an upload is stored, the cap is Gradio's."""
+    from workbench.ui.launch import ADMIN_UPLOAD_LIMIT_BYTES, ServeExtras, ServeOptions, upload_limit
+
+    assert upload_limit(ServeOptions(), ServeExtras()) == ADMIN_UPLOAD_LIMIT_BYTES > 600 * 48_000 * 2 * 4
+    reply = _upload(client.src, 10_000)
+    assert reply.status_code == 200, reply.text
+    # An app that refuses every upload (the rater app) keeps refusing whatever the operator sets.
+    assert upload_limit(ServeOptions(max_upload_bytes=10**9), ServeExtras(max_file_size=0)) == 0
+
+
+def test_operator_upload_cap_refuses_a_bigger_file_naming_the_cap(engine, tmp_path, free_port) -> None:
+    from workbench.core.store import Store
+    from workbench.ui import DEFAULT_TABS, AppSettings, build_app
+    from workbench.ui.launch import ServeOptions, launch
+
+    demo = build_app(engine, Store(tmp_path / "store.sqlite"), settings=AppSettings(), tabs=DEFAULT_TABS)
+    port = free_port()
+    launch(demo, ServeOptions(port=port, max_upload_bytes=100_000), prevent_thread_lock=True, quiet=True)
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        refused = _upload(base, 200_000)
+        MESSAGES.append(("upload-over-cap", refused.text))
+        assert refused.status_code == 413, refused.text
+        assert "File size exceeded maximum allowed size of 100000 bytes" in refused.text
+        assert _upload(base, 50_000).status_code == 200
+    finally:
+        demo.close()
+
+
 def test_no_api_message_is_generic() -> None:
-    assert len(MESSAGES) == len(CASES) + len(RAW)
+    assert len(MESSAGES) >= len(CASES) + len(RAW)
     assert [m for m in MESSAGES if "unexpected" in m[1].lower()] == []

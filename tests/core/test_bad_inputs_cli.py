@@ -103,6 +103,7 @@ def _plans(root: Path, bomb: str) -> None:
     (p / "seed-text.yaml").write_text("entries:\n  - prompt: x\n    seeds: lots\n")
     (p / "seed-backwards.yaml").write_text("entries:\n  - prompt: x\n    seeds: '9-3'\n")
     (p / "genre.yaml").write_text("entries:\n  - genre: no-such-genre\n    seeds: 0\n")
+    (p / "language.yaml").write_text("entries:\n  - prompt: x\n    seeds: 0\n    vocal_language: klingon\n")
     (p / "field.yaml").write_text("entries:\n  - prompt: x\n    seeds: 0\n    colour: red\n")
     (p / "batch-size.yaml").write_text("entries:\n  - prompt: x\n    seeds: 0\n    batch_size: 4\n")
     (p / "steps.yaml").write_text("entries:\n  - prompt: x\n    seeds: 0\n    steps: 0\n")
@@ -201,6 +202,13 @@ CASES = [
     Case("seed-negative", [*GEN, "--seed", "-5"], "seed=-5: must be a whole number between 0"),
     Case("seed-text", [*GEN, "--seed", "x"], "argument --seed: invalid int value: 'x'"),
     Case("steps-zero", [*GEN, "--steps", "0"], "steps=0: must be between 1 and 200"),
+    Case("genre-unknown", [*GEN, "--genre", "nightclub"], "genre='nightclub': unknown genre; known genres: hotel_lobby, qsr, retail, spa"),
+    Case("language-unknown", [*GEN, "--language", "klingon"], "vocal_language='klingon': not a language code the model knows; use one of ar, az, bg"),
+    Case("language-upper", [*GEN, "--language", "EN"], "vocal_language='EN': not a language code the model knows; use one of"),
+    Case("app-upload-zero", ["app", "--max-upload-mb", "0"], "max_upload_mb=0.0: must be between 0.001 and 1e+06 MB"),
+    Case("app-upload-nan", ["app", "--max-upload-mb", "nan"], "max_upload_mb=nan: must be a number"),
+    Case("out-nul", [*GEN, "--duration", "1", "--out", "a\x00b"], "a file path contains a NUL character"),
+    Case("analyze-json-nul", ["eval", "analyze", "{fx}/tone.wav", "--json", "r\x00.json"], "a file path contains a NUL character"),
     Case("batch-99", [*GEN, "--batch", "99"], "batch_size=99: must be between 1 and 16"),
     Case("batch-zero", [*GEN, "--batch", "0"], "batch_size=0: must be between 1 and 16"),
     Case("guidance-nan", [*GEN, "--guidance", "nan"], "guidance_scale=nan: must be a number"),
@@ -270,6 +278,7 @@ CASES = [
     Case("plan-seed-text", ["batch", "validate", "{fx}/plans/seed-text.yaml"], "'lots' is not a whole number"),
     Case("plan-seed-backwards", ["batch", "validate", "{fx}/plans/seed-backwards.yaml"], "range 9-3 runs backwards"),
     Case("plan-genre", ["batch", "validate", "{fx}/plans/genre.yaml"], "genre='no-such-genre': unknown genre"),
+    Case("plan-language", ["batch", "validate", "{fx}/plans/language.yaml"], "vocal_language='klingon': not a language code the model knows; use one of ar, az,"),
     Case("plan-field", ["batch", "validate", "{fx}/plans/field.yaml"], "colour='red': unknown field"),
     Case("plan-batch-size", ["batch", "validate", "{fx}/plans/batch-size.yaml"], "batching is automatic; set run.max_group"),
     Case("plan-steps", ["batch", "validate", "{fx}/plans/steps.yaml"], "steps=0: must be between 1 and 200"),
@@ -452,6 +461,42 @@ def test_campaign_delete_removes_a_stuck_campaign_and_its_files(run_cli, fx, mon
     OUTPUTS.append(("campaign-delete", output))
     assert code == 0 and "deleted campaign okc and 1 clip file(s)" in output
     assert db.list_campaigns(store) == [] and not campaign_dir("okc").exists()
+
+
+@pytest.mark.parametrize(
+    ("entries", "code", "head"),
+    [
+        (
+            "  - {task: repaint, src: SRC, start_s: 0.5, end_s: 3.0, seeds: 0-1}\n",
+            4,
+            "error: all 2 jobs failed:",
+        ),
+        (
+            "  - {task: repaint, src: SRC, start_s: 0.5, end_s: 3.0, seeds: 0}\n  - {prompt: b, seeds: 1}\n",
+            3,
+            "error: 1 of 2 jobs failed:",
+        ),
+        ("  - {prompt: b, seeds: 1}\n", 0, ""),
+    ],
+    ids=["all-failed", "some-failed", "none-failed"],
+)
+def test_batch_run_exit_status_says_how_many_jobs_failed(run_cli, fx, tmp_path, entries, code, head) -> None:
+    """The repaint window ends past the 2 s source: only the engine finds that, so each such job fails at run
+    time while the batch carries on; the exit status and a summary naming the jobs must say so."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "name: fails\ndefaults: {duration_s: 1, steps: 1}\nqc: {enabled: false}\nentries:\n"
+        + entries.replace("SRC", str(fx / "tone.wav"))
+    )
+    out = tmp_path / f"out-{code}"
+    status, output = run_cli(["batch", "run", str(plan), "--out", str(out), "--no-progress", "--no-store"])
+    OUTPUTS.append((f"batch-exit-{code}", output))
+    assert status == code, output
+    if code:
+        assert head in output
+        assert "(row 1, seed 0): InputError: end_s=3.0: the window ends beyond the source" in output, output
+    else:
+        assert "failed:" not in output
 
 
 def test_no_output_is_generic() -> None:

@@ -49,6 +49,13 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
         help="user:password, or a file with one user:password per line (env WORKBENCH_AUTH); not used in "
         "rater mode, where raters log in with their campaign codes",
     )
+    parser.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=os.environ.get("WORKBENCH_MAX_UPLOAD_MB"),
+        help="largest file one upload may carry, in MB (env WORKBENCH_MAX_UPLOAD_MB; default 268 MB = 256 MiB, "
+        "ten minutes of 48 kHz stereo float WAV plus margin); rater mode refuses every upload regardless",
+    )
     parser.add_argument("--mode", default="full", choices=MODES, help="full workbench, or the rater-only app")
     parser.add_argument(
         "--campaign",
@@ -103,6 +110,7 @@ def build_from_args(args: argparse.Namespace) -> tuple[WebApp, ServeOptions]:
         share=args.share,
         auth=parse_auth(args.auth),
         share_without_auth=args.share_without_auth,
+        max_upload_bytes=_upload_bytes(getattr(args, "max_upload_mb", None)),
     )
     if args.mode == "rater":
         from workbench.ui.rater import build_rater_app
@@ -130,6 +138,14 @@ def build_from_args(args: argparse.Namespace) -> tuple[WebApp, ServeOptions]:
     if getattr(args, "api", False):
         return with_api(built, args, options), options
     return built, options
+
+
+def _upload_bytes(megabytes: object) -> int | None:
+    from workbench.core.config import number
+
+    if megabytes is None:
+        return None
+    return round(number("max_upload_mb", megabytes, 0.001, 1_000_000.0, " MB") * 1_000_000)
 
 
 def with_api(app: WorkbenchApp, args: argparse.Namespace, options: ServeOptions) -> WorkbenchApp:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.cli.generate import add_engine_options
+from workbench.cli.outcome import EXIT_CODES_HELP, Failure, exit_code, report_failures
 
 
 def register(sub: Any) -> None:
@@ -23,6 +24,7 @@ def register(sub: Any) -> None:
         help="run a plan (resumable: a re-run skips finished items)",
         description="Run a plan into --out. Re-running the same command resumes. For several "
         "GPUs or nodes, start it with `accelerate launch -m workbench.cli.main batch run ...`.",
+        epilog=EXIT_CODES_HELP + "; failed jobs are listed on stderr and in the manifest.",
     )
     run.add_argument("plan", help="plan file: .csv, .json or .yaml")
     run.add_argument("--out", required=True, help="batch folder (tracks, sidecars, manifest)")
@@ -149,7 +151,27 @@ def run_cmd(args: argparse.Namespace) -> int:
         print(
             f"batch {result.batch_id}: {counts}; manifest {result.manifest_csv} and {result.manifest_parquet}"
         )
-    return 0
+    return _exit_status(result, {j.job_id for j in plan.jobs})
+
+
+def _exit_status(result: Any, planned: set[str]) -> int:
+    """The whole batch's state on the main process (what the manifest says), this shard's elsewhere."""
+    from workbench.batch import manifest
+
+    if result.manifest_csv is None:  # other processes: the main one names the failed jobs
+        s = result.shard.progress
+        return exit_code(s.failed, s.ok + s.rejected + s.failed)
+    latest = manifest.latest_by_job(manifest.read_records(result.out_dir))
+    failures = [
+        Failure(
+            f"{job_id} (row {r.get('row')}, seed {r.get('seed')})", str(r.get("error") or "no error recorded")
+        )
+        for job_id, r in sorted(
+            latest.items(), key=lambda kv: (kv[1].get("row") or 0, kv[1].get("index") or 0)
+        )
+        if job_id in planned and r.get("status") == "failed"
+    ]
+    return report_failures(failures, sum(result.counts.values()), "jobs")
 
 
 class _progress_bar:

@@ -98,17 +98,24 @@ def run_create(args: argparse.Namespace) -> int:
         for rater, code in codes.items():
             print(f"  {rater}: {code}")
         if args.codes_out:
-            import csv
             from pathlib import Path
 
-            path = Path(args.codes_out)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(["rater", "code"])
-                writer.writerows(codes.items())
-            print(f"codes written to {path}")
+            print(f"codes written to {write_codes_csv(Path(args.codes_out), codes)}")
     return 0
+
+
+def write_codes_csv(path: Any, codes: dict[str, str]) -> Any:
+    """The organiser's copy of the login codes (rater ids are text a spreadsheet could run as a formula)."""
+    import csv
+
+    from workbench.core.cells import safe_cell
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["rater", "code"])
+        writer.writerows((safe_cell(rater), code) for rater, code in codes.items())
+    return path
 
 
 def _print_plan(config: Any) -> None:

@@ -40,7 +40,11 @@ def register(sub: Any) -> None:
     p.add_argument("--prompt", default="", help="caption: style, instruments, mood")
     p.add_argument("--lyrics", default="", help="lyrics text, or @FILE to read them from a file")
     p.add_argument("--instrumental", action="store_true")
-    p.add_argument("--language", default="en", help="vocal language code")
+    p.add_argument(
+        "--language",
+        default="en",
+        help="vocal language code: en, zh, ja, ... (ACE-Step's list; unknown = let the model decide)",
+    )
     p.add_argument(
         "--duration",
         type=float,
@@ -55,7 +59,11 @@ def register(sub: Any) -> None:
     p.add_argument("--bpm", type=int, default=None)
     p.add_argument("--key", default=None, help="e.g. 'F major', 'A minor'")
     p.add_argument("--time-signature", default=None, choices=("2", "3", "4", "6"))
-    p.add_argument("--genre", default=None, help="genre tag recorded with the run (see configs/genres.yaml)")
+    p.add_argument(
+        "--genre",
+        default=None,
+        help="genre preset recorded with the run, one of configs/genres.yaml (an unknown name lists them)",
+    )
     p.add_argument("--src", default=None, help="source audio for repaint/extend/cover/lego/extract/complete")
     p.add_argument("--start", type=float, default=None, help="window start, seconds (repaint, lego)")
     p.add_argument("--end", type=float, default=None, help="window end, seconds (repaint, lego)")

@@ -80,6 +80,10 @@ def describe_failure(exc: BaseException) -> str | None:
 
         problem = store_problem(exc, paths.store_path())
         return str(problem) if problem is not None else None
+    if isinstance(exc, ValueError) and "embedded null byte" in str(exc):  # os.fspath's refusal; no path given
+        return (
+            "a file path contains a NUL character (\\0), which no file system allows; remove it and run again"
+        )
     if isinstance(exc, MemoryError):
         return "ran out of memory; use shorter audio, fewer takes or a smaller plan, then run again"
     return None

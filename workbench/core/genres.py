@@ -16,7 +16,7 @@ from typing import Any
 
 from workbench.core import paths
 from workbench.core.config import from_mapping, in_file, read_yaml
-from workbench.core.errors import ConfigError
+from workbench.core.errors import ConfigError, InputError
 
 GENRES_PATH = paths.CONFIG_DIR / "genres.yaml"
 
@@ -81,3 +81,10 @@ def load_genres(path: Path = GENRES_PATH) -> dict[str, GenrePreset]:
         raise ConfigError("genres", genres, f"{path} must have a top-level 'genres:' mapping")
     with in_file(path):
         return {name: _preset(name, entry) for name, entry in genres.items()}
+
+
+def check_genre(name: object) -> None:
+    """Refuses a genre that is not a preset, naming the presets (a request's genre picks its delivery spec)."""
+    presets = load_genres()
+    if not isinstance(name, str) or name not in presets:
+        raise InputError("genre", name, f"unknown genre; known genres: {', '.join(sorted(presets))}")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from workbench.core.config import from_mapping, number, whole
 from workbench.core.errors import InputError
+from workbench.core.genres import check_genre
 from workbench.core.keyscale import is_written_keyscale
 
 MIN_DURATION_S = 1.0
@@ -43,6 +44,16 @@ TRACK_NAMES = (
     "woodwinds",
 )
 TIME_SIGNATURES = ("2", "3", "4", "6")
+# The lyric languages the model was trained with, as ace-step/ACE-Step-1.5@f30aee4:acestep/constants.py
+# ``VALID_LANGUAGES`` lists them ("unknown" included); the LM planner's vocabulary is this same tuple.
+VOCAL_LANGUAGES = (
+    "ar", "az", "bg", "bn", "ca", "cs", "da", "de", "el", "en",
+    "es", "fa", "fi", "fr", "he", "hi", "hr", "ht", "hu", "id",
+    "is", "it", "ja", "ko", "la", "lt", "ms", "ne", "nl", "no",
+    "pa", "pl", "pt", "ro", "ru", "sa", "sk", "sr", "sv", "sw",
+    "ta", "te", "th", "tl", "tr", "uk", "ur", "vi", "yue", "zh",
+    "unknown",
+)  # fmt: skip
 _AUDIO_CODE_RE = re.compile(r"<\|audio_code_(\d+)\|>")
 
 
@@ -97,6 +108,14 @@ class GenerationRequest:
             raise InputError("prompt", self.prompt, "is longer than 2000 characters; shorten the caption")
         if len(self.lyrics) > 8000:
             raise InputError("lyrics", self.lyrics[:40], "are longer than 8000 characters")
+        if self.vocal_language not in VOCAL_LANGUAGES:
+            raise InputError(
+                "vocal_language",
+                self.vocal_language,
+                f"not a language code the model knows; use one of {', '.join(VOCAL_LANGUAGES)}",
+            )
+        if self.genre is not None:
+            check_genre(self.genre)
         if self.duration_s is not None:
             number("duration_s", self.duration_s, MIN_DURATION_S, MAX_DURATION_S, " seconds")
         if self.bpm is not None:

@@ -11,18 +11,11 @@ such as "A♯ minor" that the request would refuse).
 from __future__ import annotations
 
 from workbench.core.keyscale import KEYSCALES
-from workbench.engine.requests import TIME_SIGNATURES
+from workbench.engine.requests import TIME_SIGNATURES, VOCAL_LANGUAGES
 
 BPM_RANGE = (30, 300)
 DURATION_RANGE = (10, 600)
 CODES_PER_SECOND = 5  # the LM's semantic codes run at 5 Hz
-LANGUAGES = (
-    "ar", "az", "bg", "bn", "ca", "cs", "da", "de", "el", "en",
-    "es", "fa", "fi", "fr", "he", "hi", "hr", "ht", "hu", "id",
-    "is", "it", "ja", "ko", "la", "lt", "ms", "ne", "nl", "no",
-    "pa", "pl", "pt", "ro", "ru", "sa", "sk", "sr", "sv", "sw",
-    "ta", "te", "th", "tl", "tr", "uk", "ur", "vi", "yue", "zh",
-    "unknown",
-)  # fmt: skip
+LANGUAGES = VOCAL_LANGUAGES
 KEYS = KEYSCALES
 TIMESIGS = TIME_SIGNATURES

@@ -65,6 +65,12 @@ def _common(prompt: str, seed: Any, steps: Any) -> dict[str, Any]:
     return forms.common_fields({"prompt": prompt, "seed": seed, "steps": steps, "instrumental": True})
 
 
+def _number_or(field: str, value: Any, default: float) -> float:
+    """API callers send any JSON: a list or object must get the field's own message, not a TypeError."""
+    number = forms.optional_float(field, value)
+    return default if number is None else number
+
+
 def _files(run: RecordedRun) -> list[str]:
     return [t.path for t in run.takes]
 
@@ -133,7 +139,7 @@ def generate(
     )
     request = Text2Music(
         **forms.common_fields(values),
-        duration_s=float(duration_s),
+        duration_s=_number_or("duration_s", duration_s, DEFAULT_DURATION_S),
         batch_size=forms.optional_int("batch_size", batch_size) or 1,
         lora=forms.lora_from_name(ctx.loras_dir, lora or None, lora_scale),
     )
@@ -238,8 +244,8 @@ def master(
     spec = MasteringSpec(
         target_lufs=forms.optional_float("target_lufs", target_lufs),
         true_peak_dbtp=forms.optional_float("true_peak_dbtp", true_peak_dbtp),
-        fade_in_s=float(fade_in_s or 0.0),
-        fade_out_s=float(fade_out_s or 0.0),
+        fade_in_s=_number_or("fade_in_s", fade_in_s, 0.0),
+        fade_out_s=_number_or("fade_out_s", fade_out_s, 0.0),
     )
     mastered = ctx.workbench.master(src, spec, run_id or None, forms.check_format(output_format))
     return str(mastered.path), {**mastered.result.to_dict(), "recorded_in_sidecar": mastered.recorded}

@@ -20,6 +20,11 @@ from workbench.core.errors import InputError
 
 log = logging.getLogger("workbench.ui")
 
+# Gradio's per-file upload cap for apps that take uploads: the longest source the engine accepts (600 s) as a
+# 48 kHz stereo 32-bit float WAV is 600 * 48_000 * 2 * 4 = 230.4 MB; 256 MiB leaves ~16 % for headers and
+# metadata chunks. Without a cap any visitor could fill the disk with one request.
+ADMIN_UPLOAD_LIMIT_BYTES = 256 * 2**20
+
 Login = Callable[[str, str], Any]  # -> bool, or an awaitable of one (Gradio awaits a coroutine function)
 
 
@@ -32,6 +37,7 @@ class ServeOptions:
     share: bool = False
     auth: tuple[str, str] | list[tuple[str, str]] | None = None
     share_without_auth: bool = False  # --i-know-share-is-public
+    max_upload_bytes: int | None = None  # --max-upload-mb; None keeps the app's own cap
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class ServeExtras:
     # Hardening an app may ask for (the rater app does): ASGI middleware around every route, Gradio's upload
     # size cap in bytes (0 refuses every upload), its /monitoring routes, and FastAPI's /openapi.json and /docs.
     middleware: tuple[Any, ...] = ()
-    max_file_size: int | None = None
+    max_file_size: int | None = ADMIN_UPLOAD_LIMIT_BYTES
     monitoring: bool = True
     api_docs: bool = True
 
@@ -111,6 +117,14 @@ def _auth(
     return extras.auth_fn
 
 
+def upload_limit(options: ServeOptions, extras: ServeExtras) -> int | None:
+    """The operator's cap replaces the app's, except that an app refusing every upload (0: the rater app)
+    keeps refusing: an operator flag must not open an attack surface the app closed on purpose."""
+    if extras.max_file_size == 0 or options.max_upload_bytes is None:
+        return extras.max_file_size
+    return options.max_upload_bytes
+
+
 def launch(
     app: WebApp, options: ServeOptions, *, prevent_thread_lock: bool = False, quiet: bool = False
 ) -> Any:
@@ -137,7 +151,7 @@ def launch(
         show_error=True,
         inbrowser=False,
         app_kwargs=app_kwargs,
-        max_file_size=extras.max_file_size,
+        max_file_size=upload_limit(options, extras),
         enable_monitoring=None if extras.monitoring else False,
     )
     for route in reversed(extras.routes):

@@ -133,6 +133,14 @@ def track_table(tracks: Sequence[api.AnalyzedTrack], genres: Sequence[str]) -> p
     return pd.DataFrame(rows, columns=columns)
 
 
+def write_tracks_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """The table's CSV download; track names are upload file names, which may read as spreadsheet formulas."""
+    from workbench.core.cells import safe_frame
+
+    safe_frame(frame).to_csv(path, index=False)
+    return path
+
+
 def delivery_summary(tracks: Sequence[api.AnalyzedTrack], genres: Sequence[str]) -> str:
     """Markdown: per genre, how many tracks pass and the most common failed check."""
     if not genres:
@@ -272,8 +280,7 @@ def on_analyze(
     frame = track_table(tracks, picked or [])
     folder = ctx.new_temp_dir("metrics")
     pngs = distribution_pngs(tracks)
-    csv_path = folder / "tracks.csv"
-    frame.to_csv(csv_path, index=False)
+    csv_path = write_tracks_csv(frame, folder / "tracks.csv")
     return [
         delivery_summary(tracks, picked or []),
         frame,
