@@ -95,3 +95,25 @@ def test_rater_server_help():
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "--campaign" in out.stdout and "--share" in out.stdout
     assert "{full,rater}" in out.stdout
+
+
+def test_list_names_a_campaign_whose_config_cannot_be_read(tmp_path, capsys, campaign_dict, monkeypatch):
+    """A stored campaign whose config fails to load is listed with the reason; the other campaigns still are."""
+    from workbench.core.store import Store
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))  # its own store: the broken row stays here
+    data = campaign_dict(tmp_path / "imp", name="good-camp", raters=2)
+    path = tmp_path / "camp.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["campaign", "create", str(path)]) == 0
+    capsys.readouterr()
+    store = Store()
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO campaigns (name, genre, status, config_json, target_lufs, created_at) "
+            "VALUES ('broken-camp', 'spa', 'open', '{}', NULL, '2026-01-01T00:00:00Z')"
+        )
+    assert main(["campaign", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "good-camp" in out
+    assert "broken-camp" in out and "its stored config cannot be read" in out and "genre" in out

@@ -160,8 +160,15 @@ def run_list(args: argparse.Namespace) -> int:
     names = db.list_campaigns(store)
     if not names:
         print("no campaigns yet: `workbench campaign create FILE.yaml`")
+    from workbench.core.errors import WorkbenchError
+
     for name in names:
-        record = db.get_campaign(store, name)
+        try:
+            record = db.get_campaign(store, name)
+        except WorkbenchError as exc:
+            # One campaign whose stored config no longer reads (an older or hand-edited row) must not hide the rest.
+            print(f"{name:<32} (its stored config cannot be read: {exc})")
+            continue
         votes = db.answered_count(store.connect(), name)
         print(
             f"{name:<32} {record.config.genre:<12} {record.status:<8} {votes}/{record.config.effective_vote_target}"
