@@ -33,7 +33,7 @@ from scipy.stats import t as student_t
 
 from workbench.core.errors import InputError
 
-_STEP = 0.01  # grid step on the Brownian-motion scale (same accuracy as the boundary recursion)
+_STEP = 0.02  # grid step on the Brownian-motion scale: tail probabilities to ~1e-4, 4x cheaper than 0.01
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def stagewise_interval(looks: Sequence[StageLook], margin: float, alpha: float) 
             return upper_tail(zs, bounds, fractions, d) - target
 
         lo, hi = zs[-1] - 12.0, zs[-1] + 12.0
-        return float(brentq(gap, lo, hi, xtol=1e-6))
+        return float(brentq(gap, lo, hi, xtol=1e-5))
 
     z_obs = zs[-1]
     stretch = float(student_t.isf(alpha, last.df) / norm.isf(alpha))
