@@ -18,7 +18,8 @@ closes. Between planned looks a re-run changes nothing, so these reads are the "
 interim analyses" of the design.
 
 Per cell it prints: false PASS at the margin (p = 0.45) with and without screening, power at the planning effect
-with the table's n, coverage of the reported interval at the moment of reading (both p), coverage of the fixed-n
+with the table's n, coverage of the reported interval at the moment of reading (both p; the stage-wise interval after a stop) and of the
+repeated interval of that look, coverage of the fixed-n
 two-way t interval read once at the end, the share of campaigns the rule refuses to judge, exclusion rates per
 rater kind, and the median head-to-head votes to a decision. Monte-Carlo standard errors are shown for the rates.
 
@@ -79,6 +80,7 @@ class Cell:
     min_raters: int = 10
     min_prompts: int = 10
     votes_per_rater: int | None = None  # None: from the votes-needed table
+    expected_excluded: float = 0.10  # the share of raters the organiser plans to lose to screening
     seed: int = 0
 
 
@@ -86,7 +88,7 @@ CELLS = {
     c.name: c
     for c in (
         Cell("12r x 12p, rater+prompt+position"),
-        Cell("12r x 12p + 2 careless (random, left)", careless=("random", "left")),
+        Cell("12r x 12p + 2 careless (random, left)", careless=("random", "left"), expected_excluded=2 / 12),
         Cell("12r x 12p + shill", careless=("shill",)),
         Cell("12r x 12p, 40 % ties", tie_rate=0.4),
         Cell("30r x 20p, plan for 0.55", raters=30, prompts=20, planning_win_rate=0.55),
@@ -304,6 +306,7 @@ def to_votes(sched: Schedule, out: np.ndarray) -> list[Vote]:
 class CampaignRun:
     verdict: str
     covered: bool  # the interval reported at the reading that ended the campaign contains the truth
+    repeated_covered: bool  # the repeated confidence interval of that look (the sequential design's extra)
     fixed_covered: bool  # fixed-n two-way t interval on all kept votes, read once at the end
     verdict_unscreened: str
     refused: bool  # too few raters or prompts for any verdict
@@ -353,6 +356,7 @@ def run_campaign(
     return CampaignRun(
         verdict=verdict,
         covered=h.ci_low <= p <= h.ci_high,
+        repeated_covered=(h.repeated_low <= p <= h.repeated_high) if math.isfinite(h.repeated_low) else True,
         fixed_covered=fh.ci_low <= p <= fh.ci_high,
         verdict_unscreened=unscreened,
         refused=refused,
@@ -373,9 +377,9 @@ def plan_for(cell: Cell) -> tuple[int, int, PlanInputs]:
         raters=cell.raters,
         prompts=cell.prompts,
         looks=cell.looks,
+        excluded_share=cell.expected_excluded,
     )
     planned = votes_for_rule(cell.planning_win_rate, inputs)
-    honest = cell.raters - len(cell.careless)
     probe = campaign_config(cell, 30, 0)
     gold, repeats = probe.check_trials
     if cell.votes_per_rater is not None:
@@ -386,8 +390,9 @@ def plan_for(cell: Cell) -> tuple[int, int, PlanInputs]:
             raise SystemExit(
                 f"{cell.name}: the plan says no number of votes reaches the power with these raters"
             )
-        # honest raters' head-to-head votes (regular + repeats) must reach the planned count
-        quota = math.ceil(planned / honest) + gold
+        # every rater's head-to-head votes (regular + repeats) must reach the planned count: the table already
+        # asks for the votes that the raters expected to be screened out will not contribute
+        quota = math.ceil(planned / cell.raters) + gold
         # campaign create refuses a quota whose checks exceed 60 %: raise it to the smallest one accepted
         quota = max(quota, math.ceil((gold + repeats) / 0.6))
     return int(planned), int(quota), inputs
@@ -398,7 +403,8 @@ def rule_for(cell: Cell, planned: int) -> DecisionRule:
         min_win_rate=MARGIN,
         min_delivery_pass_rate=None,
         looks=cell.looks,
-        planned_votes=planned,
+        # the looks are counted on the votes that survive screening
+        planned_votes=max(1, round(planned * (1 - cell.expected_excluded))),
         planning_win_rate=cell.planning_win_rate,
         min_raters=cell.min_raters,
         min_prompts=cell.min_prompts,
@@ -466,6 +472,7 @@ def summary(res: CellResult) -> dict[str, str]:
         "… unscreened": _rate([o.verdict_unscreened == PASS for o in null]),
         "power @plan": _rate([o.verdict == PASS for o in alt]),
         "coverage (read)": _rate([o.covered for o in both]),
+        "coverage (repeated)": _rate([o.repeated_covered for o in both]),
         "coverage (fixed t)": _rate([o.fixed_covered for o in both]),
         "refused": _rate([o.refused for o in both]),
         "excluded": ", ".join(f"{k} {sum(v) / len(v):.0%}" for k, v in excl.items()),

@@ -98,6 +98,7 @@ def _plan_rows(decisions: Sequence[Decision], rule: DecisionRule) -> tuple[list[
         raters=min(h.raters for h in hs),
         prompts=min(h.prompts for h in hs),
         looks=rule.looks if rule.interval == "sequential" else 1,
+        excluded_share=0.0,  # raters and votes here are those kept after screening: nothing more to discount
     )
     return plan_table(inputs, max(rule.planned_votes, max(h.votes for h in hs))), inputs
 

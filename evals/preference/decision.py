@@ -34,12 +34,14 @@ from evals.preference.group_sequential import (
     LookResult,
     conditional_power,
     efficacy_bounds,
+    overrun_final_bound,
     planned_fractions,
     t_scale,
 )
 from evals.preference.preference import BothBad, Outcome, Vote, preference_votes
 from evals.preference.rater_quality import ExclusionRule
 from evals.preference.sequential import confidence_sequence
+from evals.preference.stagewise import StageLook, stagewise_interval
 from evals.preference.track_results import DeliverySummary
 from workbench.core.config import from_mapping, whole
 from workbench.core.errors import ConfigError, InputError
@@ -141,6 +143,11 @@ class HeadToHead:
     stopped_at: int | None = None  # 1-based look at which a boundary was crossed
     next_look_votes: int | None = None
     futile: bool = False  # an interim look found PASS unlikely
+    # sequential design: the repeated interval of the last look (holds at every look at once; conservative when
+    # read only where the campaign stopped). ci_low/ci_high hold the stage-wise interval once the design stopped.
+    repeated_low: float = math.nan
+    repeated_high: float = math.nan
+    median_unbiased: float = math.nan  # stage-wise median-unbiased win rate after a stop
 
     @property
     def tie_rate(self) -> float:
@@ -227,7 +234,11 @@ def _design(n: int, rule: DecisionRule) -> tuple[list[int], tuple[float, ...]]:
 def _sequential(scored: Sequence[_Scored], rule: DecisionRule) -> list[LookResult]:
     """Every completed look in order, stopping at the first that crosses a boundary."""
     sizes, fractions = _design(len(scored), rule)
-    bounds = efficacy_bounds(fractions, rule.alpha)
+    bounds = list(efficacy_bounds(fractions, rule.alpha))
+    if len(sizes) == rule.looks and len(scored) > sizes[-1]:
+        # the last look takes every vote collected: more than planned means more information than the design
+        # assumed, and its boundary must spend only what is left at that information
+        bounds[-1] = overrun_final_bound(fractions, len(scored) / rule.planned_votes, rule.alpha)
     out: list[LookResult] = []
     for k, size in enumerate(sizes):
         last = k == len(sizes) - 1
@@ -312,10 +323,23 @@ def head_to_head(
         h.looks = _sequential(scored, rule)
         done = [x for x in h.looks if math.isfinite(x.z)]
         sizes = _look_sizes(rule)
+        stage = "repeated interval"
         if done:
             last = done[-1]
             h.ci_low, h.ci_high = last.ci_low, last.ci_high
+            h.repeated_low, h.repeated_high = last.ci_low, last.ci_high
             h.stopped_at = last.look if (last.crossed_up or last.crossed_down) else None
+            ended = h.stopped_at is not None or last.look == rule.looks or (rule.final and last.votes == n)
+            if ended:
+                # a look that could not be judged (too few raters or prompts yet) could not stop the campaign:
+                # its stopping probability is 0, so it drops out of the ordering
+                lo, hi, mid = stagewise_interval(
+                    [StageLook(x.estimate, x.se, x.df, x.bound) for x in done],
+                    rule.min_win_rate,
+                    rule.alpha,
+                )
+                h.ci_low, h.ci_high, h.median_unbiased = lo, hi, mid
+                stage = "stage-wise-ordered interval after the stop"
             h.futile = (
                 h.stopped_at is None
                 and math.isfinite(last.conditional_power)
@@ -323,7 +347,7 @@ def head_to_head(
             )
         h.next_look_votes = next((s for s in sizes if s > n), None) if h.stopped_at is None else None
         h.interval = (
-            f"group-sequential {level} repeated interval at look {done[-1].look} of {rule.looks} "
+            f"group-sequential {level} {stage} at look {done[-1].look} of {rule.looks} "
             f"(O'Brien-Fleming spending, {clusters})"
             if done
             else f"group-sequential design, first of {rule.looks} looks at {sizes[0]} votes"

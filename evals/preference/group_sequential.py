@@ -119,6 +119,25 @@ def efficacy_bounds(fractions: Sequence[float], alpha: float = 0.025) -> tuple[f
     return _bounds_cached(_check(fractions, alpha), float(alpha))
 
 
+def overrun_final_bound(fractions: Sequence[float], final_fraction: float, alpha: float = 0.025) -> float:
+    """Z boundary of a last look that has more information than planned (``final_fraction`` > 1).
+
+    The earlier looks keep the boundaries they were read against; the last one spends exactly what is left, with
+    the correlation the looks really have (sqrt(t_j / final_fraction) instead of sqrt(t_j)). Keeping the planned
+    last boundary instead would spend too much: a last look far past the plan is less correlated with the earlier
+    looks than the design assumed, so "no crossing so far" leaves it more room to cross."""
+    ts = _check(fractions, alpha)
+    if final_fraction <= 1.0 or len(ts) == 1:
+        return efficacy_bounds(ts, alpha)[-1] if final_fraction <= 1.0 else float(norm.isf(alpha))
+    earlier = list(efficacy_bounds(ts, alpha)[:-1])
+    spent = sum(_cross_prob(ts[: j + 1], earlier[:j], earlier[j], 0.0) for j in range(len(earlier)))
+    target = alpha - spent
+    if target <= 1e-12:
+        return math.inf
+    scaled = (*(t / final_fraction for t in ts[:-1]), 1.0)
+    return float(brentq(lambda c: _cross_prob(scaled, earlier, c, 0.0) - target, 0.0, 12.0, xtol=1e-6))
+
+
 def planned_fractions(looks: int) -> tuple[float, ...]:
     """Equally spaced looks: 1/K, 2/K, ..., 1."""
     if not isinstance(looks, int) or not 1 <= looks <= 10:

@@ -12,13 +12,17 @@ the rater and prompt parts shrinking only with more raters and prompts, never wi
 (t_a sqrt(v(margin)) + t_b sqrt(v(p))) * sqrt(k(n) * IF) <= p - margin, t quantiles with min(R, P) - 1 degrees of
 freedom (what the report uses) and IF the group-sequential inflation factor (1 for a single fixed look). Solved for
 n in closed form; ``None`` when no number of votes suffices with these raters and prompts. The design effect shown
-is k(n) * n / (1 - 0)... i.e. the variance relative to n independent votes.
+is k(n) * n, the variance relative to n independent votes.
+
+Screening removes raters, and with them their votes: R and n above are what remains. The plan takes an expected
+excluded share s (default 10 %), plans on round(R * (1 - s)) raters, and asks for n / (1 - s) votes to be collected,
+so the power holds when that share of raters is screened out.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scipy.stats import norm
 from scipy.stats import t as student_t
@@ -42,6 +46,9 @@ class PlanInputs:
     raters: int = 12
     prompts: int = 12
     looks: int = 4  # 1: one fixed-n analysis; more: the group-sequential design
+    # share of raters the screening is expected to exclude (careless, random, a lapse too many): their votes are
+    # collected but not counted, and fewer raters remain to spread the rater variance over
+    excluded_share: float = 0.10
 
     def validate(self) -> None:
         for name in ("margin", "power"):
@@ -56,6 +63,8 @@ class PlanInputs:
             value = getattr(self, name)
             if not 0.0 <= value < 0.5:
                 raise InputError(f"plan.{name}", value, "a share in [0, 0.5)")
+        if not 0.0 <= self.excluded_share < 0.8:
+            raise InputError("plan.excluded_share", self.excluded_share, "a share in [0, 0.8), e.g. 0.1")
         for name in ("raters", "prompts"):
             if getattr(self, name) < 2:
                 raise InputError(f"plan.{name}", getattr(self, name), "at least 2 to estimate a variance")
@@ -67,6 +76,15 @@ class PlanRow:
     votes: int | None  # head-to-head votes needed (None: unreachable with these raters and prompts)
     design_effect: float  # at that n (nan when unreachable)
     power_at_target: float  # power with the campaign's planned head-to-head votes (nan when none given)
+
+
+def kept_raters(inputs: PlanInputs) -> int:
+    """Raters expected to remain after screening (at least 2)."""
+    return max(2, round(inputs.raters * (1.0 - inputs.excluded_share)))
+
+
+def _kept(inputs: PlanInputs) -> PlanInputs:
+    return replace(inputs, raters=kept_raters(inputs), excluded_share=0.0)
 
 
 def score_variance(p: float, tie_rate: float) -> float:
@@ -95,8 +113,15 @@ def _inflation(inputs: PlanInputs) -> float:
 
 
 def votes_for_rule(p: float, inputs: PlanInputs) -> int | None:
-    """Head-to-head votes for the rule to PASS with the planned power at true win rate p (None: unreachable)."""
+    """Head-to-head votes to collect for the rule to PASS with the planned power at true win rate p (None:
+    unreachable): the votes the kept raters must give, divided by the share of votes expected to survive screening."""
     inputs.validate()
+    share = inputs.excluded_share
+    kept = _counted_votes(p, _kept(inputs))
+    return None if kept is None else math.ceil(kept / (1.0 - share) - 1e-9)
+
+
+def _counted_votes(p: float, inputs: PlanInputs) -> int | None:
     if p <= inputs.margin:
         return None
     t_a, t_b = _quantiles(inputs)
@@ -111,6 +136,9 @@ def votes_for_rule(p: float, inputs: PlanInputs) -> int | None:
 
 
 def design_effect_at(n: int, inputs: PlanInputs) -> float:
+    """Design effect of the counted votes when n are collected."""
+    n = max(1, int(n * (1.0 - inputs.excluded_share)))
+    inputs = _kept(inputs)
     per_vote, floor = _k_terms(inputs)
     return (per_vote / n + floor) * n
 
@@ -118,6 +146,8 @@ def design_effect_at(n: int, inputs: PlanInputs) -> float:
 def power_at(n: int, p: float, inputs: PlanInputs) -> float:
     """Approximate power of the rule with n head-to-head votes at true win rate p."""
     inputs.validate()
+    n = int(n * (1.0 - inputs.excluded_share))
+    inputs = _kept(inputs)
     if n <= 0:
         return 0.0
     df = min(inputs.raters, inputs.prompts) - 1

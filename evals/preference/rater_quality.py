@@ -18,8 +18,11 @@ music. An always-left rater fails both.
 A shill who always picks one system passes all of these. The panel check compares, per system pair, a rater's
 decisive choices with the share the other raters gave the same pair (two-sided binomial, ``panel_alpha`` 1e-4):
 honest taste moves a rater's share by some tens of points, which that level tolerates, while "always the same
-system" over 15+ votes where the panel splits does not. It judges the votes, not the person: the report shows every
-verdict without screening too.
+system" over 15+ votes where the panel splits does not. A rater whose every decisive vote in a pair (12 or more)
+goes to one system the panel picks at most 80 % of the time is excluded outright: the binomial test must tolerate
+honest taste and so needs many votes to reject a shill, while unanimity is what honest taste almost never gives
+(a rater two taste-SDs out, choosing a system 75 % of the time, is unanimous over 12 votes 3 % of the time, over
+20 votes 0.3 %). It judges the votes, not the person: the report shows every verdict without screening too.
 """
 
 from __future__ import annotations
@@ -50,14 +53,31 @@ class ExclusionRule:
         1e-4  # exclude a rater whose choices in a system pair are this improbable for the panel
     )
     min_panel_votes: int = 15  # decisive votes in that pair before the panel check judges
+    # one system in every decisive vote of a pair (at least this many) where the panel picks it at most
+    # ``unanimous_panel_max`` of the time: what a shill does, and what honest taste almost never produces
+    unanimous_votes: int = 12
+    unanimous_panel_max: float = 0.8
     enabled: bool = True
 
     def validate(self) -> None:
-        for name in ("lapse_rate", "gold_alpha", "side_alpha", "repeat_alpha", "panel_alpha"):
+        for name in (
+            "lapse_rate",
+            "gold_alpha",
+            "side_alpha",
+            "repeat_alpha",
+            "panel_alpha",
+            "unanimous_panel_max",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 < value < 1.0):
                 raise InputError(f"exclusion.{name}", value, "must be a share strictly between 0 and 1")
-        for name in ("min_gold_trials", "min_repeats", "min_side_votes", "min_panel_votes"):
+        for name in (
+            "min_gold_trials",
+            "min_repeats",
+            "min_side_votes",
+            "min_panel_votes",
+            "unanimous_votes",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 raise InputError(f"exclusion.{name}", value, "must be a whole number >= 1")
@@ -185,9 +205,19 @@ def _panel_check(prefs: dict[str, list[Vote]], rule: ExclusionRule) -> dict[str,
     out: dict[str, list[str]] = {}
     for (rater, key), (n, k) in counts.items():
         rest_n, rest_k = totals[key][0] - n, totals[key][1] - k
-        if n < rule.min_panel_votes or rest_n < rule.min_panel_votes:
+        if rest_n < rule.min_panel_votes:
             continue
         share = min(max(rest_k / rest_n, 0.5 / rest_n), 1 - 0.5 / rest_n)
+        if n >= rule.unanimous_votes and k in (0, n):
+            chosen, panel_share = (key[0], share) if k == n else (key[1], 1.0 - share)
+            if panel_share <= rule.unanimous_panel_max:
+                out.setdefault(rater, []).append(
+                    f"chose {chosen} in all {n} decisive votes of {key[0]} against {key[1]} where the other "
+                    f"raters chose it in {panel_share:.0%}"
+                )
+                continue
+        if n < rule.min_panel_votes:
+            continue
         p = float(binomtest(k, n, share).pvalue)
         if p < rule.panel_alpha:
             out.setdefault(rater, []).append(

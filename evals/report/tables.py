@@ -39,6 +39,9 @@ def decision_rows(a: CampaignAnalysis) -> list[dict[str, Any]]:
                 "design_effect": h.design_effect,
                 "rater_icc": h.rater_icc,
                 "prompt_icc": h.prompt_icc,
+                "repeated_low": h.repeated_low,  # sequential: the repeated interval, next to the stage-wise one
+                "repeated_high": h.repeated_high,
+                "median_unbiased": h.median_unbiased,
                 "look": f"{h.looks[-1].look}/{a.rule.looks}" if h.looks else "",
                 "futile": h.futile,
                 "alpha": d.alpha,

@@ -71,3 +71,14 @@ def test_campaign_plan_command_prints_the_table(capsys):
     assert cli.main(["campaign", "plan", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     assert "votes needed for 80% power" in out and "60%" in out and "warning" not in out
+
+
+def test_plan_asks_for_the_votes_of_raters_screening_is_expected_to_remove():
+    none = campaign_plan(_config(plan={"excluded_share": 0.0}))
+    quarter = campaign_plan(_config(plan={"excluded_share": 0.25}))
+    assert none.needed is not None and quarter.needed is not None
+    assert quarter.needed > none.needed / 0.75  # fewer votes counted and fewer raters left
+    text = "\n".join(quarter.lines())
+    assert "planned with 25% of raters screened out, 12 kept" in text
+    with pytest.raises(ConfigError):
+        _config(plan={"excluded_share": 0.9})

@@ -115,7 +115,15 @@ def test_t_scale_and_conditional_power():
 
 def test_plan_closed_form_for_independent_votes_matches_the_textbook_count():
     # no clustering, one look, many clusters: the normal non-inferiority count (about 780 at p = 0.50)
-    flat = PlanInputs(tie_rate=0.0, rater_icc=0.0, prompt_icc=0.0, raters=100_000, prompts=100_000, looks=1)
+    flat = PlanInputs(
+        tie_rate=0.0,
+        rater_icc=0.0,
+        prompt_icc=0.0,
+        raters=100_000,
+        prompts=100_000,
+        looks=1,
+        excluded_share=0.0,
+    )
     for p, expected in ((0.50, 780), (0.55, 194), (0.60, 86)):
         n = votes_for_rule(p, flat)
         need = (norm.isf(0.025) * math.sqrt(0.45 * 0.55) + norm.ppf(0.8) * math.sqrt(p * (1 - p))) / (
@@ -125,7 +133,16 @@ def test_plan_closed_form_for_independent_votes_matches_the_textbook_count():
     assert score_variance(0.5, 0.1) == pytest.approx(0.225)  # ties lower the variance of a half-scored vote
     assert (
         votes_for_rule(
-            0.50, PlanInputs(tie_rate=0.1, rater_icc=0, prompt_icc=0, raters=10**5, prompts=10**5, looks=1)
+            0.50,
+            PlanInputs(
+                tie_rate=0.1,
+                rater_icc=0,
+                prompt_icc=0,
+                raters=10**5,
+                prompts=10**5,
+                looks=1,
+                excluded_share=0.0,
+            ),
         )
         < 780
     )

@@ -84,6 +84,7 @@ class PlanSpec:
     tie_rate: float = 0.10  # expected share of ties
     rater_icc: float = 0.03  # expected share of score variance between raters
     prompt_icc: float = 0.02  # and between prompts
+    excluded_share: float = 0.10  # expected share of raters the screening removes (their votes do not count)
     baseline: str | None = None  # the system to replace; None: the last system listed
 
 
@@ -245,6 +246,7 @@ def _validate_plan(config: CampaignConfig) -> None:
     for name in ("rater_icc", "prompt_icc"):
         number(f"plan.{name}", getattr(plan, name), 0.0, 0.49, error=ConfigError)
     whole("plan.looks", plan.looks, 1, 10, error=ConfigError)
+    number("plan.excluded_share", plan.excluded_share, 0.0, 0.79, error=ConfigError)
     if plan.interval not in ("sequential", "fixed", "anytime"):
         raise ConfigError("plan.interval", plan.interval, "use 'sequential', 'fixed' or 'anytime'")
     if plan.planning_win_rate <= plan.min_win_rate:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from evals.preference.plan import PlanInputs, PlanRow, plan_table, power_at, votes_for_rule
+from evals.preference.plan import PlanInputs, PlanRow, kept_raters, plan_table, power_at, votes_for_rule
 from workbench.campaigns.config import CampaignConfig
 
 
@@ -28,7 +28,8 @@ class CampaignPlan:
         out = [
             f"plan: PASS needs the lower end of the win rate's {p.confidence:.0%} interval >= {p.margin:.0%} "
             f"({design}; rater and prompt clustering, {p.raters} raters x {p.prompts} prompts; ties {p.tie_rate:.0%}, "
-            f"rater ICC {p.rater_icc:g}, prompt ICC {p.prompt_icc:g})",
+            f"rater ICC {p.rater_icc:g}, prompt ICC {p.prompt_icc:g}; planned with {p.excluded_share:.0%} of raters "
+            f"screened out, {kept_raters(p)} kept)",
             f"  this campaign: about {self.planned_votes} head-to-head votes per candidate against the baseline; "
             f"planned for a true win rate of {self.planning_win_rate:.0%}: "
             + (f"{self.needed} votes needed" if self.needed else "not reachable"),
@@ -63,6 +64,7 @@ def campaign_plan(config: CampaignConfig) -> CampaignPlan:
         raters=max(2, len(config.raters)),
         prompts=max(2, len(config.prompts)),
         looks=spec.looks if spec.interval == "sequential" else 1,
+        excluded_share=spec.excluded_share,
     )
     n = planned_head_to_head(config)
     rows = plan_table(inputs, n)
