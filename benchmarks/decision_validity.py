@@ -493,7 +493,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--campaigns", type=int, default=300, help="simulated campaigns per cell and true rate")
     ap.add_argument(
-        "--cells", nargs="*", default=None, help=f"cells to run (default all): {', '.join(CELLS)}"
+        "--cells",
+        nargs="*",
+        default=None,
+        help="cells to run (default all): " + ", ".join(CELLS).replace("%", "%%"),
     )
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     args = ap.parse_args(argv)
