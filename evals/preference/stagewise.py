@@ -113,12 +113,16 @@ def stagewise_interval(looks: Sequence[StageLook], margin: float, alpha: float) 
         fractions[j] = max(fractions[j], fractions[j - 1] + 1e-6)
     fractions = [f / fractions[-1] for f in fractions]
 
-    def drift_at(target: float) -> float:
+    def drift_at(target: float) -> float | None:
         def gap(d: float) -> float:
             return upper_tail(zs, bounds, fractions, d) - target
 
         lo, hi = zs[-1] - 12.0, zs[-1] + 12.0
-        return float(brentq(gap, lo, hi, xtol=1e-5))
+        for _ in range(3):
+            if gap(lo) * gap(hi) <= 0:
+                return float(brentq(gap, lo, hi, xtol=1e-5))
+            lo, hi = lo - 12.0, hi + 12.0
+        return None  # the grid's tail probability never crossed the target (degenerate looks)
 
     z_obs = zs[-1]
     stretch = float(student_t.isf(alpha, last.df) / norm.isf(alpha))
@@ -127,6 +131,11 @@ def stagewise_interval(looks: Sequence[StageLook], margin: float, alpha: float) 
     def theta(d: float) -> float:
         return margin + last.se * (t_obs - (z_obs - d) * stretch)
 
-    low, high = theta(drift_at(alpha)), theta(drift_at(1.0 - alpha))
-    mid = theta(drift_at(0.5))
+    ends = [drift_at(alpha), drift_at(1.0 - alpha), drift_at(0.5)]
+    if any(d is None for d in ends):
+        # No ordering-based bound exists for these looks: report the fixed t interval of all the votes, which is
+        # what the design's last look reduces to, rather than failing the whole report.
+        half = float(student_t.isf(alpha, last.df)) * last.se
+        return max(0.0, last.estimate - half), min(1.0, last.estimate + half), last.estimate
+    low, high, mid = (theta(float(d)) for d in ends if d is not None)
     return max(0.0, low), min(1.0, high), min(1.0, max(0.0, mid))

@@ -143,3 +143,16 @@ def test_panel_check_excludes_a_unanimous_shill_but_not_a_strong_honest_taste():
     # fewer than ``unanimous_votes`` decisive votes: unanimity does not judge (the binomial test still may)
     late = rater_quality(_panel_votes(5, 1.0), replace(rule, unanimous_votes=21))["r11"]
     assert all("all 20" not in r for r in late.reasons)
+
+
+def test_stagewise_interval_falls_back_to_the_fixed_interval_when_no_bound_brackets(monkeypatch):
+    """Looks whose tail probability never crosses the target (seen in the validation study) give the fixed t
+    interval of all the votes instead of a brentq error that would fail the whole report."""
+    from evals.preference import stagewise
+    from evals.preference.stagewise import StageLook, stagewise_interval
+
+    monkeypatch.setattr(stagewise, "upper_tail", lambda *args: 1.0)  # flat: no drift reaches any target
+    looks = [StageLook(0.50, 0.05, 11, 4.3), StageLook(0.56, 0.03, 11, 2.9)]
+    lo, hi, mid = stagewise_interval(looks, margin=0.45, alpha=0.025)
+    half = float(student_t.isf(0.025, 11)) * 0.03
+    assert (lo, hi, mid) == pytest.approx((0.56 - half, 0.56 + half, 0.56))
