@@ -128,7 +128,9 @@ def test_a_chosen_section_loops_for_both_clips_until_cleared(server, launch_chro
         page.keyboard.press("2")  # switching keeps the loop: B plays the same section
         page.wait_for_function(f"parseInt({clip('B')}.dataset.abLoops || '0') >= 2", timeout=15_000)
         max_at = page.evaluate("window.maxAt")
-        assert max_at["A"] < 0.62 and max_at["B"] < 0.62, max_at  # never ran past the loop's end
+        # the wrap runs once a frame, so the overshoot past 0.5 s grows with the machine's load; this bound only
+        # tells wrapping from playing on to the clip's end at 1.0 s
+        assert max_at["A"] < 0.9 and max_at["B"] < 0.9, max_at
         assert page.evaluate(f"!{clip('B')}.paused && {clip('A')}.paused")
         page.keyboard.press("\\")
         expect(label).to_have_text("No loop")

@@ -107,8 +107,12 @@ def test_a_click_moves_the_playhead_and_play_advances_it(page) -> None:
         f"parseFloat(document.querySelector('{WAVE}').dataset.playhead) > {SOURCE_S / 2 + 0.2}"
     )
     page.locator("#edit-wave .wb-wave-play").click()
-    page.wait_for_function(f"document.querySelector('{WAVE} audio').paused")
-    assert page.locator("#edit-wave .wb-wave-play").inner_text() == "Play"
+    # `audio.paused` turns true at once but the button is relabelled by the 'pause' event,
+    # which the browser dispatches later: wait on both, never assert between them.
+    page.wait_for_function(
+        f"document.querySelector('{WAVE} audio').paused"
+        " && document.querySelector('#edit-wave .wb-wave-play').textContent === 'Play'"
+    )
 
 
 def test_the_component_reads_only_local_urls(page) -> None:
