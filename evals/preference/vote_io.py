@@ -21,7 +21,9 @@ fields:
 
 Columns beyond these are ignored; a missing optional column (is_gold, gold_expected, repeat_of, created_at,
 fit_left, fit_right) reads as its default; a missing required column is an error naming it. Export files use the
-same column names (CSV header, JSON objects, or Parquet columns).
+same column names (CSV header, JSON objects, or Parquet columns). In CSV and Parquet, text a spreadsheet would run
+as a formula ("=HYPERLINK(...)" as a rater id) is stored with a leading ``'`` and read back without it
+(workbench/core/cells.py), so a file opened in Excel runs nothing and a report reads the ids as they were.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.preference.preference import Vote, validate_votes
+from workbench.core.cells import plain_cell, safe_cell
 from workbench.core.errors import InputError
 
 VOTE_COLUMNS = [f.name for f in fields(Vote)]
@@ -142,6 +145,8 @@ def read_votes_file(path: str | Path) -> list[Vote]:
         raise InputError("votes", str(path), "use a .csv, .json, .jsonl or .parquet file")
     if not records:
         raise InputError("votes", str(path), "the file holds no votes")
+    if suffix in (".csv", ".parquet"):  # the formats people open in a spreadsheet, written through safe_cell
+        records = [{k: plain_cell(v) for k, v in r.items()} for r in records]
     return votes_from_records(records, path.name)
 
 
@@ -158,7 +163,10 @@ def write_votes_file(votes: list[Vote], path: str | Path) -> Path:
             writer.writeheader()
             for row in rows:
                 writer.writerow(
-                    {k: ("" if v is None else int(v) if isinstance(v, bool) else v) for k, v in row.items()}
+                    {
+                        k: ("" if v is None else int(v) if isinstance(v, bool) else safe_cell(v))
+                        for k, v in row.items()
+                    }
                 )
     else:
         raise InputError("path", str(path), "write votes to a .csv or .json file")

@@ -15,10 +15,24 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
+def _needs_quote(text: str) -> bool:
+    # text that already looks quoted ("'=x") is quoted once more, so that ``plain_cell`` can undo exactly one quote
+    # and every value reads back as it was written
+    bare = text.lstrip("'")
+    return bare.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(bare)
+
+
 def safe_cell(value: Any) -> Any:
     """``value`` unchanged unless it is text a spreadsheet would run as a formula; then ``'`` + the text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+    if isinstance(value, str) and _needs_quote(value):
         return "'" + value
+    return value
+
+
+def plain_cell(value: Any) -> Any:
+    """The value ``safe_cell`` was given: what reads a file this project wrote calls this on each text cell."""
+    if isinstance(value, str) and value.startswith("'") and _needs_quote(value[1:]):
+        return value[1:]
     return value
 
 
