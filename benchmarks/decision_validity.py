@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from evals.preference.decision import FAIL, PASS, DecisionRule, decide  # noqa: E402
+from evals.preference.decision import decide  # noqa: E402
+from evals.preference.decision_rule import FAIL, PASS, DecisionRule  # noqa: E402
 from evals.preference.plan import PlanInputs, votes_for_rule  # noqa: E402
 from evals.preference.preference import Vote  # noqa: E402
 from evals.preference.rater_quality import apply_exclusion  # noqa: E402

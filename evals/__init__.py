@@ -13,7 +13,7 @@ _EXPORTS = {
     "analyze_audio": "evals.audio.analysis",  # per-track analysis
     "analyze_file": "evals.audio.analysis",
     "analyze_campaign": "evals.preference.campaign_analysis",  # campaign report: evals.report.report.write_report
-    "DecisionRule": "evals.preference.decision",  # preference statistics and decisions
+    "DecisionRule": "evals.preference.decision_rule",  # preference statistics and decisions
     "decide": "evals.preference.decision",
     "check_delivery": "evals.audio.delivery",
     "Vote": "evals.preference.preference",
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from evals.audio.recipe import Recipe
     from evals.audio.result import DeliveryResult, TrackAnalysis
     from evals.preference.campaign_analysis import analyze_campaign
-    from evals.preference.decision import DecisionRule, decide
+    from evals.preference.decision import decide
+    from evals.preference.decision_rule import DecisionRule
     from evals.preference.preference import Vote, standings, win_matrix
     from evals.preference.vote_io import read_votes_file
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from evals.audio.recipe import Recipe
     from evals.audio.result import DeliveryResult, TrackAnalysis
     from evals.preference.campaign_analysis import CampaignAnalysis
-    from evals.preference.decision import DecisionRule
+    from evals.preference.decision_rule import DecisionRule
     from evals.preference.preference import Vote
     from evals.preference.track_results import ClipSource, TrackResult
     from evals.report.report import ReportFiles
@@ -120,7 +120,7 @@ def load_rule(
     path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None, field_name: str = "rule"
 ) -> DecisionRule:
     """A ``DecisionRule`` from a YAML file of its fields (or the defaults), with ``overrides`` on top."""
-    from evals.preference.decision import rule_from_dict
+    from evals.preference.decision_rule import rule_from_dict
 
     data: Any = {}
     if path:

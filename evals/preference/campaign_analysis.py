@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from evals.preference.agreement import Agreement, agreement
 from evals.preference.bradley_terry import DEFAULT_PRIOR_SD
-from evals.preference.decision import Decision, DecisionRule, decide_genre
+from evals.preference.decision import Decision, decide_genre
+from evals.preference.decision_rule import DecisionRule
 from evals.preference.plan import PlanInputs, PlanRow, plan_table
 from evals.preference.preference import (
     Outcome,

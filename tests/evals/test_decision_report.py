@@ -10,7 +10,8 @@ import random
 import pytest
 
 from evals.preference.campaign_analysis import analyze_campaign
-from evals.preference.decision import FAIL, NEED_MORE_VOTES, PASS, DecisionRule, decide, rule_from_dict
+from evals.preference.decision import decide
+from evals.preference.decision_rule import FAIL, NEED_MORE_VOTES, PASS, DecisionRule, rule_from_dict
 from evals.preference.preference import Vote
 from evals.preference.simulate import CampaignSimulation, simulate_votes
 from evals.preference.track_results import DeliverySummary, TrackResult, delivery_summary, read_track_results

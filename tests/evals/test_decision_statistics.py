@@ -13,7 +13,8 @@ from scipy.stats import t as student_t
 from statsmodels.stats.sandwich_covariance import cov_cluster_2groups
 
 from evals.preference.clustered import anova_icc, clustered_mean
-from evals.preference.decision import FUTILITY_TEXT, NEED_MORE_VOTES, PASS, DecisionRule, decide, decide_genre
+from evals.preference.decision import FUTILITY_TEXT, decide, decide_genre
+from evals.preference.decision_rule import NEED_MORE_VOTES, PASS, DecisionRule
 from evals.preference.group_sequential import (
     conditional_power,
     efficacy_bounds,

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.stats import t as student_t
 
-from evals.preference.decision import DecisionRule, head_to_head
+from evals.preference.decision import head_to_head
+from evals.preference.decision_rule import DecisionRule
 from evals.preference.group_sequential import efficacy_bounds, overrun_final_bound, planned_fractions
 from evals.preference.plan import PlanInputs, kept_raters, power_at, votes_for_rule
 from evals.preference.preference import Vote
