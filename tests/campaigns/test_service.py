@@ -207,3 +207,26 @@ def test_status_flags_a_rater_who_prefers_the_degraded_copies(store, campaign_ro
     # evals.preference.rater_quality judges from 8 gold trials on (ExclusionRule.min_gold_trials)
     assert list(status.flagged) == ["rater00"] and "missed 8/8 gold trials" in status.flagged["rater00"][0]
     assert any(line.startswith("rater rater00 flagged: missed 8/8") for line in status.lines())
+
+
+def test_a_closed_campaign_serves_no_trial_and_stores_no_late_vote(store, campaign_root, new_campaign):
+    new_campaign(store, campaign_root / "imp-close", name="svc-close", raters=2, quota=10)
+    service = RaterService(store, "svc-close")
+    view = service.vote("rater00", service.current("rater00").pair_id, "left")
+    assert not view.finished
+    shown = service.current("rater01")  # a trial on screen when the organiser closes the campaign
+    db.change_status(store, "svc-close", to="closed", was="open")
+    late = service.vote("rater01", shown.pair_id, "right")
+    assert late.finished and late.closed and late.done == 0
+    from workbench.ui.rater import progress_text
+
+    assert progress_text(late).startswith("**This campaign has closed: no more trials are needed.")
+    assert len(db.vote_rows(store, "svc-close")) == 1  # the vote after the close was not stored
+    assert service.current("rater00").closed  # and nobody gets a new trial
+    with pytest.raises(InputError, match="is closed; `workbench campaign reopen svc-close`"):
+        RaterService(store, "svc-close")
+    db.change_status(store, "svc-close", to="open", was="closed")
+    resumed = service.current("rater01")
+    assert not resumed.finished and resumed.pair_id == shown.pair_id  # the open trial comes back
+    assert not service.vote("rater01", resumed.pair_id, "right").closed
+    assert len(db.vote_rows(store, "svc-close")) == 2

@@ -22,6 +22,8 @@ from workbench.core.errors import ConfigError
         ["campaign", "export"],
         ["campaign", "list"],
         ["campaign", "code"],
+        ["campaign", "close"],
+        ["campaign", "reopen"],
     ],
 )
 def test_help(argv, capsys):
@@ -117,3 +119,28 @@ def test_list_names_a_campaign_whose_config_cannot_be_read(tmp_path, capsys, cam
     out = capsys.readouterr().out
     assert "good-camp" in out
     assert "broken-camp" in out and "its stored config cannot be read" in out and "genre" in out
+
+
+def test_close_and_reopen_a_campaign(tmp_path, capsys, campaign_dict):
+    from workbench.campaigns import db
+    from workbench.cli.eval_report import _rule, _with_campaign_plan
+    from workbench.cli.main import build_parser
+    from workbench.core.store import Store
+
+    path = tmp_path / "camp.yaml"
+    path.write_text(yaml.safe_dump(campaign_dict(tmp_path / "imp", name="cli-close", raters=2)))
+    assert main(["campaign", "create", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["campaign", "reopen", "cli-close"]) == 2
+    assert "campaign='cli-close': is already open" in capsys.readouterr().err
+    assert main(["campaign", "close", "cli-close"]) == 0
+    assert "closed campaign cli-close with 0 vote(s)" in capsys.readouterr().out
+    assert db.get_campaign(Store(), "cli-close").status == "closed"
+    args = build_parser().parse_args(["eval", "report", "cli-close"])
+    assert _with_campaign_plan(_rule(args), args, ["cli-close"]).final  # the last look is final now
+    assert main(["campaign", "close", "cli-close"]) == 2
+    assert "is already closed" in capsys.readouterr().err
+    assert main(["campaign", "close", "no-such"]) == 2
+    assert "no such campaign" in capsys.readouterr().err
+    assert main(["campaign", "reopen", "cli-close"]) == 0
+    assert db.get_campaign(Store(), "cli-close").status == "open"

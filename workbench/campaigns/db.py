@@ -138,6 +138,24 @@ def set_status(store: Store, name: str, status: str, target_lufs: float | None =
         )
 
 
+def change_status(store: Store, name: str, *, to: str, was: str) -> None:
+    """Move a campaign from status ``was`` to ``to`` (open <-> closed), or say why not."""
+    with store.transaction() as conn:
+        row = conn.execute("SELECT status FROM campaigns WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            get_campaign(store, name)  # raises, naming the known campaigns
+        if row["status"] == to:
+            raise InputError("campaign", name, f"is already {to}")
+        if row["status"] != was:
+            raise InputError("campaign", name, f"is {row['status']}; only an {was} campaign can become {to}")
+        conn.execute("UPDATE campaigns SET status = ? WHERE name = ?", (to, name))
+
+
+def is_open(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute("SELECT status FROM campaigns WHERE name = ?", (name,)).fetchone()
+    return row is not None and row["status"] == "open"
+
+
 def get_campaign(store: Store, name: str) -> CampaignRecord:
     row = store.connect().execute("SELECT * FROM campaigns WHERE name = ?", (name,)).fetchone()
     if row is None:

@@ -74,6 +74,7 @@ class PairView:
     quota: int
     finished: bool
     message: str = ""
+    closed: bool = False  # the organiser closed the campaign: no more trials for anyone
 
 
 class RaterService:
@@ -90,6 +91,10 @@ class RaterService:
         seed: int | None = None,
     ) -> None:
         record = db.get_campaign(store, campaign)
+        if record.status == "closed":
+            raise InputError(
+                "campaign", campaign, f"is closed; `workbench campaign reopen {campaign}` takes votes again"
+            )
         if record.status != "open":
             raise InputError(
                 "campaign", campaign, f"is {record.status}, not open; finish `workbench campaign create`"
@@ -184,6 +189,10 @@ class RaterService:
                 return self._view(pair, refusal)
             with self.store.transaction() as tx:
                 self._check_lease(tx)
+                if not db.is_open(tx, self.name):
+                    # closed between serving this pair and the vote: the final report is already fixed, so the
+                    # vote is not stored (a late vote would change a verdict that was read as final)
+                    return self._finished(rater)
                 db.insert_vote(tx, pair, self.config.genre, vote)
                 nxt = self._serve_locked(tx, rater, pending=1)
             # Counters move only after the commit succeeded, so a failed commit leaves them true.
@@ -252,7 +261,7 @@ class RaterService:
     def _current_locked(self, rater: str, message: str) -> PairView:
         conn = self.store.connect()
         pair = db.open_pair(conn, self.name, rater)
-        if pair is not None:
+        if pair is not None and db.is_open(conn, self.name):
             self._shown.setdefault(pair.pair_id, self.clock())
             return self._view(pair, message)
         if self._quota_reached(rater):
@@ -266,7 +275,7 @@ class RaterService:
         return self._view(nxt, message)
 
     def _serve_locked(self, tx: sqlite3.Connection, rater: str, pending: int = 0) -> db.ServedPair | None:
-        if self._quota_reached(rater, pending):
+        if self._quota_reached(rater, pending) or not db.is_open(tx, self.name):
             return None
         seq = db.served_count(tx, self.name, rater)
         choice: PairChoice | None = self.planner.next_pair(rater, seq, self._rng)
@@ -317,7 +326,8 @@ class RaterService:
         return self.grants.token_for(pair.pair_id, side, pair.rater, self._paths[clip])
 
     def _finished(self, rater: str) -> PairView:
-        return PairView("", "", "", self._answered[rater], self.config.votes_per_rater, True, "")
+        closed = not db.is_open(self.store.connect(), self.name)
+        return PairView("", "", "", self._answered[rater], self.config.votes_per_rater, True, "", closed)
 
     def progress(self) -> dict[str, int]:
         with self._lock:

@@ -1,4 +1,4 @@
-"""``workbench campaign create|status|export|list|delete|code``: blind A/B listening campaigns headless."""
+"""``workbench campaign create|plan|status|export|list|close|reopen|delete|code``: blind A/B listening campaigns headless."""
 
 from __future__ import annotations
 
@@ -56,10 +56,46 @@ def register(sub: Any) -> None:
     dp.add_argument("name", help="campaign name")
     dp.set_defaults(func=run_delete)
 
+    xp = csub.add_parser(
+        "close",
+        help="stop taking votes; reports then read the votes there are as the final look",
+        description="Close a campaign: raters get no more trials (a vote on a trial already shown is not "
+        "stored) and `workbench eval report` treats the last look as final, as --final does.",
+    )
+    xp.add_argument("name", help="campaign name")
+    xp.set_defaults(func=run_close)
+
+    rp = csub.add_parser("reopen", help="take votes again on a closed campaign")
+    rp.add_argument("name", help="campaign name")
+    rp.set_defaults(func=run_reopen)
+
     kp = csub.add_parser("code", help="issue a new login code for a rater (the old one stops working)")
     kp.add_argument("name", help="campaign name")
     kp.add_argument("rater", help="rater id")
     kp.set_defaults(func=run_code)
+
+
+def run_close(args: argparse.Namespace) -> int:
+    from workbench.campaigns import db
+    from workbench.core.store import Store
+
+    store = Store()
+    db.change_status(store, args.name, to="closed", was="open")
+    votes = len(db.vote_rows(store, args.name))
+    print(
+        f"closed campaign {args.name} with {votes} vote(s): raters get no more trials; "
+        f"`workbench eval report {args.name}` reads them as the final look"
+    )
+    return 0
+
+
+def run_reopen(args: argparse.Namespace) -> int:
+    from workbench.campaigns import db
+    from workbench.core.store import Store
+
+    db.change_status(Store(), args.name, to="open", was="closed")
+    print(f"reopened campaign {args.name}: raters can vote again (restart a rater server that was stopped)")
+    return 0
 
 
 def run_delete(args: argparse.Namespace) -> int:

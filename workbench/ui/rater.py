@@ -210,6 +210,8 @@ def player_html(view: PairView, min_listen_s: float) -> str:
 
 
 def progress_text(view: PairView) -> str:
+    if view.closed:
+        return f"**This campaign has closed: no more trials are needed. You did {view.done}; thank you.**"
     if view.finished:
         return f"**Finished: {view.done} of {view.quota} trials.**"
     return f"Trial {min(view.done + 1, view.quota)} of {view.quota}"
@@ -517,7 +519,7 @@ def _layout(config: Any) -> RaterComponents:
             }
         message = gr.Markdown("", elem_id="ab_message")
     with gr.Column(visible=False) as finished:
-        gr.Markdown("### Thank you!\nYou have finished all your trials. You can close this page.")
+        gr.Markdown("### Thank you!\nThere are no more trials for you. You can close this page.")
     pair_id = gr.Textbox(visible=False)
     listened_a, listened_b = gr.Number(visible=False), gr.Number(visible=False)
     return RaterComponents(
