@@ -42,6 +42,11 @@ def test_tab_creates_reports_and_exports(engine, tmp_path, campaign_dict):
     assert "votes 20 / 20" in text and {r[0] for r in rows} == {"alphasys", "betasys", "gammasys"}
     path = tab_ab.export_file(ctx, "tab-camp", "Parquet")
     assert path.endswith("tab-camp-votes.parquet")
+    text, _ = tab_ab.set_open(ctx, "tab-camp", False)
+    assert text.startswith("**Closed tab-camp") and "closed" in text.split("\n\n")[1]
+    with pytest.raises(InputError, match="campaign='tab-camp': is already closed"):
+        tab_ab.set_open(ctx, "tab-camp", False)
+    assert tab_ab.set_open(ctx, "tab-camp", True)[0].startswith("**Reopened tab-camp")
     data["name"], data["systems"][0] = "tab-gen", {"name": "gen", "model": "turbo"}
     data["prompts"] = [{"id": f"p{i}", "caption": "calm"} for i in range(4)]
     with pytest.raises(InputError, match="systems.model='turbo': this app runs 'tiny'"):

@@ -81,6 +81,20 @@ def export_file(ctx: TabContext, name: str, fmt: str) -> str:
     return str(out)
 
 
+def set_open(ctx: TabContext, name: str, open_: bool) -> tuple[str, list[list[Any]]]:
+    """Close (``open_`` False) or reopen the campaign, then its status; closing makes the report's last look final."""
+    if not name:
+        raise InputError("campaign", name, "pick a campaign to close or reopen")
+    if open_:
+        db.change_status(ctx.store, name, to="open", was="closed")
+        done = f"Reopened {name}: raters can vote again (restart its rater server if it was stopped)."
+    else:
+        db.change_status(ctx.store, name, to="closed", was="open")
+        done = f"Closed {name}: raters get no more trials; the report reads the votes there are as final."
+    text, rows = status_view(ctx, name)
+    return f"**{done}**\n\n{text}", rows
+
+
 @dataclass
 class AbComponents:
     editor: Any
@@ -95,6 +109,8 @@ class AbComponents:
     fmt: Any
     export: Any
     exported: Any
+    close: Any
+    reopen: Any
 
 
 def _create_layout() -> tuple[Any, Any, Any, Any, Any]:
@@ -130,9 +146,25 @@ def _layout(ctx: TabContext) -> AbComponents:
         fmt = gr.Radio(["CSV", "Parquet"], value="CSV", label="Export format")
         export = gr.Button("Export votes")
         exported = gr.File(label="Votes file", interactive=False)
+    with gr.Row():
+        close = gr.Button("Close campaign (stop votes)", elem_id="ab-close", scale=0)
+        reopen = gr.Button("Reopen", elem_id="ab-reopen", scale=0)
     ab_codes.build(ctx, campaign)
     return AbComponents(
-        editor, base, create, created, codes, campaign, refresh, status, standings, fmt, export, exported
+        editor,
+        base,
+        create,
+        created,
+        codes,
+        campaign,
+        refresh,
+        status,
+        standings,
+        fmt,
+        export,
+        exported,
+        close,
+        reopen,
     )
 
 
@@ -162,6 +194,9 @@ def _wire(ctx: TabContext, c: AbComponents) -> None:
         trigger(refresh, [c.campaign], [c.status, c.standings, c.campaign], api_visibility="private")
     export = ui_errors(functools.partial(export_file, ctx))
     c.export.click(export, [c.campaign, c.fmt], [c.exported], api_visibility="private")
+    for button, open_ in ((c.close, False), (c.reopen, True)):
+        change = ui_errors(functools.partial(lambda ctx, open_, name: set_open(ctx, name, open_), ctx, open_))
+        button.click(change, [c.campaign], [c.status, c.standings], api_visibility="private")
 
 
 def build(ctx: TabContext) -> None:
