@@ -108,3 +108,25 @@ def test_user_errors_exit_2_with_a_readable_message(tmp_path: Path, capsys) -> N
     assert "no dataset here; build one with `workbench lora prepare" in capsys.readouterr().err
     assert main(["lora", "eval", str(tmp_path)]) == 2
     assert "has no checkpoints" in capsys.readouterr().err
+
+
+def test_prepare_with_a_model_fails_when_no_clip_could_be_encoded(
+    tmp_path: Path, capsys, monkeypatch, make_folder
+) -> None:
+    import lora.dataset
+
+    real_build = lora.dataset.build_dataset
+
+    def build_then_lose_the_audio(*args, **kwargs):  # the clips vanish between listing and encoding
+        report = real_build(*args, **kwargs)
+        for record in report.records:
+            Path(record.audio_path).unlink()
+        return report
+
+    monkeypatch.setattr(lora.dataset, "build_dataset", build_then_lose_the_audio)
+    audio = make_folder(tmp_path / "tracks", n=2, duration_s=1.0)
+    argv = ["lora", "prepare", str(audio), "--out", str(tmp_path / "ds"), "--no-estimate", "--model", "tiny"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "encoded 0, already cached 0, failed 2" in captured.out
+    assert "no clip could be encoded for tiny; fix the errors above" in captured.err

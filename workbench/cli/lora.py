@@ -140,6 +140,13 @@ def run_prepare(args: argparse.Namespace) -> int:
         )
         for issue in result.issues:
             print(f"  ERROR {issue.source}: {issue.reason}")
+        if report.records and not result.entries:
+            # nothing to train on: a script chaining `prepare && train` must stop here, not at train
+            print(
+                f"no clip could be encoded for {args.model}; fix the errors above and run prepare again",
+                file=sys.stderr,
+            )
+            return 2
     return 0 if report.records else 2
 
 
