@@ -96,6 +96,18 @@ def test_bodies_that_are_not_objects(held_server) -> None:
     _error(httpx.post(f"{held_server.url}/query_result", json={"task_id_list": 5}), 400, "task_id_list")
 
 
+def test_a_key_value_body_without_a_content_type_is_read_as_upstream_reads_it(held_server) -> None:
+    raw = b"prompt=calm%20spa&audio_duration=2&inference_steps=1&batch_size=2&seed=5&audio_format=wav"
+    resp = httpx.post(f"{held_server.url}/release_task", content=raw)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["seeds"] == [5, 6]  # the text values are coerced as form fields are
+    _error(httpx.post(f"{held_server.url}/release_task", content=b"calm spa, please"), 400, "body")
+    as_json = httpx.post(
+        f"{held_server.url}/release_task", content=raw, headers={"content-type": "application/json"}
+    )
+    _error(as_json, 400, "body")  # a body declared JSON must be JSON
+
+
 def test_a_body_over_the_limit_is_refused_before_it_is_read(held_server) -> None:
     huge = b'{"prompt": "' + b"x" * (17 * 2**20) + b'"}'
     resp = httpx.post(

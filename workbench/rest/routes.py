@@ -12,6 +12,7 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
@@ -90,10 +91,26 @@ async def read_body(request: Request, service: RestService, *, uploads: bool = F
     try:
         parsed = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"body: not valid JSON ({exc})", "body") from None
+        pairs = None if content_type == "application/json" else _key_values(raw)
+        if pairs is None:
+            raise ApiError(400, f"body: not valid JSON ({exc})", "body") from None
+        return pairs
     if not isinstance(parsed, dict):
         raise ApiError(400, "body: must be a JSON object of fields", "body")
     return parsed
+
+
+def _key_values(raw: bytes) -> dict[str, Any] | None:
+    """``a=1&b=x`` sent without a form content type, as upstream's server also reads it (ace-step/ACE-Step-1.5@6d467e4
+    acestep/api/http/release_task_request_parser.py: a body that is not JSON is parsed as a query string); None
+    when the body is not that either, so the JSON error is the one reported."""
+    try:
+        pairs = parse_qsl(
+            raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True, max_num_fields=500
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return dict(pairs) if pairs else None
 
 
 def _key(service: RestService, request: Request, body: dict[str, Any] | None = None) -> str:
