@@ -53,7 +53,10 @@ def test_yaml_plan_expands_the_product_with_seeds_last(tmp_path: Path) -> None:
     assert {(j.request.bpm, j.request.guidance_scale, j.seed) for j in piano} == {
         (b, g, s) for b in (70, 80) for g in (1.0, 2.0) for s in (10, 12)
     }
-    assert all(j.title == "Piano" and j.model == "tiny" for j in piano)
+    assert all(j.model == "tiny" for j in piano)
+    # eight different piano tracks share the row's title: each gets its number, so a library can tell them apart
+    assert [j.title for j in piano] == [f"Piano #{k}" for k in range(1, 9)]
+    assert all(j.title == "" for j in first)  # no title: the export names them by genre, job and seed
 
 
 def test_job_ids_are_a_hash_of_the_full_recipe(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -414,6 +415,20 @@ def _settings_problems(key: str, data: dict[str, Any]) -> list[PlanProblem]:
     return []
 
 
+def _distinct_titles(jobs: list[Job]) -> list[Job]:
+    """A title several jobs share (a row with seeds or a sweep) gets " #k" in plan order: in a music library, tracks
+    that differ (seed, tempo) must not look like copies of one track."""
+    uses = Counter(j.title for j in jobs if j.title)
+    taken: Counter[str] = Counter()
+    out = []
+    for job in jobs:
+        if uses[job.title] > 1:
+            taken[job.title] += 1
+            job = dataclasses.replace(job, title=f"{job.title} #{taken[job.title]}")
+        out.append(job)
+    return out
+
+
 def load_plan(path: str | Path, *, model: str | None = None) -> Plan:
     """Read and expand a plan; raise PlanError listing every bad row before anything runs.
 
@@ -482,7 +497,7 @@ def load_plan(path: str | Path, *, model: str | None = None) -> Plan:
     return Plan(
         source=str(p),
         name=str(settings.get("name") or p.stem),
-        jobs=jobs,
+        jobs=_distinct_titles(jobs),
         run=dict(settings.get("run") or {}),
         qc=dict(settings.get("qc") or {}),
         export=dict(settings.get("export") or {}),
