@@ -28,9 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
+from scipy.special import ndtr
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
+from evals.preference.group_sequential import normal_pdf
 from workbench.core.errors import InputError
 
 _STEP = 0.02  # grid step on the Brownian-motion scale: tail probabilities to ~1e-4, 4x cheaper than 0.01
@@ -79,7 +81,9 @@ def upper_tail(
         if w is None or dens is None:
             total += float(norm.sf((cut - drift * s) / sd))
         else:
-            tail = norm.sf((cut - w - drift * (s - prev)) / sd)
+            tail = ndtr(
+                (w + drift * (s - prev) - cut) / sd
+            )  # = norm.sf, without scipy.stats' per-call checks
             total += float(np.sum(dens * _trap(w) * tail))
         if j == k - 1:
             break
@@ -88,9 +92,9 @@ def upper_tail(
             c = 10.0 * math.sqrt(s) + abs(drift) * s
         x = np.linspace(-c, c, max(3, int(math.ceil(2 * c / _STEP)) + 1))
         if w is None or dens is None:
-            dens = norm.pdf(x, loc=drift * s, scale=sd)
+            dens = normal_pdf(x, drift * s, sd)
         else:
-            kern = norm.pdf(x[:, None], loc=w[None, :] + drift * (s - prev), scale=sd)
+            kern = normal_pdf(x[:, None], w[None, :] + drift * (s - prev), sd)
             dens = kern @ (dens * _trap(w))
         w, prev = x, s
     return min(1.0, max(0.0, total))
