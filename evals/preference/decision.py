@@ -203,7 +203,9 @@ def _sequential(scored: Sequence[_Scored], rule: DecisionRule) -> list[LookResul
         drift = z / math.sqrt(fractions[k])
         cp = math.nan if last else conditional_power(z, fractions[k], t_scale(bounds[-1], cm.df), drift)
         up, down = lo >= rule.min_win_rate, hi < rule.min_win_rate
-        out.append(LookResult(k + 1, cm.n, fractions[k], cm.mean, cm.se, cm.df, z, c, up, down, lo, hi, cp))
+        # a last look past the plan carries the information of all its votes (what its boundary was spent for)
+        frac = cm.n / rule.planned_votes if last and cm.n > size else fractions[k]
+        out.append(LookResult(k + 1, cm.n, frac, cm.mean, cm.se, cm.df, z, c, up, down, lo, hi, cp))
         if up or down:
             break
     return out
@@ -264,7 +266,7 @@ def head_to_head(
                 # a look that could not be judged (too few raters or prompts yet) could not stop the campaign:
                 # its stopping probability is 0, so it drops out of the ordering
                 lo, hi, mid = stagewise_interval(
-                    [StageLook(x.estimate, x.se, x.df, x.bound) for x in done],
+                    [StageLook(x.estimate, x.se, x.df, x.bound, x.fraction) for x in done],
                     rule.min_win_rate,
                     rule.alpha,
                 )

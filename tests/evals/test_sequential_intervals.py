@@ -26,11 +26,26 @@ def _paths(fractions: np.ndarray, drift: float, n: int, seed: int) -> np.ndarray
 
 
 def test_one_look_gives_the_fixed_t_interval():
-    lo, hi, mid = stagewise_interval([StageLook(0.55, 0.03, 11, 2.2)], margin=0.45, alpha=0.025)
+    lo, hi, mid = stagewise_interval([StageLook(0.55, 0.03, 11, 2.2, 1.0)], margin=0.45, alpha=0.025)
     q = student_t.isf(0.025, 11)
     assert lo == pytest.approx(0.55 - q * 0.03, abs=1e-6)
     assert hi == pytest.approx(0.55 + q * 0.03, abs=1e-6)
     assert mid == pytest.approx(0.55, abs=1e-6)
+
+
+def test_noisy_clustered_ses_do_not_move_the_interval_off_its_data():
+    # a campaign of the validation study that ran to its last look: the clustered SE of look 2 came out smaller than
+    # those of looks 3 and 4. With information read off those SEs the looks collapsed onto each other and the
+    # "median-unbiased" win rate was 57.8 % though every look estimated 35-42 %.
+    bounds = (7.34, 3.78, 2.77, 2.3)
+    data = [(0.348, 0.0561), (0.383, 0.0398), (0.414, 0.0514), (0.422, 0.0473)]
+    looks = [
+        StageLook(e, se, 11, b, f)
+        for (e, se), b, f in zip(data, bounds, (0.25, 0.5, 0.75, 300 / 263), strict=True)
+    ]
+    lo, hi, mid = stagewise_interval(looks, margin=0.45, alpha=0.025)
+    assert 0.38 <= mid <= 0.44
+    assert lo < 0.422 < hi and hi - lo == pytest.approx(2 * student_t.isf(0.025, 11) * 0.0473, rel=0.25)
 
 
 def test_stagewise_tail_matches_simulated_paths():
@@ -58,7 +73,7 @@ def test_stagewise_interval_covers_at_its_level_after_stopping():
     covered, repeated = 0, 0
     for path in z:
         k = next((j for j in range(4) if abs(path[j]) >= b[j]), 3)
-        looks = [StageLook(0.45 + path[j] * se[j], float(se[j]), 10_000, b[j]) for j in range(k + 1)]
+        looks = [StageLook(0.45 + path[j] * se[j], float(se[j]), 10_000, b[j], fr[j]) for j in range(k + 1)]
         lo, hi, _ = stagewise_interval(looks, 0.45, 0.025)
         covered += lo <= 0.57 <= hi
         est = looks[-1].estimate
@@ -153,7 +168,7 @@ def test_stagewise_interval_falls_back_to_the_fixed_interval_when_no_bound_brack
     from evals.preference.stagewise import StageLook, stagewise_interval
 
     monkeypatch.setattr(stagewise, "upper_tail", lambda *args: 1.0)  # flat: no drift reaches any target
-    looks = [StageLook(0.50, 0.05, 11, 4.3), StageLook(0.56, 0.03, 11, 2.9)]
+    looks = [StageLook(0.50, 0.05, 11, 4.3, 0.5), StageLook(0.56, 0.03, 11, 2.9, 1.0)]
     lo, hi, mid = stagewise_interval(looks, margin=0.45, alpha=0.025)
     half = float(student_t.isf(0.025, 11)) * 0.03
     assert (lo, hi, mid) == pytest.approx((0.56 - half, 0.56 + half, 0.56))
