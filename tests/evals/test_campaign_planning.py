@@ -82,3 +82,10 @@ def test_plan_asks_for_the_votes_of_raters_screening_is_expected_to_remove():
     assert "planned with 25% of raters screened out, 12 kept" in text
     with pytest.raises(ConfigError):
         _config(plan={"excluded_share": 0.9})
+
+
+def test_plan_warns_when_the_raters_left_after_screening_sit_at_the_minimum():
+    edge = campaign_plan(_config(raters=12, plan={"excluded_share": 2 / 12}))
+    assert any("10 of 12 raters remain, and the report gives no verdict below 10" in w for w in edge.warnings)
+    roomy = campaign_plan(_config(raters=16, plan={"excluded_share": 2 / 12}))
+    assert not any("raters remain" in w for w in roomy.warnings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from evals.preference.decision_rule import DecisionRule
 from evals.preference.plan import PlanInputs, PlanRow, kept_raters, plan_table, power_at, votes_for_rule
 from workbench.campaigns.config import CampaignConfig
 
@@ -83,9 +84,18 @@ def campaign_plan(config: CampaignConfig) -> CampaignPlan:
             f"power at a true win rate of {spec.planning_win_rate:.0%} (power here {power:.0%}): "
             "raise vote_target / votes_per_rater, add raters, or compare fewer systems"
         )
-    if len(config.raters) < 10 or len(config.prompts) < 10:
+    minimum = DecisionRule().min_raters
+    if len(config.raters) < minimum or len(config.prompts) < DecisionRule().min_prompts:
         warnings.append(
             f"{len(config.raters)} raters and {len(config.prompts)} prompts: the report gives no verdict below "
             "10 of each (the clustered standard error is itself too uncertain)"
+        )
+    elif spec.excluded_share > 0 and kept_raters(inputs) <= minimum:
+        # the validation study's 12 raters with 2 careless: one honest rater screened out as well (it happens)
+        # leaves 9, and 12 % of those campaigns ended with no verdict (docs/metrics.md)
+        warnings.append(
+            f"after the planned {spec.excluded_share:.0%} screened out, {kept_raters(inputs)} of "
+            f"{len(config.raters)} raters remain, and the report gives no verdict below {minimum}: one more "
+            "exclusion blocks the verdict; recruit a few more raters"
         )
     return CampaignPlan(inputs, n, rows, warnings, spec.planning_win_rate, need)
