@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlparse
 
 import pytest
@@ -18,28 +19,28 @@ def server(tmp_path, new_campaign, free_port):
     from workbench.ui.launch import ServeOptions, launch
     from workbench.ui.rater import build_rater_app
 
-    store = Store()
+    store, name = Store(), f"browser-camp-{secrets.token_hex(3)}"  # the session's store is shared
     new_campaign(
         store,
         tmp_path / "imp",
-        name="browser-camp",
+        name=name,
         raters=1,
         quota=4,
         min_listen_s=MIN_LISTEN_S,
         gold_rate=0.0,
         repeat_rate=0.0,
     )
-    app = build_rater_app(store, campaign="browser-camp", tracking=False)
+    app = build_rater_app(store, campaign=name, tracking=False)
     port = free_port()
     launch(app, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)
-    yield store, f"http://127.0.0.1:{port}/"
+    yield store, f"http://127.0.0.1:{port}/", name
     app.close()
 
 
 def test_full_rater_session_with_listening_gate_and_resume(server, launch_chromium):
     from playwright.sync_api import expect, sync_playwright
 
-    store, url = server
+    store, url, name = server
     requests: list[str] = []
     with sync_playwright() as p:
         browser = launch_chromium(p, "--autoplay-policy=no-user-gesture-required")
@@ -85,12 +86,13 @@ def test_full_rater_session_with_listening_gate_and_resume(server, launch_chromi
         listen_both()
         page.locator("#ab_fit_a").get_by_role("radio", name="4").check()
         page.locator("#ab_vote_both_bad").click()
-        expect(page.get_by_text("You have finished all your trials")).to_be_visible(timeout=15_000)
+        expect(page.get_by_text("There are no more trials for you")).to_be_visible(timeout=15_000)
+        expect(progress).to_contain_text("Finished: 4 of 4 trials")
         page.reload()
-        expect(page.get_by_text("You have finished all your trials")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("There are no more trials for you")).to_be_visible(timeout=30_000)
         browser.close()
 
-    rows = db.vote_rows(store, "browser-camp")
+    rows = db.vote_rows(store, name)
     assert [r["outcome"] for r in rows] == ["left", "right", "tie", "both_bad"]
     assert all(r["listened_left_s"] >= MIN_LISTEN_S and r["listened_right_s"] >= MIN_LISTEN_S for r in rows)
     assert rows[-1]["fit_left"] == 4 and rows[-1]["fit_right"] is None
@@ -99,3 +101,24 @@ def test_full_rater_session_with_listening_gate_and_resume(server, launch_chromi
     assert (
         "/gradio_api/run/predict" in paths and "/gradio_api/queue/join" not in paths
     )  # one direct call per vote
+
+
+def test_a_rater_sees_that_the_campaign_closed(server, launch_chromium):
+    from playwright.sync_api import expect, sync_playwright
+
+    store, url, name = server
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_label("username").fill("rater00")
+        page.get_by_label("password").fill("code-0000")
+        page.keyboard.press("Enter")
+        progress = page.locator("#ab_progress")
+        expect(progress).to_contain_text("Trial 1 of 4", timeout=30_000)
+        db.change_status(store, name, to="closed", was="open")  # `workbench campaign close`
+        page.reload()
+        expect(progress).to_contain_text("This campaign has closed", timeout=30_000)
+        expect(page.get_by_text("There are no more trials for you")).to_be_visible()
+        expect(page.locator("#ab_vote_left")).to_be_hidden()
+        browser.close()

@@ -498,6 +498,8 @@ def _fit(side: str, visible: bool) -> Any:
 
 def _layout(config: Any) -> RaterComponents:
     gr.Markdown("## Listening test")
+    # outside the rating column, so that the count (and "this campaign has closed") stays on the finish screen
+    progress = gr.Markdown("", elem_id="ab_progress")
     with gr.Column(visible=True) as rating:
         if config.instructions.strip():
             gr.Markdown(config.instructions, elem_id="ab_instructions")
@@ -505,7 +507,6 @@ def _layout(config: Any) -> RaterComponents:
             "Listen to **A** and **B**, then choose the one that fits the venue better. "
             "Choose *About the same* if neither is better and *Both unacceptable* if you would play neither."
         )
-        progress = gr.Markdown("", elem_id="ab_progress")
         player = gr.HTML("", elem_id="ab_player")
         with gr.Row():
             fit_a, fit_b = _fit("a", config.fit_ratings), _fit("b", config.fit_ratings)
