@@ -17,10 +17,11 @@ the votes so far, then ``decide``), stops at the first PASS or FAIL, and reads i
 closes. Between planned looks a re-run changes nothing, so these reads are the "continuous looks at the planned
 interim analyses" of the design.
 
-Per cell it prints: false PASS at the margin (p = 0.45) with and without screening, power at the planning effect
-with the table's n, coverage of the reported interval at the moment of reading (both p; the stage-wise interval after a stop) and of the
-repeated interval of that look, coverage of the fixed-n
-two-way t interval read once at the end, the share of campaigns the rule refuses to judge, exclusion rates per
+Per cell it prints: false PASS at the margin (p = 0.45) with and without screening, and the share that the careless
+raters' votes made (the PASS does not stand on the honest votes of that read alone), power at the planning effect
+with the table's n, coverage of the reported interval at the moment of reading (both p; the stage-wise interval
+after a stop) and of the repeated interval of that look, coverage of the fixed-n two-way t interval read once at
+the end, the share of campaigns the rule refuses to judge, exclusion rates per
 rater kind, and the median head-to-head votes to a decision. Monte-Carlo standard errors are shown for the rates.
 
 Run: ``.venv/bin/python benchmarks/decision_validity.py [--campaigns 300] [--cells NAME ...] [--jobs 2]``.
@@ -313,6 +314,7 @@ class CampaignRun:
     refused: bool  # too few raters or prompts for any verdict
     votes: int  # head-to-head votes at the deciding look
     excluded: tuple[bool, ...]  # per rater, at the end
+    careless_made_pass: bool = False  # PASS at a read that, without the careless raters' votes, does not pass
 
 
 def run_campaign(
@@ -336,10 +338,21 @@ def run_campaign(
         return d.verdict, d, excl
 
     verdict, decision, excluded = "", None, [False] * cell.raters
+    stop_at, stop_final = n_all, True
     for k, upto in enumerate(cuts):
         verdict, decision, excluded = read(upto, True, k == READS - 1)
+        stop_at, stop_final = upto, k == READS - 1
         if verdict in (PASS, FAIL):
             break
+    careless_made_pass = False
+    if verdict == PASS and cell.careless:
+        # the same read with the careless raters' votes taken out: does the PASS stand on the honest votes alone?
+        careless = {f"r{i:02d}" for i in range(len(cell.careless))}
+        honest = [v for v in apply_exclusion(votes[:stop_at], rule.exclusion)[0] if v.rater not in careless]
+        alone = decide(
+            honest, candidate=CANDIDATE, baseline=BASELINE, genre="spa", rule=replace(rule, final=stop_final)
+        )
+        careless_made_pass = alone.verdict != PASS
     unscreened = ""
     for k, upto in enumerate(cuts):
         unscreened = read(upto, False, k == READS - 1)[0]
@@ -363,6 +376,7 @@ def run_campaign(
         refused=refused,
         votes=deciding,
         excluded=tuple(final_excl),
+        careless_made_pass=careless_made_pass,
     )
 
 
@@ -471,6 +485,7 @@ def summary(res: CellResult) -> dict[str, str]:
         "n plan / quota": f"{res.planned} / {res.quota}",
         "false PASS @0.45": _rate([o.verdict == PASS for o in null]),
         "… unscreened": _rate([o.verdict_unscreened == PASS for o in null]),
+        "… owing to careless": _rate([o.careless_made_pass for o in null]) if cell.careless else "–",
         "power @plan": _rate([o.verdict == PASS for o in alt]),
         "coverage (read)": _rate([o.covered for o in both]),
         "coverage (repeated)": _rate([o.repeated_covered for o in both]),
