@@ -37,6 +37,19 @@ def server(tmp_path, new_campaign, free_port):
     app.close()
 
 
+def log_in(page, url: str):
+    """Log in as the campaign's one rater and wait for the first trial; returns the progress line."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.get_by_label("username").fill("rater00")
+    page.get_by_label("password").fill("code-0000")
+    page.keyboard.press("Enter")
+    progress = page.locator("#ab_progress")
+    expect(progress).to_contain_text("Trial 1 of 4", timeout=30_000)
+    return progress
+
+
 def test_full_rater_session_with_listening_gate_and_resume(server, launch_chromium):
     from playwright.sync_api import expect, sync_playwright
 
@@ -46,12 +59,7 @@ def test_full_rater_session_with_listening_gate_and_resume(server, launch_chromi
         browser = launch_chromium(p, "--autoplay-policy=no-user-gesture-required")
         page = browser.new_page()
         page.on("request", lambda r: requests.append(r.url))
-        page.goto(url)
-        page.get_by_label("username").fill("rater00")
-        page.get_by_label("password").fill("code-0000")
-        page.keyboard.press("Enter")
-        progress = page.locator("#ab_progress")
-        expect(progress).to_contain_text("Trial 1 of 4", timeout=30_000)
+        progress = log_in(page, url)
         vote_a = page.locator("#ab_vote_left")
         expect(vote_a).to_be_disabled()  # the gate: nothing played yet
 
@@ -110,12 +118,7 @@ def test_a_rater_sees_that_the_campaign_closed(server, launch_chromium):
     with sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_page()
-        page.goto(url)
-        page.get_by_label("username").fill("rater00")
-        page.get_by_label("password").fill("code-0000")
-        page.keyboard.press("Enter")
-        progress = page.locator("#ab_progress")
-        expect(progress).to_contain_text("Trial 1 of 4", timeout=30_000)
+        progress = log_in(page, url)
         db.change_status(store, name, to="closed", was="open")  # `workbench campaign close`
         page.reload()
         expect(progress).to_contain_text("This campaign has closed", timeout=30_000)
