@@ -146,3 +146,48 @@ def ctx(engine: Any, tmp_path: Path) -> Any:
         runs_dir=tmp_path / "runs",
         temp_dir=tmp_path / "ui",
     )
+
+
+RATER_MIN_LISTEN_S = 0.6  # the rater-page tests' listening gate
+
+
+@pytest.fixture
+def rater_server(
+    tmp_path: Path, new_campaign: Any, free_port: Callable[[], int]
+) -> Iterator[tuple[Any, str, str]]:
+    """(store, campaign name, url): a one-rater, four-trial campaign (no gold, no repeats) behind the rater app."""
+    import secrets
+
+    from workbench.core.store import Store
+    from workbench.ui.launch import ServeOptions, launch
+    from workbench.ui.rater import build_rater_app
+
+    store, name = Store(), f"rater-page-{secrets.token_hex(3)}"  # the session's store is shared
+    new_campaign(
+        store,
+        tmp_path / "imp",
+        name=name,
+        raters=1,
+        quota=4,
+        min_listen_s=RATER_MIN_LISTEN_S,
+        gold_rate=0.0,
+        repeat_rate=0.0,
+    )
+    app = build_rater_app(store, campaign=name, tracking=False)
+    port = free_port()
+    launch(app, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)
+    yield store, name, f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def log_in_rater(page: Any, url: str) -> Any:
+    """Log in as that campaign's one rater and wait for the first trial; returns the progress line."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.get_by_label("username").fill("rater00")
+    page.get_by_label("password").fill("code-0000")
+    page.keyboard.press("Enter")
+    progress = page.locator("#ab_progress")
+    expect(progress).to_contain_text("Trial 1 of 4", timeout=30_000)
+    return progress

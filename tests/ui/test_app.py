@@ -416,13 +416,14 @@ sys.argv = ["app.py", "--model", "tiny", "--port", sys.argv[1]]
 import runpy
 threading.Thread(target=lambda: runpy.run_path(APP, run_name="__main__"), daemon=True).start()
 import urllib.request
-for _ in range(600):
+answered = False
+for _ in range(600):  # a readiness poll with a deadline: what it waits for is the app's first answer
     try:
-        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[4]}/", timeout=1); break
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[4]}/", timeout=1); answered = True; break
     except OSError:
         time.sleep(0.1)
 # One write per line, each starting on a fresh line: the app's own start-up messages come from other threads.
-sys.stdout.write(f"\\nLOOKUPS {sorted(set(looked_up))}\\nTHREADS {sorted(set(started))}\\n")
+sys.stdout.write(f"\\nANSWERED {answered}\\nLOOKUPS {sorted(set(looked_up))}\\nTHREADS {sorted(set(started))}\\n")
 sys.stdout.flush()
 os._exit(0)
 """
@@ -440,6 +441,9 @@ def test_no_outbound_lookups_at_start(tiny_model_dir, free_port) -> None:
     )
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("LOOKUPS")), None)
     assert line is not None, out.stderr[-2000:]
+    assert "ANSWERED True" in out.stdout.splitlines(), out.stderr[
+        -2000:
+    ]  # an app that never started proves nothing
     assert line == "LOOKUPS []"
     threads = next(ln for ln in out.stdout.splitlines() if ln.startswith("THREADS"))
     assert not [word for word in PHONES_HOME if word in threads.lower()], threads

@@ -2,64 +2,26 @@
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import urlparse
 
 import pytest
 
+from tests.ui.conftest import RATER_MIN_LISTEN_S, log_in_rater
 from workbench.campaigns import db
-from workbench.core.store import Store
 
 pytestmark = pytest.mark.browser
-MIN_LISTEN_S = 0.6
 
 
-@pytest.fixture
-def server(tmp_path, new_campaign, free_port):
-    from workbench.ui.launch import ServeOptions, launch
-    from workbench.ui.rater import build_rater_app
-
-    store, name = Store(), f"browser-camp-{secrets.token_hex(3)}"  # the session's store is shared
-    new_campaign(
-        store,
-        tmp_path / "imp",
-        name=name,
-        raters=1,
-        quota=4,
-        min_listen_s=MIN_LISTEN_S,
-        gold_rate=0.0,
-        repeat_rate=0.0,
-    )
-    app = build_rater_app(store, campaign=name, tracking=False)
-    port = free_port()
-    launch(app, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)
-    yield store, f"http://127.0.0.1:{port}/", name
-    app.close()
-
-
-def log_in(page, url: str):
-    """Log in as the campaign's one rater and wait for the first trial; returns the progress line."""
-    from playwright.sync_api import expect
-
-    page.goto(url)
-    page.get_by_label("username").fill("rater00")
-    page.get_by_label("password").fill("code-0000")
-    page.keyboard.press("Enter")
-    progress = page.locator("#ab_progress")
-    expect(progress).to_contain_text("Trial 1 of 4", timeout=30_000)
-    return progress
-
-
-def test_full_rater_session_with_listening_gate_and_resume(server, launch_chromium):
+def test_full_rater_session_with_listening_gate_and_resume(rater_server, launch_chromium):
     from playwright.sync_api import expect, sync_playwright
 
-    store, url, name = server
+    store, name, url = rater_server
     requests: list[str] = []
     with sync_playwright() as p:
         browser = launch_chromium(p, "--autoplay-policy=no-user-gesture-required")
         page = browser.new_page()
         page.on("request", lambda r: requests.append(r.url))
-        progress = log_in(page, url)
+        progress = log_in_rater(page, url)
         vote_a = page.locator("#ab_vote_left")
         expect(vote_a).to_be_disabled()  # the gate: nothing played yet
 
@@ -102,7 +64,10 @@ def test_full_rater_session_with_listening_gate_and_resume(server, launch_chromi
 
     rows = db.vote_rows(store, name)
     assert [r["outcome"] for r in rows] == ["left", "right", "tie", "both_bad"]
-    assert all(r["listened_left_s"] >= MIN_LISTEN_S and r["listened_right_s"] >= MIN_LISTEN_S for r in rows)
+    assert all(
+        r["listened_left_s"] >= RATER_MIN_LISTEN_S and r["listened_right_s"] >= RATER_MIN_LISTEN_S
+        for r in rows
+    )
     assert rows[-1]["fit_left"] == 4 and rows[-1]["fit_right"] is None
     assert {urlparse(u).hostname for u in requests} == {"127.0.0.1"}  # nothing fetched from elsewhere
     paths = {urlparse(u).path for u in requests}
@@ -111,14 +76,14 @@ def test_full_rater_session_with_listening_gate_and_resume(server, launch_chromi
     )  # one direct call per vote
 
 
-def test_a_rater_sees_that_the_campaign_closed(server, launch_chromium):
+def test_a_rater_sees_that_the_campaign_closed(rater_server, launch_chromium):
     from playwright.sync_api import expect, sync_playwright
 
-    store, url, name = server
+    store, name, url = rater_server
     with sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_page()
-        progress = log_in(page, url)
+        progress = log_in_rater(page, url)
         db.change_status(store, name, to="closed", was="open")  # `workbench campaign close`
         page.reload()
         expect(progress).to_contain_text("This campaign has closed", timeout=30_000)

@@ -4,51 +4,21 @@ looped section, and login codes a person can read."""
 from __future__ import annotations
 
 import re
-import secrets
 
 import pytest
 
+from tests.ui.conftest import log_in_rater
 from workbench.campaigns import codes, db
 from workbench.core.store import Store
 
 pytestmark = pytest.mark.browser
-MIN_LISTEN_S = 0.6
 BUTTON_IDS = ["ab_vote_left", "ab_vote_right", "ab_vote_tie", "ab_vote_both_bad"]
 
 
-@pytest.fixture
-def server(tmp_path, new_campaign, free_port):
-    from workbench.ui.launch import ServeOptions, launch
-    from workbench.ui.rater import build_rater_app
-
-    store, name = Store(), f"player-{secrets.token_hex(4)}"
-    new_campaign(
-        store,
-        tmp_path / "imp",
-        name=name,
-        raters=1,
-        quota=4,
-        min_listen_s=MIN_LISTEN_S,
-        gold_rate=0.0,
-        repeat_rate=0.0,
-    )
-    app = build_rater_app(store, campaign=name, tracking=False)
-    port = free_port()
-    launch(app, ServeOptions(port=port), prevent_thread_lock=True, quiet=True)
-    yield store, name, f"http://127.0.0.1:{port}/"
-    app.close()
-
-
 def open_page(p, launch_chromium, url):
-    from playwright.sync_api import expect
-
     browser = launch_chromium(p, "--autoplay-policy=no-user-gesture-required")
     page = browser.new_page()
-    page.goto(url)
-    page.get_by_label("username").fill("rater00")
-    page.get_by_label("password").fill("code-0000")
-    page.keyboard.press("Enter")
-    expect(page.locator("#ab_progress")).to_contain_text("Trial 1 of 4", timeout=30_000)
+    log_in_rater(page, url)
     page.locator("body").click(position={"x": 5, "y": 5})  # focus the page, not a text field
     return browser, page
 
@@ -57,10 +27,10 @@ def clip(side: str) -> str:
     return f"document.querySelector('audio[data-ab-side=\"{side}\"]')"
 
 
-def test_a_vote_key_as_the_gate_opens_votes_and_a_locked_key_says_why(server, launch_chromium):
+def test_a_vote_key_as_the_gate_opens_votes_and_a_locked_key_says_why(rater_server, launch_chromium):
     from playwright.sync_api import expect, sync_playwright
 
-    store, name, url = server
+    store, name, url = rater_server
     with sync_playwright() as p:
         browser, page = open_page(p, launch_chromium, url)
         page.keyboard.press("a")  # nothing played: the key is answered, not dropped
@@ -85,10 +55,10 @@ def test_a_vote_key_as_the_gate_opens_votes_and_a_locked_key_says_why(server, la
     assert [r["outcome"] for r in db.vote_rows(store, name)] == ["left"]
 
 
-def test_switching_a_and_b_keeps_the_position(server, launch_chromium):
+def test_switching_a_and_b_keeps_the_position(rater_server, launch_chromium):
     from playwright.sync_api import sync_playwright
 
-    _, _, url = server
+    _, _, url = rater_server
     with sync_playwright() as p:
         browser, page = open_page(p, launch_chromium, url)
         page.keyboard.press("1")
@@ -104,10 +74,10 @@ def test_switching_a_and_b_keeps_the_position(server, launch_chromium):
         browser.close()
 
 
-def test_a_chosen_section_loops_for_both_clips_until_cleared(server, launch_chromium):
+def test_a_chosen_section_loops_for_both_clips_until_cleared(rater_server, launch_chromium):
     from playwright.sync_api import expect, sync_playwright
 
-    _, _, url = server
+    _, _, url = rater_server
     with sync_playwright() as p:
         browser, page = open_page(p, launch_chromium, url)
         label = page.locator("#ab-loop-label")

@@ -231,7 +231,12 @@ def test_sigkill_mid_campaign_loses_no_acknowledged_vote_and_raters_resume(tmp_p
     threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
+    deadline = (
+        time.monotonic() + 300
+    )  # a hang guard, not a timing claim: the wait is for a third of the votes
     while sum(len(v) for v in acked.values()) < n * quota // 3:
+        if not any(t.is_alive() for t in threads) or time.monotonic() > deadline:
+            pytest.fail(f"the raters stopped before a third of the votes: {log.read_text()[-2000:]}")
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)  # mid-campaign, with votes in flight
     proc.wait()

@@ -64,8 +64,16 @@ def _planner(args: argparse.Namespace) -> Any:
     return Planner(device=args.device, dtype=args.dtype)
 
 
-def _temperature(args: argparse.Namespace, default: float) -> float:
-    return default if args.temperature is None else float(args.temperature)
+def _sampling(args: argparse.Namespace, temperature: float) -> dict[str, Any]:
+    """The fields every LM request shares, from the flags every LM command has; ``temperature``: the task's
+    default when --temperature is not given."""
+    return {
+        "temperature": temperature if args.temperature is None else float(args.temperature),
+        "seed": args.seed,
+        "lm": args.lm,
+        "caption_tokens": args.caption_tokens,
+        "lyrics_tokens": args.lyrics_tokens,
+    }
 
 
 def _print(written: Any) -> int:
@@ -86,11 +94,7 @@ def run_format(args: argparse.Namespace) -> int:
         time_signature=args.time_signature,
         duration_s=args.duration,
         language=args.language,
-        temperature=_temperature(args, 0.85),
-        seed=args.seed,
-        lm=args.lm,
-        caption_tokens=args.caption_tokens,
-        lyrics_tokens=args.lyrics_tokens,
+        **_sampling(args, 0.85),
     )
     return _print(_planner(args).format(request))
 
@@ -102,11 +106,7 @@ def run_sample(args: argparse.Namespace) -> int:
         query=args.query,
         instrumental=args.instrumental,
         language=args.language,
-        temperature=_temperature(args, 0.85),
-        seed=args.seed,
-        lm=args.lm,
-        caption_tokens=args.caption_tokens,
-        lyrics_tokens=args.lyrics_tokens,
+        **_sampling(args, 0.85),
     )
     return _print(_planner(args).sample(request))
 
@@ -127,10 +127,6 @@ def run_understand(args: argparse.Namespace) -> int:
         codes = audio_to_codes(Engine(args.model, device=args.device, dtype=args.dtype), args.audio)
     request = UnderstandRequest(
         codes=codes,
-        temperature=_temperature(args, 0.3),
-        seed=args.seed,
-        lm=args.lm,
-        caption_tokens=args.caption_tokens,
-        lyrics_tokens=args.lyrics_tokens,
+        **_sampling(args, 0.3),
     )
     return _print(_planner(args).understand(request))
