@@ -15,9 +15,10 @@ need no assumption. The 95 % interval is the set of theta where this lies in [al
 by root search, and at a single look it is the ordinary t interval.
 
 The statistics enter on the scale the design was computed on: each look's t statistic (and its t(df) boundary) is
-carried to the normal scale with the same tail probability; the information of look j relative to the stopping
-look is the design's, n_j / n_k, as for the boundaries. The ends, found on the normal scale, are widened by t_{alpha}(df_k) / z_{alpha} so that a
-one-look design gives exactly the fixed t interval the report would otherwise print.
+carried to the normal scale with the same tail probability; the information of look j relative to the stopping look
+is the design's, n_j / n_k, as for the boundaries. The ends, found on the normal scale, are widened by
+t_{alpha}(df_k) / z_{alpha} so that a one-look design gives exactly the fixed t interval the report would otherwise
+print.
 """
 
 from __future__ import annotations
@@ -82,9 +83,8 @@ def upper_tail(
         if w is None or dens is None:
             total += float(norm.sf((cut - drift * s) / sd))
         else:
-            tail = ndtr(
-                (w + drift * (s - prev) - cut) / sd
-            )  # = norm.sf, without scipy.stats' per-call checks
+            # ndtr(-x) is norm.sf(x) without scipy.stats' checks on every call
+            tail = ndtr((w + drift * (s - prev) - cut) / sd)
             total += float(np.sum(dens * _trap(w) * tail))
         if j == k - 1:
             break
@@ -117,7 +117,7 @@ def stagewise_interval(looks: Sequence[StageLook], margin: float, alpha: float) 
     # so noisy that a later look can have the larger SE, which collapsed the increments between looks and moved
     # the interval off its data (the validation study: coverage 76 % with it, benchmarks/decision_validity.py).
     fractions = [x.fraction / last.fraction for x in looks]
-    if any(not (b > a > 0) for a, b in zip(fractions, fractions[1:], strict=False)) or fractions[0] <= 0:
+    if fractions[0] <= 0 or any(b <= a for a, b in zip(fractions, fractions[1:], strict=False)):
         raise InputError(
             "looks", [x.fraction for x in looks], "information fractions must grow from look to look"
         )
